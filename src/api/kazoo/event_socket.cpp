@@ -1,0 +1,244 @@
+#include "api/kazoo/event_socket.hpp"
+
+#include "api/kazoo/render.hpp"
+#include "core/crypto.hpp"
+#include "core/error.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+
+namespace confab::api::kazoo {
+namespace json = boost::json;
+
+struct EventSocket::Session {
+  std::weak_ptr<net::WsConnection> conn;
+  std::string account_id;  // set by the first authenticated message
+  bool admin = false;
+  std::vector<std::pair<std::string, std::string>> keys;  // index keys this session is under
+  std::vector<std::string> bindings;                      // as the client wrote them
+};
+
+Binding parse_binding(std::string_view text) {
+  std::vector<std::string_view> parts;
+  for (std::string_view rest = text;;) {
+    auto dot = rest.find('.');
+    parts.push_back(rest.substr(0, dot));
+    if (dot == std::string_view::npos) break;
+    rest.remove_prefix(dot + 1);
+  }
+  if (parts.empty() || parts[0] != "conference")
+    throw Error(Errc::invalid_data, "no available subscriptions to requested binding");
+  Binding b{std::string(text), false, {}, "*"};
+  auto invalid = [&] {
+    return Error(Errc::invalid_data,
+                 "invalid format for conference subscription : " + std::string(text));
+  };
+  if (parts.size() >= 2 && parts[1] == "command") {
+    if (parts.size() != 3) throw invalid();
+    b.command = true;
+    b.conference = std::string(parts[2]);
+  } else if (parts.size() >= 2 && parts[1] == "event") {
+    if (parts.size() != 4) throw invalid();
+    b.conference = std::string(parts[2]);
+    b.call = std::string(parts[3]);
+  } else {
+    throw Error(Errc::invalid_data, "no available subscriptions to requested binding");
+  }
+  if (b.conference.empty() || b.call.empty()) throw Error(Errc::invalid_data, "ConferenceId required");
+  return b;
+}
+
+EventSocket::EventSocket(core::ConferenceService& svc, bus::LocalBus& bus, std::string node)
+    : svc_(svc), bus_(bus), node_(std::move(node)) {
+  bus_sub_ = bus_.subscribe([this](const core::Event& e) { on_event(e); });
+}
+
+EventSocket::~EventSocket() { bus_.unsubscribe(bus_sub_); }
+
+std::size_t EventSocket::subscriptions() const {
+  std::size_t n = 0;
+  for (auto& [k, v] : subs_) n += v.size();
+  return n;
+}
+
+std::optional<net::WsHandlers> EventSocket::accept(const net::Request&,
+                                                   std::shared_ptr<net::WsConnection> conn) {
+  auto s = std::make_shared<Session>();
+  s->conn = conn;
+  std::weak_ptr<Session> weak = s;
+  net::WsHandlers h;
+  // The connection owns the handlers and the handlers own the session; the session only
+  // observes the connection, so closing the socket frees everything.
+  h.on_message = [this, s](std::string_view text) { on_message(s, text); };
+  h.on_close = [this, weak] {
+    if (auto s = weak.lock()) drop(*s);
+  };
+  return h;
+}
+
+void EventSocket::drop(Session& s) {
+  for (auto& key : s.keys) {
+    auto it = subs_.find(key);
+    if (it == subs_.end()) continue;
+    std::erase_if(it->second, [&](const Sub& sub) { return sub.session == &s; });
+    if (it->second.empty()) subs_.erase(it);
+  }
+  s.keys.clear();
+  s.bindings.clear();
+}
+
+void EventSocket::reply(Session& s, const std::string& request_id, std::string_view status,
+                        json::object data) {
+  auto conn = s.conn.lock();
+  if (!conn) return;
+  json::object msg{{"action", "reply"},
+                   {"request_id", request_id},
+                   {"status", status},
+                   {"data", std::move(data)}};
+  conn->send(std::make_shared<const std::string>(json::serialize(msg)));
+}
+
+void EventSocket::on_message(const std::shared_ptr<Session>& sp, std::string_view text) {
+  auto& s = *sp;
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  std::string request_id = core::random_hex(16);
+  auto error = [&](std::string msg) {
+    reply(s, request_id, "error", json::object{{"errors", json::array{json::value(msg)}}});
+  };
+  if (ec || !v.is_object()) return error("message must be a JSON object");
+  auto& m = v.as_object();
+  if (auto* r = m.if_contains("request_id"); r && r->is_string())
+    request_id = std::string(r->as_string());
+  auto* act = m.if_contains("action");
+  std::string action = act && act->is_string() ? std::string(act->as_string()) : "noop";
+
+  // Authenticate: a token given now is checked now; otherwise the session's earlier one holds.
+  if (auto* t = m.if_contains("auth_token")) {
+    if (!t->is_string()) return error("invalid authentication token format");
+    try {
+      auto claims = svc_.verify(t->as_string());
+      s.account_id = claims.account_id;
+      s.admin = svc_.is_admin_account(claims.account_id);
+    } catch (const Error& e) {
+      return error("failed to authenticate token " + std::string(t->as_string()) + ": " +
+                   e.message);
+    }
+  }
+  if (s.account_id.empty()) return error("authentication token required");
+
+  if (action == "ping")
+    return reply(s, request_id, "success", json::object{{"response", "pong"}});
+  if (action != "subscribe" && action != "unsubscribe")
+    return error("unknown action: " + action);
+
+  auto* d = m.if_contains("data");
+  if (!d || !d->is_object() || d->as_object().empty())
+    return error("missing required keys in data object");
+  auto& data = d->as_object();
+  std::string account = s.account_id;
+  if (auto* a = data.if_contains("account_id")) {
+    if (!a->is_string()) return error("missing required keys : account_id");
+    account = std::string(a->as_string());
+  }
+  if (account == "*") return error("unauthorized wildcard account id");
+  if (account != s.account_id && !s.admin) return error("unauthorized account id");
+
+  std::vector<std::string> wanted;
+  if (auto* b = data.if_contains("binding"); b && b->is_string())
+    wanted.emplace_back(b->as_string());
+  if (auto* bs = data.if_contains("bindings"); bs && bs->is_array())
+    for (auto& b : bs->as_array())
+      if (b.is_string()) wanted.emplace_back(b.as_string());
+  if (wanted.empty()) return error("missing required keys : binding");
+
+  std::vector<Binding> parsed;
+  for (auto& w : wanted) {
+    try {
+      auto b = parse_binding(w);
+      if (b.conference != "*") {
+        auto* doc = svc_.directory().find("conference", b.conference);
+        if (!doc || doc->account_id != account)
+          return error("unknown conference id for this account: " + b.conference);
+      }
+      parsed.push_back(std::move(b));
+    } catch (const Error& e) {
+      return error(e.message);
+    }
+  }
+
+  if (action == "subscribe") {
+    for (auto& b : parsed) {
+      if (std::find(s.bindings.begin(), s.bindings.end(), b.text) != s.bindings.end()) continue;
+      std::pair<std::string, std::string> key{account, b.conference};
+      subs_[key].push_back(Sub{&s, b, account});
+      if (std::find(s.keys.begin(), s.keys.end(), key) == s.keys.end()) s.keys.push_back(key);
+      s.bindings.push_back(b.text);
+    }
+    json::array subscribed;
+    for (auto& b : s.bindings) subscribed.push_back(json::value(b));
+    return reply(s, request_id, "success", json::object{{"subscribed", std::move(subscribed)}});
+  }
+  json::array removed;
+  for (auto& b : parsed) {
+    auto it = std::find(s.bindings.begin(), s.bindings.end(), b.text);
+    if (it == s.bindings.end()) continue;
+    s.bindings.erase(it);
+    removed.push_back(json::value(b.text));
+    auto sit = subs_.find({account, b.conference});
+    if (sit != subs_.end()) {
+      std::erase_if(sit->second,
+                    [&](const Sub& sub) { return sub.session == &s && sub.binding.text == b.text; });
+      if (sit->second.empty()) subs_.erase(sit);
+    }
+  }
+  json::array subscribed;
+  for (auto& b : s.bindings) subscribed.push_back(json::value(b));
+  reply(s, request_id, "success",
+        json::object{{"unsubscribed", std::move(removed)}, {"subscribed", std::move(subscribed)}});
+}
+
+void EventSocket::on_event(const core::Event& e) {
+  auto exact = subs_.find({e.account_id, e.conference_id});
+  auto wild = subs_.find({e.account_id, "*"});
+  if (exact == subs_.end() && wild == subs_.end()) return;
+
+  bool is_command = e.type == core::EventType::command;
+  auto data = json::serialize(event_data(e, node_, ++msg_id_));
+  auto rkey = json::serialize(json::value(routing_key(e)));
+  auto name = json::serialize(json::value(is_command ? "command" : core::event_name(e.type)));
+  const std::string* call = e.participant ? &e.participant->call_id : nullptr;
+
+  auto deliver = [&](std::vector<Sub>& list) {
+    for (auto& sub : list) {
+      auto& b = sub.binding;
+      if (b.command != is_command) continue;
+      if (!is_command && b.call != "*" && (!call || *call != b.call)) continue;
+      auto conn = sub.session->conn.lock();
+      if (!conn) continue;
+      std::string subscription =
+          b.command ? "conference.command." + e.conference_id
+                    : "conference.event.*." + sub.account_id + "." + e.conference_id + "." + b.call;
+      auto msg = std::make_shared<std::string>();
+      msg->reserve(data.size() + 256);
+      *msg += R"({"action":"event","subscribed_key":)";
+      *msg += json::serialize(json::value(b.text));
+      *msg += R"(,"subscription_key":)";
+      *msg += json::serialize(json::value(subscription));
+      *msg += R"(,"name":)";
+      *msg += name;
+      *msg += R"(,"routing_key":)";
+      *msg += rkey;
+      *msg += R"(,"data":)";
+      *msg += data;
+      *msg += '}';
+      conn->send(std::move(msg));
+    }
+  };
+  if (exact != subs_.end()) deliver(exact->second);
+  wild = subs_.find({e.account_id, "*"});
+  if (wild != subs_.end()) deliver(wild->second);
+}
+
+}  // namespace confab::api::kazoo

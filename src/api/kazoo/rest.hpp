@@ -1,0 +1,51 @@
+#pragma once
+// Kazoo crossbar face: /v2/... REST in Kazoo's envelope. Translates only; every rule is in core.
+#include "api/common/persist.hpp"
+#include "core/error.hpp"
+#include "core/service.hpp"
+#include "net/http.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <string>
+
+namespace confab::api::kazoo {
+
+struct RestOptions {
+  std::string node = "confab@localhost";
+  std::string version = CONFAB_VERSION;
+};
+
+class Rest {
+ public:
+  Rest(core::ConferenceService& svc, Persister& persist, RestOptions opts);
+  void handle(net::Request&& req, net::Reply reply);
+  // Kazoo-shaped answer for errors raised below the face (body too large, unparsable request).
+  net::Response transport_error(int status, std::string_view message) const;
+
+  struct Ctx;  // one request's envelope facts
+
+ private:
+  void route(Ctx& c, const net::Request& req, net::Reply& reply);
+  void accounts(Ctx& c, const net::Request& req, const std::vector<std::string>& seg,
+                net::Reply& reply);
+  void users(Ctx& c, const net::Request& req, const std::string& account,
+             const std::vector<std::string>& seg, net::Reply& reply);
+  void conferences(Ctx& c, const net::Request& req, const std::string& account,
+                   const std::vector<std::string>& seg, net::Reply& reply);
+  void participants(Ctx& c, const net::Request& req, const std::string& account,
+                    const std::string& conf, const std::vector<std::string>& seg,
+                    net::Reply& reply);
+  void save(Ctx& c, core::PendingWrite w, int status, net::Reply& reply,
+            boost::json::object extra = {});
+
+  net::Response success(const Ctx& c, int status, boost::json::value data,
+                        std::string revision = {}, std::string_view status_word = "success") const;
+  net::Response failure(const Ctx& c, const Error& e) const;
+
+  core::ConferenceService& svc_;
+  Persister& persist_;
+  RestOptions opts_;
+};
+
+}  // namespace confab::api::kazoo

@@ -1,0 +1,28 @@
+#pragma once
+// Configuration: embedded defaults, then a TOML file (--config), then CONFAB_* environment
+// variables, then command-line flags; the later source wins.
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace confab::app {
+
+struct Config {
+  std::filesystem::path data_dir = "./var";
+  std::string http = "127.0.0.1:8000";  // host:port
+  std::string log_level = "info";
+  int token_ttl = 3600;                 // seconds
+  std::size_t body_limit = 1 << 20;     // bytes
+  std::string node;                     // defaults to confab@<hostname>
+
+  std::string host() const;
+  std::uint16_t port() const;  // throws std::invalid_argument naming the bad value
+};
+
+// Applies a TOML file's keys: data_dir, log_level, [http] listen/body_limit, [auth] token_ttl.
+void apply_toml(Config& c, const std::filesystem::path& file);
+// Applies CONFAB_DATA_DIR, CONFAB_HTTP, CONFAB_LOG_LEVEL, CONFAB_TOKEN_TTL, CONFAB_BODY_LIMIT.
+void apply_env(Config& c);
+
+}  // namespace confab::app

@@ -1,0 +1,64 @@
+// confab: audio conference server. `confab serve` runs it; `confab account create` provisions.
+#include "app/config.hpp"
+#include "app/server.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+int main(int argc, char** argv) {
+  using confab::app::Config;
+  CLI::App cli{"confab: audio conference server"};
+  cli.require_subcommand(1);
+
+  Config cfg;
+  std::string config_file, data_dir, http, log_level;
+  int token_ttl = 0;
+  std::size_t body_limit = 0;
+  auto* serve = cli.add_subcommand("serve", "run the server");
+  serve->add_option("--config", config_file, "TOML configuration file")->check(CLI::ExistingFile);
+  serve->add_option("--data-dir", data_dir, "directory of the SQLite store (default ./var)");
+  serve->add_option("--http", http, "HTTP listen address host:port (default 127.0.0.1:8000)");
+  serve->add_option("--log-level", log_level, "trace|debug|info|warn|error");
+  serve->add_option("--token-ttl", token_ttl, "auth token lifetime in seconds")->check(CLI::PositiveNumber);
+  serve->add_option("--body-limit", body_limit, "largest request body in bytes")->check(CLI::PositiveNumber);
+
+  auto* account = cli.add_subcommand("account", "manage accounts offline");
+  account->require_subcommand(1);
+  auto* create = account->add_subcommand("create", "create an account, print its id and API key");
+  std::string name;
+  bool admin = false;
+  create->add_option("--name", name, "account name")->required();
+  create->add_option("--data-dir", data_dir, "directory of the SQLite store (default ./var)");
+  create->add_flag("--admin", admin, "make it an admin (superduper) account");
+
+  cli.add_subcommand("version", "print the version")->callback([] {
+    std::cout << CONFAB_VERSION << "\n";
+  });
+
+  CLI11_PARSE(cli, argc, argv);
+  try {
+    if (*serve || *create) {
+      if (!config_file.empty()) confab::app::apply_toml(cfg, config_file);
+      confab::app::apply_env(cfg);
+      if (!data_dir.empty()) cfg.data_dir = data_dir;
+      if (!http.empty()) cfg.http = http;
+      if (!log_level.empty()) cfg.log_level = log_level;
+      if (token_ttl) cfg.token_ttl = token_ttl;
+      if (body_limit) cfg.body_limit = body_limit;
+      auto level = spdlog::level::from_str(cfg.log_level);
+      if (level == spdlog::level::off && cfg.log_level != "off")
+        throw std::invalid_argument("log_level: unknown level " + cfg.log_level);
+      spdlog::set_level(level);
+      spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+      cfg.port();  // validate early, naming the bad value
+    }
+    if (*serve) return confab::app::serve(cfg);
+    if (*create) return confab::app::create_account_offline(cfg.data_dir, name, admin);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,190 @@
+#include "app/server.hpp"
+
+#include "api/common/persist.hpp"
+#include "api/kazoo/event_socket.hpp"
+#include "api/kazoo/rest.hpp"
+#include "bus/local_bus.hpp"
+#include "core/crypto.hpp"
+#include "core/error.hpp"
+#include "core/service.hpp"
+#include "net/http_server.hpp"
+#include "store/executor.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <unistd.h>
+#include <sys/stat.h>
+
+namespace confab::app {
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string default_node() {
+  char host[256] = "localhost";
+  gethostname(host, sizeof host - 1);
+  return std::string("confab@") + host;
+}
+
+class NullSink final : public core::EventSink {
+ public:
+  void publish(const core::Event&) override {}
+};
+
+void load_docs(core::ConferenceService& svc, store::Store& st) {
+  for (auto& d : st.load_all()) {
+    boost::system::error_code ec;
+    auto body = json::parse(d.body, ec);
+    if (ec || !body.is_object()) {
+      spdlog::error("store: skipping unreadable {} {}: {}", d.kind, d.id, ec.message());
+      continue;
+    }
+    svc.load(core::Doc{d.kind, d.id, d.account_id, d.revision, std::move(body.as_object())});
+  }
+}
+
+fs::path prepare_data_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create data dir " + dir.string() + ": " + ec.message());
+  return dir / "confab.db";
+}
+
+}  // namespace
+
+std::string load_secret(const fs::path& data_dir) {
+  auto file = data_dir / "secret.key";
+  if (std::ifstream in{file}; in) {
+    std::string s;
+    in >> s;
+    if (s.size() >= 32) return s;
+    throw std::runtime_error(file.string() + " is too short to be a secret");
+  }
+  auto secret = core::random_hex(32);
+  auto tmp = file;
+  tmp += ".tmp";
+  {
+    std::ofstream out{tmp, std::ios::trunc};
+    out << secret << "\n";
+    if (!out) throw std::runtime_error("cannot write " + tmp.string());
+  }
+  ::chmod(tmp.c_str(), 0600);
+  fs::rename(tmp, file);
+  return secret;
+}
+
+int create_account_offline(const fs::path& data_dir, const std::string& name, bool admin) {
+  auto db = prepare_data_dir(data_dir);
+  auto secret = load_secret(data_dir);
+  store::SqliteStore st(db);
+  NullSink sink;
+  core::ConferenceService svc(sink, unix_now, secret);
+  load_docs(svc, st);
+  std::string api_key;
+  auto w = svc.prepare_account(json::object{{"name", name}}, admin, api_key);
+  st.begin();
+  st.put({w.doc.kind, w.doc.id, w.doc.account_id, w.doc.revision, json::serialize(w.doc.body)});
+  st.commit();
+  std::cout << json::serialize(json::object{{"account_id", w.doc.id}, {"api_key", api_key}})
+            << std::endl;
+  return 0;
+}
+
+int serve(const Config& cfg) {
+  auto db = prepare_data_dir(cfg.data_dir);
+  auto secret = load_secret(cfg.data_dir);
+  boost::asio::io_context io{1};
+  bus::LocalBus bus;
+  core::ServiceConfig scfg;
+  scfg.token_ttl_seconds = cfg.token_ttl;
+  core::ConferenceService svc(bus, unix_now, secret, scfg);
+  store::StoreExecutor exec(std::make_unique<store::SqliteStore>(db),
+                            [&io](std::function<void()> f) { boost::asio::post(io, std::move(f)); });
+
+  load_docs(svc, exec.direct());
+  if (svc.directory().all("account").empty()) {
+    // First start: an admin account whose API key is shown this once.
+    std::string api_key;
+    auto w = svc.prepare_account(json::object{{"name", "admin"}}, true, api_key);
+    auto& st = exec.direct();
+    st.begin();
+    st.put({w.doc.kind, w.doc.id, w.doc.account_id, w.doc.revision, json::serialize(w.doc.body)});
+    st.commit();
+    svc.commit(w);
+    std::cout << json::serialize(json::object{{"admin_account_id", w.doc.id}, {"api_key", api_key}})
+              << std::endl;
+    spdlog::warn("created the admin account {}; its API key was printed once above", w.doc.id);
+  }
+
+  std::string node = cfg.node.empty() ? default_node() : cfg.node;
+  api::Persister persist(svc, exec);
+  api::kazoo::Rest rest(svc, persist, {node, CONFAB_VERSION});
+  api::kazoo::EventSocket events(svc, bus, node);
+
+  net::HttpOptions hopts;
+  hopts.address = cfg.host();
+  hopts.port = cfg.port();
+  hopts.body_limit = cfg.body_limit;
+  hopts.error_response = [&rest](int status, std::string_view msg) {
+    return rest.transport_error(status, msg);
+  };
+  net::HttpServer http(
+      io, hopts,
+      [&rest](net::Request&& req, net::Reply reply) {
+        if (req.path == "/healthz") {
+          if (req.method != "GET" && req.method != "HEAD")
+            return reply({405, R"({"status":"error","message":"method not allowed"})",
+                          "application/json", {{"Allow", "GET"}}});
+          return reply({200, R"({"status":"ok"})", "application/json", {}});
+        }
+        rest.handle(std::move(req), std::move(reply));
+      },
+      [&events](const net::Request& req, std::shared_ptr<net::WsConnection> conn)
+          -> std::optional<net::WsHandlers> {
+        if (req.path != "/v2/websocket") return std::nullopt;
+        return events.accept(req, std::move(conn));
+      });
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: shutting down", sig);
+    http.stop();
+    exec.stop();  // every queued write is committed (and its completion posted) first
+    io.stop();
+  });
+
+  auto host = cfg.host();
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  spdlog::info("confab {} listening on http://{}:{} (data dir {})", CONFAB_VERSION, host,
+               http.port(), cfg.data_dir.string());
+  // A handler that throws is a bug; it must not take the server down with it.
+  for (;;) {
+    try {
+      io.run();
+      break;
+    } catch (const std::exception& e) {
+      spdlog::error("unhandled exception on the control thread: {}", e.what());
+    }
+  }
+  exec.stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace confab::app

@@ -1,0 +1,67 @@
+#pragma once
+// Every change of live state is one Event. Core produces them; the bus carries them; each face
+// renders them in its own wire format. Events carry a snapshot, never a pointer into core state.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace confab::core {
+
+enum class EventType {
+  conference_create,
+  conference_destroy,
+  add_member,
+  del_member,
+  mute_member,
+  unmute_member,
+  deaf_member,
+  undeaf_member,
+  kick_member,
+  lock,
+  unlock,
+  start_talking,
+  stop_talking,
+  floor_change,
+  command,  // an action requested on a conference (Kazoo conference.command.{id})
+};
+
+// Kazoo / FreeSWITCH event names: "add-member", "conference-create", ...
+std::string_view event_name(EventType t);
+bool is_participant_event(EventType t);
+
+struct ParticipantView {
+  int participant_id = 0;
+  std::string call_id;
+  std::string caller_id_name;
+  std::string caller_id_number;
+  bool is_moderator = false;
+  bool speak = true;
+  bool hear = true;
+  bool talking = false;
+  bool floor = false;
+  bool mute_detect = false;
+  bool video = false;
+  int energy_level = 20;
+  int current_energy = 0;
+  std::int64_t join_time = 0;  // unix seconds
+};
+
+struct Event {
+  EventType type{};
+  std::string account_id;
+  std::string conference_id;
+  std::string conference_name;
+  std::string instance_id;  // the live room's uuid
+  std::optional<ParticipantView> participant;
+  std::string detail;  // del-member: reason; command: action name
+  std::int64_t time = 0;  // unix seconds
+};
+
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void publish(const Event& e) = 0;
+};
+
+}  // namespace confab::core

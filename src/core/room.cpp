@@ -1,0 +1,236 @@
+#include "core/room.hpp"
+
+#include "core/error.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+
+namespace confab::core {
+namespace json = boost::json;
+
+namespace {
+
+bool contains(const json::object& role, std::string_view key, std::string_view value) {
+  auto* v = role.if_contains(key);
+  if (!v || !v->is_array()) return false;
+  for (auto& x : v->as_array())
+    if (x.is_string() && x.as_string() == value) return true;
+  return false;
+}
+
+bool empty_list(const json::object& role, std::string_view key) {
+  auto* v = role.if_contains(key);
+  return !v || !v->is_array() || v->as_array().empty();
+}
+
+const json::object& role_obj(const json::object& doc, std::string_view role) {
+  static const json::object empty;
+  auto* v = doc.if_contains(role);
+  return v && v->is_object() ? v->as_object() : empty;
+}
+
+bool flag(const json::object& role, std::string_view key, bool dflt) {
+  auto* v = role.if_contains(key);
+  return v && v->is_bool() ? v->as_bool() : dflt;
+}
+
+}  // namespace
+
+bool is_participant_action(std::string_view a) {
+  return a == "mute" || a == "unmute" || a == "deaf" || a == "undeaf" || a == "kick";
+}
+
+Role resolve_role(const json::object& doc, const JoinRequest& req) {
+  auto& mod = role_obj(doc, "moderator");
+  auto& mem = role_obj(doc, "member");
+  // The dialled number can fix the role; conference_numbers (or none) leave it to the PIN.
+  bool by_number_mod = !req.dialed.empty() && contains(mod, "numbers", req.dialed);
+  bool by_number_mem = !req.dialed.empty() && contains(mem, "numbers", req.dialed);
+  if (!req.dialed.empty() && !by_number_mod && !by_number_mem &&
+      !contains(doc, "conference_numbers", req.dialed))
+    throw field_error("dialed", "enum", "Not a number of this conference: " + req.dialed);
+
+  auto pin_ok = [&](const json::object& role) {
+    return req.pin.empty() ? empty_list(role, "pins") : contains(role, "pins", req.pin);
+  };
+  if (by_number_mod) {
+    if (pin_ok(mod)) return Role::moderator;
+  } else if (by_number_mem) {
+    if (pin_ok(mem)) return Role::member;
+  } else if (req.pin.empty()) {
+    // Without a PIN a caller can only be a member of a room whose member PINs are empty.
+    if (empty_list(mem, "pins")) return Role::member;
+  } else {
+    if (contains(mod, "pins", req.pin)) return Role::moderator;
+    if (contains(mem, "pins", req.pin)) return Role::member;
+  }
+  throw Error(Errc::bad_pin, req.pin.empty() ? "a PIN is required to join this conference"
+                                             : "the PIN does not match this conference",
+              json::object{{"pin", json::object{{req.pin.empty() ? "required" : "invalid",
+                                                 json::object{{"message", "PIN is not valid"}}}}}});
+}
+
+Room::Room(std::string account_id, std::string conference_id, std::string name,
+           std::string instance_id, std::int64_t now)
+    : account_id_(std::move(account_id)),
+      conference_id_(std::move(conference_id)),
+      name_(std::move(name)),
+      instance_id_(std::move(instance_id)),
+      created_(now) {}
+
+int Room::count(Role r) const {
+  return static_cast<int>(std::count_if(participants_.begin(), participants_.end(), [&](auto& p) {
+    return p.is_moderator == (r == Role::moderator);
+  }));
+}
+
+const ParticipantView* Room::find(int id) const {
+  for (auto& p : participants_)
+    if (p.participant_id == id) return &p;
+  return nullptr;
+}
+
+Event Room::make_event(EventType t, std::int64_t now, const ParticipantView* p,
+                       std::string detail) const {
+  Event e;
+  e.type = t;
+  e.account_id = account_id_;
+  e.conference_id = conference_id_;
+  e.conference_name = name_;
+  e.instance_id = instance_id_;
+  if (p) e.participant = *p;
+  e.detail = std::move(detail);
+  e.time = now;
+  return e;
+}
+
+ParticipantView Room::join(const json::object& doc, Role role, const JoinRequest& req,
+                           std::string call_id, std::int64_t now, std::vector<Event>& out) {
+  if (locked_) throw Error(Errc::room_locked, "the conference is locked");
+  if (auto* m = doc.if_contains("max_participants"); m && m->is_number()) {
+    auto max = m->to_number<std::int64_t>();
+    if (max > 0 && static_cast<std::int64_t>(participants_.size()) >= max)
+      throw Error(Errc::room_full, "the conference is full",
+                  json::object{{"max_participants", max}});
+  }
+  auto& cfg = role_obj(doc, role == Role::moderator ? "moderator" : "member");
+  ParticipantView p;
+  p.participant_id = next_id_++;
+  p.call_id = std::move(call_id);
+  p.caller_id_name = req.name;
+  p.caller_id_number = req.number;
+  p.is_moderator = role == Role::moderator;
+  p.speak = !flag(cfg, "join_muted", role == Role::member);
+  p.hear = !flag(cfg, "join_deaf", false);
+  p.join_time = now;
+  if (participants_.empty()) out.push_back(make_event(EventType::conference_create, now));
+  participants_.push_back(p);
+  out.push_back(make_event(EventType::add_member, now, &p));
+  return p;
+}
+
+void Room::leave(int id, std::string_view reason, std::int64_t now, std::vector<Event>& out) {
+  auto it = std::find_if(participants_.begin(), participants_.end(),
+                         [&](auto& p) { return p.participant_id == id; });
+  if (it == participants_.end())
+    throw Error(Errc::not_found, "participant not found",
+                json::object{{"cause", std::to_string(id)}});
+  auto p = *it;
+  participants_.erase(it);
+  out.push_back(make_event(EventType::del_member, now, &p, std::string(reason)));
+  if (participants_.empty()) out.push_back(make_event(EventType::conference_destroy, now));
+}
+
+bool Room::apply(ParticipantView& p, std::string_view a, std::int64_t now,
+                 std::vector<Event>& out) {
+  auto set = [&](bool& field, bool value, EventType t) {
+    if (field == value) return false;
+    field = value;
+    out.push_back(make_event(t, now, &p));
+    return true;
+  };
+  if (a == "mute") return set(p.speak, false, EventType::mute_member);
+  if (a == "unmute") return set(p.speak, true, EventType::unmute_member);
+  if (a == "deaf") return set(p.hear, false, EventType::deaf_member);
+  if (a == "undeaf") return set(p.hear, true, EventType::undeaf_member);
+  throw Error(Errc::unknown_action, "unknown action: " + std::string(a));
+}
+
+void Room::act(int id, std::string_view a, std::int64_t now, std::vector<Event>& out) {
+  if (!is_participant_action(a)) throw Error(Errc::unknown_action, "unknown action: " + std::string(a));
+  auto it = std::find_if(participants_.begin(), participants_.end(),
+                         [&](auto& p) { return p.participant_id == id; });
+  if (it == participants_.end())
+    throw Error(Errc::not_found, "participant not found",
+                json::object{{"cause", std::to_string(id)}});
+  out.push_back(make_event(EventType::command, now, &*it, std::string(a)));
+  if (a == "kick") {
+    out.push_back(make_event(EventType::kick_member, now, &*it));
+    leave(id, "kicked", now, out);
+    return;
+  }
+  apply(*it, a, now, out);
+}
+
+void Room::act_all(std::string_view a, std::int64_t now, std::vector<Event>& out) {
+  if (!is_participant_action(a)) throw Error(Errc::unknown_action, "unknown action: " + std::string(a));
+  out.push_back(make_event(EventType::command, now, nullptr, std::string(a)));
+  if (a == "kick") {
+    std::vector<int> ids;
+    for (auto& p : participants_) ids.push_back(p.participant_id);
+    for (int id : ids) {
+      out.push_back(make_event(EventType::kick_member, now, find(id)));
+      leave(id, "kicked", now, out);
+    }
+    return;
+  }
+  for (auto& p : participants_)
+    if (!p.is_moderator) apply(p, a, now, out);
+}
+
+void Room::set_locked(bool locked, std::int64_t now, std::vector<Event>& out) {
+  out.push_back(make_event(EventType::command, now, nullptr, locked ? "lock" : "unlock"));
+  if (locked_ == locked) return;
+  locked_ = locked;
+  out.push_back(make_event(locked ? EventType::lock : EventType::unlock, now));
+}
+
+std::string_view event_name(EventType t) {
+  switch (t) {
+    case EventType::conference_create: return "conference-create";
+    case EventType::conference_destroy: return "conference-destroy";
+    case EventType::add_member: return "add-member";
+    case EventType::del_member: return "del-member";
+    case EventType::mute_member: return "mute-member";
+    case EventType::unmute_member: return "unmute-member";
+    case EventType::deaf_member: return "deaf-member";
+    case EventType::undeaf_member: return "undeaf-member";
+    case EventType::kick_member: return "kick-member";
+    case EventType::lock: return "lock";
+    case EventType::unlock: return "unlock";
+    case EventType::start_talking: return "start-talking";
+    case EventType::stop_talking: return "stop-talking";
+    case EventType::floor_change: return "floor-change";
+    case EventType::command: return "command";
+  }
+  return "unknown";
+}
+
+bool is_participant_event(EventType t) {
+  switch (t) {
+    case EventType::add_member:
+    case EventType::del_member:
+    case EventType::mute_member:
+    case EventType::unmute_member:
+    case EventType::deaf_member:
+    case EventType::undeaf_member:
+    case EventType::kick_member:
+    case EventType::start_talking:
+    case EventType::stop_talking:
+    case EventType::floor_change: return true;
+    default: return false;
+  }
+}
+
+}  // namespace confab::core

@@ -1,0 +1,68 @@
+#pragma once
+// A live conference room: who is in it, in which role, muted or deaf, and whether it is locked.
+// Pure state and rules; every change returns the events it causes.
+#include "core/events.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace confab::core {
+
+enum class Role { member, moderator };
+
+struct JoinRequest {
+  std::string name;    // caller id name
+  std::string number;  // caller id number
+  std::string pin;
+  std::string dialed;  // the conference number dialled, if any: picks the role (COMPAT.md)
+  std::string call_id; // optional; generated when empty
+};
+
+// Which role a caller gets from the dialled number and PIN, by Kazoo's rules. Throws bad_pin.
+Role resolve_role(const boost::json::object& conf_doc, const JoinRequest& req);
+
+class Room {
+ public:
+  Room(std::string account_id, std::string conference_id, std::string name, std::string instance_id,
+       std::int64_t now);
+
+  const std::string& account_id() const { return account_id_; }
+  const std::string& conference_id() const { return conference_id_; }
+  const std::string& instance_id() const { return instance_id_; }
+  std::int64_t created() const { return created_; }
+  bool locked() const { return locked_; }
+  const std::vector<ParticipantView>& participants() const { return participants_; }
+  int count(Role r) const;
+  const ParticipantView* find(int participant_id) const;
+
+  // Admits a caller whose role is already resolved; throws room_locked / room_full.
+  ParticipantView join(const boost::json::object& conf_doc, Role role, const JoinRequest& req,
+                       std::string call_id, std::int64_t now, std::vector<Event>& out);
+  void leave(int participant_id, std::string_view reason, std::int64_t now, std::vector<Event>& out);
+
+  // "mute" "unmute" "deaf" "undeaf" "kick" on one participant; throws not_found / unknown_action.
+  void act(int participant_id, std::string_view action, std::int64_t now, std::vector<Event>& out);
+  // The same on everyone: mute/deaf skip moderators and those already in that state; kick all.
+  void act_all(std::string_view action, std::int64_t now, std::vector<Event>& out);
+  // "lock" / "unlock".
+  void set_locked(bool locked, std::int64_t now, std::vector<Event>& out);
+
+  Event make_event(EventType t, std::int64_t now, const ParticipantView* p = nullptr,
+                   std::string detail = {}) const;
+
+ private:
+  bool apply(ParticipantView& p, std::string_view action, std::int64_t now, std::vector<Event>& out);
+
+  std::string account_id_, conference_id_, name_, instance_id_;
+  std::int64_t created_;
+  bool locked_ = false;
+  int next_id_ = 1;
+  std::vector<ParticipantView> participants_;  // in join order
+};
+
+bool is_participant_action(std::string_view action);
+
+}  // namespace confab::core

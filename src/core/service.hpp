@@ -1,0 +1,109 @@
+#pragma once
+// ConferenceService: every rule of confab's control plane, on one thread, without I/O. Faces call
+// it with commands; it answers with results and publishes events to the sink. Persistent changes
+// are two-phase (prepare -> durable store write -> commit/abort) so that nothing is visible, and no
+// event is sent, before the store has it.
+#include "core/directory.hpp"
+#include "core/events.hpp"
+#include "core/room.hpp"
+#include "core/token.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace confab::core {
+
+struct ServiceConfig {
+  int max_pin_attempts = 3;         // bad PINs from one caller before a lockout (Kazoo: 3 tries)
+  int pin_lockout_seconds = 60;
+  int token_ttl_seconds = 3600;
+};
+
+enum class WriteMode { create, replace, patch, remove };
+
+// What a request wants to do, for authorization.
+enum class Access {
+  read,             // GET anything in the account
+  join,             // join a room
+  write,            // change a document or act on a room; `owner` = the user owning the target
+  manage_accounts,  // create / list accounts: the admin account only
+};
+
+class ConferenceService {
+ public:
+  using Clock = std::function<std::int64_t()>;  // unix seconds
+
+  ConferenceService(EventSink& sink, Clock clock, std::string secret, ServiceConfig cfg = {});
+
+  // --- persisted documents ---------------------------------------------------------------
+  void load(Doc d);  // startup
+  const Directory& directory() const { return dir_; }
+  // Throws not_found unless the document exists and belongs to the account.
+  const Doc& get(std::string_view kind, std::string_view account_id, std::string_view id) const;
+  PendingWrite prepare(std::string_view kind, std::string_view account_id, std::string_view id,
+                       WriteMode mode, const boost::json::value& data);
+  // A new account with a fresh API key, returned once through `api_key`.
+  PendingWrite prepare_account(const boost::json::value& data, bool admin, std::string& api_key);
+  void commit(const PendingWrite& w);
+  void abort(const PendingWrite& w) { dir_.abort(w); }
+  std::string new_id() const;
+
+  // --- authentication ------------------------------------------------------------------
+  std::string keyed_hash(std::string_view s) const;  // what we store instead of a secret
+  std::string new_api_key() const;
+  // api_key -> token; throws unauthorized.
+  std::string auth_api_key(std::string_view api_key, TokenClaims* out = nullptr) const;
+  // Kazoo user_auth: md5 credentials + account name -> token; throws unauthorized.
+  std::string auth_user(std::string_view credentials, std::string_view account_name,
+                        TokenClaims* out = nullptr) const;
+  TokenClaims verify(std::string_view token) const;
+  bool is_admin_account(std::string_view account_id) const;
+  // Throws forbidden. A token reaches its own account (the admin account reaches all); a user
+  // with priv_level "user" may read and join, and change only what it owns.
+  void authorize(const TokenClaims& c, std::string_view account_id, Access a,
+                 std::string_view owner = {}) const;
+
+  // --- live rooms ------------------------------------------------------------------------
+  const Room* room(std::string_view conference_id) const;
+  ParticipantView join(std::string_view account_id, std::string_view conference_id,
+                       const JoinRequest& req);
+  void leave(std::string_view account_id, std::string_view conference_id, int participant_id,
+             std::string_view reason);
+  void conference_action(std::string_view account_id, std::string_view conference_id,
+                         std::string_view action);
+  void participants_action(std::string_view account_id, std::string_view conference_id,
+                           std::string_view action);
+  void participant_action(std::string_view account_id, std::string_view conference_id,
+                          int participant_id, std::string_view action);
+  int bad_pin_attempts(std::string_view conference_id) const;
+
+  std::int64_t now() const { return clock_(); }
+  const ServiceConfig& config() const { return cfg_; }
+
+ private:
+  std::vector<UniqueKey> keys_for(const Doc& d) const;
+  Room& live_room(std::string_view account_id, std::string_view conference_id);
+  void emit(std::vector<Event>& events);
+  void end_room(const std::string& conference_id, std::string_view reason);
+
+  struct PinFailures {
+    int count = 0;
+    std::int64_t last = 0;
+  };
+
+  EventSink& sink_;
+  Clock clock_;
+  std::string secret_;
+  ServiceConfig cfg_;
+  Directory dir_;
+  std::map<std::string, std::unique_ptr<Room>, std::less<>> rooms_;  // by conference id
+  std::map<std::pair<std::string, std::string>, PinFailures> pin_failures_;  // (conf, caller)
+  std::unordered_map<std::string, int> bad_pins_;                             // conf -> total
+};
+
+}  // namespace confab::core

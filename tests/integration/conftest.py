@@ -1,0 +1,158 @@
+"""Integration harness: starts the real confab binary on loopback with a fresh data dir.
+
+Every test talks to it over real HTTP and WebSocket connections. CONFAB_BIN points at the binary
+under test (ctest sets it); the default is the debug build.
+"""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("CONFAB_BIN", os.path.join(ROOT, "build", "debug", "confab"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Response:
+    def __init__(self, status, body, headers):
+        self.status = status
+        self.raw = body
+        self.headers = headers
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    @property
+    def data(self):
+        return self.json["data"]
+
+    def __repr__(self):
+        return f"<{self.status} {self.raw[:300]!r}>"
+
+
+class Server:
+    """One running confab process."""
+
+    def __init__(self, data_dir, extra_args=(), env=None):
+        self.data_dir = str(data_dir)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.extra_args = list(extra_args)
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.admin_key = None
+        self.admin_account = None
+        self.log_lines = []
+
+    def start(self, timeout=20):
+        args = [BIN, "serve", "--data-dir", self.data_dir, "--http", f"127.0.0.1:{self.port}"]
+        self.proc = subprocess.Popen(args + self.extra_args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, env=self.env)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("confab exited: " + "".join(self.log_lines))
+                continue
+            self.log_lines.append(line)
+            m = re.search(r'"admin_account_id":"(\w+)","api_key":"(\w+)"', line)
+            if m:
+                self.admin_account, self.admin_key = m.group(1), m.group(2)
+            if "listening on" in line:
+                break
+        else:
+            raise RuntimeError("confab did not start: " + "".join(self.log_lines))
+        # Drain the log in the background so the pipe never fills.
+        import threading
+        threading.Thread(target=self._drain, daemon=True).start()
+        while time.time() < deadline:
+            if self.request("GET", "/healthz").status == 200:
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("healthz never answered 200")
+
+    def _drain(self):
+        for line in self.proc.stdout:
+            self.log_lines.append(line)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                return self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+        return self.proc.returncode if self.proc else None
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def request(self, method, path, body=None, token=None, headers=None, raw=None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if token:
+            req.add_header("X-Auth-Token", token)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return Response(r.status, r.read().decode(), dict(r.headers))
+        except urllib.error.HTTPError as e:
+            return Response(e.code, e.read().decode(), dict(e.headers))
+
+    # Conveniences used by most tests.
+    def token_for_key(self, api_key):
+        r = self.request("PUT", "/v2/api_auth", {"data": {"api_key": api_key}})
+        assert r.status == 201, r
+        return r.json["auth_token"]
+
+    def admin_token(self):
+        return self.token_for_key(self.admin_key)
+
+    def new_account(self, name):
+        """Creates an account through the API; returns (account_id, token)."""
+        r = self.request("PUT", "/v2/accounts", {"data": {"name": name}}, token=self.admin_token())
+        assert r.status == 201, r
+        return r.data["id"], self.token_for_key(r.data["api_key"])
+
+
+def create_account_offline(data_dir, name):
+    out = subprocess.run([BIN, "account", "create", "--name", name, "--data-dir", str(data_dir)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = Server(tmp_path / "var").start()
+    yield s
+    code = s.stop()
+    assert code == 0, "confab did not exit cleanly on SIGTERM:\n" + "".join(s.log_lines[-50:])
+
+
+@pytest.fixture
+def account(server):
+    """A fresh account: (account_id, token)."""
+    return server.new_account("acme")
+
+
+def ws_connect(server, path="/v2/websocket", timeout=5):
+    import websocket  # Debian's python3-websocket
+    return websocket.create_connection(f"ws://127.0.0.1:{server.port}{path}", timeout=timeout)
