@@ -1,0 +1,175 @@
+#include "core/error.hpp"
+#include "core/identity.hpp"
+#include "core/service.hpp"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+namespace json = boost::json;
+using namespace confab::core;
+using confab::Errc;
+using confab::Error;
+
+namespace {
+
+struct Sink : EventSink {
+  std::vector<Event> events;
+  void publish(const Event& e) override { events.push_back(e); }
+};
+
+struct Fixture : ::testing::Test {
+  Sink sink;
+  std::int64_t clock = 1'000'000;
+  ConferenceService svc{sink, [this] { return clock; }, "test-secret"};
+  std::string account, api_key;
+
+  void SetUp() override {
+    auto w = svc.prepare_account(json::object{{"name", "Acme"}}, false, api_key);
+    svc.commit(w);
+    account = w.doc.id;
+  }
+  std::string create(json::value data) {
+    auto w = svc.prepare("conference", account, {}, WriteMode::create, data);
+    svc.commit(w);
+    return w.doc.id;
+  }
+  Errc code_of(auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.code;
+    }
+    ADD_FAILURE() << "no error thrown";
+    return Errc::conflict;
+  }
+};
+
+}  // namespace
+
+TEST_F(Fixture, ApiKeyAndUserCredentialsIssueTokensForTheirAccount) {
+  TokenClaims c;
+  auto token = svc.auth_api_key(api_key, &c);
+  EXPECT_EQ(svc.verify(token).account_id, account);
+  EXPECT_EQ(code_of([&] { svc.auth_api_key("nope"); }), Errc::unauthorized);
+
+  auto w = svc.prepare("user", account, {}, WriteMode::create,
+                       json::parse(R"({"first_name":"A","last_name":"B","username":"Alice",
+                                      "password":"s3cret"})"));
+  svc.commit(w);
+  EXPECT_FALSE(w.doc.body.contains("password"));
+  EXPECT_EQ(w.doc.body.at("username"), "alice");
+  auto creds = user_credentials("alice", "s3cret");
+  auto user_token = svc.auth_user(creds, "acme", &c);  // account names are case-insensitive
+  EXPECT_EQ(c.user_id, w.doc.id);
+  EXPECT_EQ(svc.verify(user_token).user_id, w.doc.id);
+  EXPECT_EQ(code_of([&] { svc.auth_user(user_credentials("alice", "wrong"), "Acme"); }),
+            Errc::unauthorized);
+}
+
+TEST_F(Fixture, TokensExpire) {
+  auto token = svc.auth_api_key(api_key);
+  clock += svc.config().token_ttl_seconds;
+  EXPECT_EQ(code_of([&] { svc.verify(token); }), Errc::unauthorized);
+}
+
+TEST_F(Fixture, AccountIsolationAndAdminReach) {
+  std::string other_key;
+  auto w = svc.prepare_account(json::object{{"name", "Other"}}, false, other_key);
+  svc.commit(w);
+  TokenClaims mine{account, {}, clock + 10, "api_key"};
+  EXPECT_EQ(code_of([&] { svc.authorize(mine, w.doc.id, Access::read); }), Errc::forbidden);
+  EXPECT_NO_THROW(svc.authorize(mine, account, Access::write));
+  EXPECT_EQ(code_of([&] { svc.authorize(mine, account, Access::manage_accounts); }),
+            Errc::forbidden);
+  std::string admin_key;
+  auto admin = svc.prepare_account(json::object{{"name", "root"}}, true, admin_key);
+  svc.commit(admin);
+  TokenClaims root{admin.doc.id, {}, clock + 10, "api_key"};
+  EXPECT_NO_THROW(svc.authorize(root, w.doc.id, Access::write));
+  EXPECT_NO_THROW(svc.authorize(root, admin.doc.id, Access::manage_accounts));
+}
+
+TEST_F(Fixture, UsersWithUserPrivilegeChangeOnlyWhatTheyOwn) {
+  auto w = svc.prepare("user", account, {}, WriteMode::create,
+                       json::parse(R"({"first_name":"A","last_name":"B"})"));
+  svc.commit(w);
+  TokenClaims u{account, w.doc.id, clock + 10, "user_auth"};
+  EXPECT_NO_THROW(svc.authorize(u, account, Access::read));
+  EXPECT_NO_THROW(svc.authorize(u, account, Access::join));
+  EXPECT_NO_THROW(svc.authorize(u, account, Access::write, w.doc.id));
+  EXPECT_EQ(code_of([&] { svc.authorize(u, account, Access::write, "someone"); }), Errc::forbidden);
+}
+
+TEST_F(Fixture, PatchMergesAndBumpsRevisionReplaceDropsKeys) {
+  auto id = create(json::parse(R"({"name":"a","extra":1,"member":{"pins":["1"]}})"));
+  auto p = svc.prepare("conference", account, id, WriteMode::patch,
+                       json::parse(R"({"member":{"join_deaf":true}})"));
+  svc.commit(p);
+  auto& d = svc.get("conference", account, id);
+  EXPECT_EQ(d.revision, 2);
+  EXPECT_EQ(d.body.at("member").at("pins"), json::array{"1"});
+  EXPECT_EQ(d.body.at("member").at("join_deaf"), true);
+  EXPECT_EQ(d.body.at("extra"), 1);
+  auto r = svc.prepare("conference", account, id, WriteMode::replace, json::parse(R"({"name":"b"})"));
+  svc.commit(r);
+  EXPECT_FALSE(svc.get("conference", account, id).body.contains("extra"));
+  EXPECT_EQ(svc.get("conference", account, id).revision, 3);
+}
+
+TEST_F(Fixture, NumbersAreUniqueAcrossAllListsOfAnAccount) {
+  create(json::parse(R"({"name":"a","member":{"numbers":["500"]}})"));
+  EXPECT_EQ(code_of([&] {
+              svc.prepare("conference", account, {}, WriteMode::create,
+                          json::parse(R"({"name":"b","conference_numbers":["500"]})"));
+            }),
+            Errc::invalid_data);
+}
+
+TEST_F(Fixture, WrongPinsAreCountedAndLockTheCallerOut) {
+  auto id = create(json::parse(R"({"name":"a","member":{"pins":["1234"]}})"));
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(code_of([&] { svc.join(account, id, {.number = "555", .pin = "0"}); }), Errc::bad_pin);
+  EXPECT_EQ(svc.bad_pin_attempts(id), 3);
+  EXPECT_EQ(code_of([&] { svc.join(account, id, {.number = "555", .pin = "1234"}); }),
+            Errc::too_many_attempts);
+  EXPECT_NO_THROW(svc.join(account, id, {.number = "777", .pin = "1234"}));  // another caller
+  clock += svc.config().pin_lockout_seconds;
+  EXPECT_NO_THROW(svc.join(account, id, {.number = "555", .pin = "1234"}));
+  EXPECT_EQ(svc.room(id)->participants().size(), 2u);
+}
+
+TEST_F(Fixture, RoomLivesWhileItHasParticipantsAndIdsRestart) {
+  auto id = create(json::parse(R"({"name":"a"})"));
+  EXPECT_EQ(code_of([&] { svc.conference_action(account, id, "lock"); }), Errc::not_found);
+  auto p1 = svc.join(account, id, {.name = "a"});
+  auto p2 = svc.join(account, id, {.name = "b"});
+  EXPECT_EQ(p2.participant_id, 2);
+  svc.leave(account, id, p1.participant_id, "left");
+  svc.leave(account, id, p2.participant_id, "left");
+  EXPECT_EQ(svc.room(id), nullptr);
+  EXPECT_EQ(sink.events.back().type, EventType::conference_destroy);
+  EXPECT_EQ(svc.join(account, id, {}).participant_id, 1);
+}
+
+TEST_F(Fixture, DeletingAConferenceEndsItsRoom) {
+  auto id = create(json::parse(R"({"name":"a"})"));
+  svc.join(account, id, {});
+  auto rm = svc.prepare("conference", account, id, WriteMode::remove, nullptr);
+  EXPECT_NE(svc.room(id), nullptr);  // nothing happens before the store has it
+  svc.commit(rm);
+  EXPECT_EQ(svc.room(id), nullptr);
+  EXPECT_EQ(sink.events.back().type, EventType::conference_destroy);
+}
+
+TEST_F(Fixture, FailedJoinOfANewRoomLeavesNoRoomBehind) {
+  auto id = create(json::parse(R"({"name":"a","member":{"pins":["1"]}})"));
+  EXPECT_THROW(svc.join(account, id, {.pin = "2"}), Error);
+  EXPECT_EQ(svc.room(id), nullptr);
+  EXPECT_TRUE(sink.events.empty());
+}
+
+TEST_F(Fixture, OtherAccountsConferencesAreNotFound) {
+  auto id = create(json::parse(R"({"name":"a"})"));
+  EXPECT_EQ(code_of([&] { svc.join("other", id, {}); }), Errc::not_found);
+  EXPECT_EQ(code_of([&] { svc.get("conference", "other", id); }), Errc::not_found);
+}
