@@ -14,6 +14,9 @@ class Persister {
   Persister(core::ConferenceService& svc, store::StoreExecutor& exec) : svc_(svc), exec_(exec) {}
   // `then(error)` runs on the control thread; empty error means committed.
   void write(core::PendingWrite w, std::function<void(const std::string& error)> then);
+  // Loads documents of `kind` that another process (`confab account create`) added to the store
+  // while we run; documents we already hold are left alone. `then` runs on the control thread.
+  void refresh(std::string kind, std::function<void()> then);
 
  private:
   core::ConferenceService& svc_;

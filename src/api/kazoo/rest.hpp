@@ -42,6 +42,7 @@ class Rest {
   net::Response success(const Ctx& c, int status, boost::json::value data,
                         std::string revision = {}, std::string_view status_word = "success") const;
   net::Response failure(const Ctx& c, const Error& e) const;
+  boost::json::object auth_data(const core::TokenClaims& claims) const;
 
   core::ConferenceService& svc_;
   Persister& persist_;
