@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <unordered_map>
 
 namespace confab::api::kazoo {
 namespace json = boost::json;
@@ -210,30 +211,38 @@ void EventSocket::on_event(const core::Event& e) {
   auto name = json::serialize(json::value(is_command ? "command" : core::event_name(e.type)));
   const std::string* call = e.participant ? &e.participant->call_id : nullptr;
 
+  // Subscribers with the same binding get byte-identical frames: build each distinct frame once
+  // per event and share the buffer, so fan-out costs one write per socket and no copies.
+  // Every subscription looked at here belongs to the event's account, so the binding text alone
+  // identifies the frame.
+  std::unordered_map<std::string_view, std::shared_ptr<const std::string>> built;
+  auto frame_for = [&](const Sub& sub) {
+    if (auto it = built.find(sub.binding.text); it != built.end()) return it->second;
+    auto& b = sub.binding;
+    std::string subscription =
+        b.command ? "conference.command." + e.conference_id
+                  : "conference.event.*." + sub.account_id + "." + e.conference_id + "." + b.call;
+    auto msg = std::make_shared<std::string>();
+    msg->reserve(data.size() + 256);
+    *msg += R"({"action":"event","subscribed_key":)";
+    *msg += json::serialize(json::value(b.text));
+    *msg += R"(,"subscription_key":)";
+    *msg += json::serialize(json::value(subscription));
+    *msg += R"(,"name":)";
+    *msg += name;
+    *msg += R"(,"routing_key":)";
+    *msg += rkey;
+    *msg += R"(,"data":)";
+    *msg += data;
+    *msg += '}';
+    return built.emplace(sub.binding.text, std::move(msg)).first->second;
+  };
   auto deliver = [&](std::vector<Sub>& list) {
     for (auto& sub : list) {
       auto& b = sub.binding;
       if (b.command != is_command) continue;
       if (!is_command && b.call != "*" && (!call || *call != b.call)) continue;
-      auto conn = sub.session->conn.lock();
-      if (!conn) continue;
-      std::string subscription =
-          b.command ? "conference.command." + e.conference_id
-                    : "conference.event.*." + sub.account_id + "." + e.conference_id + "." + b.call;
-      auto msg = std::make_shared<std::string>();
-      msg->reserve(data.size() + 256);
-      *msg += R"({"action":"event","subscribed_key":)";
-      *msg += json::serialize(json::value(b.text));
-      *msg += R"(,"subscription_key":)";
-      *msg += json::serialize(json::value(subscription));
-      *msg += R"(,"name":)";
-      *msg += name;
-      *msg += R"(,"routing_key":)";
-      *msg += rkey;
-      *msg += R"(,"data":)";
-      *msg += data;
-      *msg += '}';
-      conn->send(std::move(msg));
+      if (auto conn = sub.session->conn.lock()) conn->send(frame_for(sub));
     }
   };
   if (exact != subs_.end()) deliver(exact->second);
