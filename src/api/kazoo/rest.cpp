@@ -220,7 +220,27 @@ net::Response Rest::transport_error(int status, std::string_view message) const 
                           json::object{{"message", message}}));
 }
 
-void Rest::handle(net::Request&& req, net::Reply reply) {
+namespace {
+// Crossbar answers browsers' preflight and allows any origin: its clients (monster-ui) are web apps
+// served from elsewhere, and every call is authorised by its token, not by cookies.
+void add_cors(net::Response& r) {
+  r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  r.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, PATCH, OPTIONS");
+  r.headers.emplace_back("Access-Control-Allow-Headers",
+                         "Content-Type, Depth, User-Agent, X-Http-Method-Override, X-File-Size, "
+                         "X-Requested-With, If-Modified-Since, X-File-Name, Cache-Control, "
+                         "X-Auth-Token, X-Request-ID");
+  r.headers.emplace_back("Access-Control-Expose-Headers", "Content-Type, X-Request-ID, Location");
+  r.headers.emplace_back("Access-Control-Max-Age", "86400");
+}
+}  // namespace
+
+void Rest::handle(net::Request&& req, net::Reply inner) {
+  net::Reply reply = [inner = std::move(inner)](net::Response r) {
+    add_cors(r);
+    inner(std::move(r));
+  };
+  if (req.method == "OPTIONS") return reply(net::Response{200, "", "text/plain", {}});
   Ctx c;
   auto rid = req.header("x-request-id");
   c.request_id = rid.empty() || rid.size() > 128 ? core::random_hex(16) : std::string(rid);
