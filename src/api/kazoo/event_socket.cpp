@@ -17,7 +17,7 @@ struct EventSocket::Session {
   std::string account_id;  // set by the first authenticated message
   bool admin = false;
   std::vector<std::pair<std::string, std::string>> keys;  // index keys this session is under
-  std::vector<std::string> bindings;                      // as the client wrote them
+  std::vector<std::pair<std::string, std::string>> bindings;  // (account, binding as written)
 };
 
 Binding parse_binding(std::string_view text) {
@@ -115,13 +115,18 @@ void EventSocket::on_message(const std::shared_ptr<Session>& sp, std::string_vie
   auto* act = m.if_contains("action");
   std::string action = act && act->is_string() ? std::string(act->as_string()) : "noop";
 
-  // Authenticate: a token given now is checked now; otherwise the session's earlier one holds.
+  // A token given is always checked. The first valid one fixes the socket's account for its
+  // lifetime (as in Kazoo), so a socket never changes account under its own subscriptions.
   if (auto* t = m.if_contains("auth_token")) {
     if (!t->is_string()) return error("invalid authentication token format");
     try {
       auto claims = svc_.verify(t->as_string());
-      s.account_id = claims.account_id;
-      s.admin = svc_.is_admin_account(claims.account_id);
+      if (s.account_id.empty()) {
+        s.account_id = claims.account_id;
+        s.admin = svc_.is_admin_account(claims.account_id);
+      } else if (claims.account_id != s.account_id) {
+        return error("this socket is already authenticated for another account");
+      }
     } catch (const Error& e) {
       return error("failed to authenticate token " + std::string(t->as_string()) + ": " +
                    e.message);
@@ -158,7 +163,9 @@ void EventSocket::on_message(const std::shared_ptr<Session>& sp, std::string_vie
   for (auto& w : wanted) {
     try {
       auto b = parse_binding(w);
-      if (b.conference != "*") {
+      // Only a new subscription needs its conference to exist; one may always let go of a
+      // binding, even after its conference was deleted.
+      if (action == "subscribe" && b.conference != "*") {
         auto* doc = svc_.directory().find("conference", b.conference);
         if (!doc || doc->account_id != account)
           return error("unknown conference id for this account: " + b.conference);
@@ -169,21 +176,25 @@ void EventSocket::on_message(const std::shared_ptr<Session>& sp, std::string_vie
     }
   }
 
+  auto listed = [&] {
+    json::array out;
+    for (auto& [acct, text] : s.bindings) out.push_back(json::value(text));
+    return out;
+  };
   if (action == "subscribe") {
     for (auto& b : parsed) {
-      if (std::find(s.bindings.begin(), s.bindings.end(), b.text) != s.bindings.end()) continue;
+      std::pair<std::string, std::string> mine{account, b.text};
+      if (std::find(s.bindings.begin(), s.bindings.end(), mine) != s.bindings.end()) continue;
       std::pair<std::string, std::string> key{account, b.conference};
       subs_[key].push_back(Sub{&s, b, account});
       if (std::find(s.keys.begin(), s.keys.end(), key) == s.keys.end()) s.keys.push_back(key);
-      s.bindings.push_back(b.text);
+      s.bindings.push_back(std::move(mine));
     }
-    json::array subscribed;
-    for (auto& b : s.bindings) subscribed.push_back(json::value(b));
-    return reply(s, request_id, "success", json::object{{"subscribed", std::move(subscribed)}});
+    return reply(s, request_id, "success", json::object{{"subscribed", listed()}});
   }
   json::array removed;
   for (auto& b : parsed) {
-    auto it = std::find(s.bindings.begin(), s.bindings.end(), b.text);
+    auto it = std::find(s.bindings.begin(), s.bindings.end(), std::pair{account, b.text});
     if (it == s.bindings.end()) continue;
     s.bindings.erase(it);
     removed.push_back(json::value(b.text));
@@ -194,10 +205,8 @@ void EventSocket::on_message(const std::shared_ptr<Session>& sp, std::string_vie
       if (sit->second.empty()) subs_.erase(sit);
     }
   }
-  json::array subscribed;
-  for (auto& b : s.bindings) subscribed.push_back(json::value(b));
   reply(s, request_id, "success",
-        json::object{{"unsubscribed", std::move(removed)}, {"subscribed", std::move(subscribed)}});
+        json::object{{"unsubscribed", std::move(removed)}, {"subscribed", listed()}});
 }
 
 void EventSocket::on_event(const core::Event& e) {
@@ -219,9 +228,10 @@ void EventSocket::on_event(const core::Event& e) {
   auto frame_for = [&](const Sub& sub) {
     if (auto it = built.find(sub.binding.text); it != built.end()) return it->second;
     auto& b = sub.binding;
+    // The key of the subscription as made: with its own wildcards, not the event's ids.
     std::string subscription =
-        b.command ? "conference.command." + e.conference_id
-                  : "conference.event.*." + sub.account_id + "." + e.conference_id + "." + b.call;
+        b.command ? "conference.command." + b.conference
+                  : "conference.event.*." + sub.account_id + "." + b.conference + "." + b.call;
     auto msg = std::make_shared<std::string>();
     msg->reserve(data.size() + 256);
     *msg += R"({"action":"event","subscribed_key":)";
