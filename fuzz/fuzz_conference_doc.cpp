@@ -13,7 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     auto doc = confab::core::validate_conference(v);
     confab::core::conference_numbers(doc);
-    if (v.is_object()) confab::core::validate_conference(confab::core::merge_patch(doc, v.as_object()));
+    if (v.is_object())
+      confab::core::validate_conference(confab::core::merge_patch(doc, v.as_object()));
   } catch (const confab::Error&) {
   }
   return 0;

@@ -1,11 +1,11 @@
 // TOML configuration files.
 #include "app/config.hpp"
 
+#include <unistd.h>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
-#include <unistd.h>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static std::string path = "/tmp/confab-fuzz-config-" + std::to_string(::getpid()) + ".toml";

@@ -6,7 +6,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
-    confab::core::verify_token("fuzz-secret", std::string_view(reinterpret_cast<const char*>(data), size), 0);
+    confab::core::verify_token("fuzz-secret",
+                               std::string_view(reinterpret_cast<const char*>(data), size), 0);
   } catch (const confab::Error&) {
   }
   return 0;

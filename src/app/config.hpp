@@ -12,9 +12,9 @@ struct Config {
   std::filesystem::path data_dir = "./var";
   std::string http = "127.0.0.1:8000";  // host:port
   std::string log_level = "info";
-  int token_ttl = 3600;                 // seconds
-  std::size_t body_limit = 1 << 20;     // bytes
-  std::string node;                     // defaults to confab@<hostname>
+  int token_ttl = 3600;              // seconds
+  std::size_t body_limit = 1 << 20;  // bytes
+  std::string node;                  // defaults to confab@<hostname>
 
   std::string host() const;
   std::uint16_t port() const;  // throws std::invalid_argument naming the bad value

@@ -2,8 +2,8 @@
 #include "app/config.hpp"
 #include "app/server.hpp"
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <iostream>
 
@@ -21,8 +21,10 @@ int main(int argc, char** argv) {
   serve->add_option("--data-dir", data_dir, "directory of the SQLite store (default ./var)");
   serve->add_option("--http", http, "HTTP listen address host:port (default 127.0.0.1:8000)");
   serve->add_option("--log-level", log_level, "trace|debug|info|warn|error");
-  serve->add_option("--token-ttl", token_ttl, "auth token lifetime in seconds")->check(CLI::PositiveNumber);
-  serve->add_option("--body-limit", body_limit, "largest request body in bytes")->check(CLI::PositiveNumber);
+  serve->add_option("--token-ttl", token_ttl, "auth token lifetime in seconds")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--body-limit", body_limit, "largest request body in bytes")
+      ->check(CLI::PositiveNumber);
 
   auto* account = cli.add_subcommand("account", "manage accounts offline");
   account->require_subcommand(1);

@@ -11,17 +11,18 @@
 #include "store/executor.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
-#include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <chrono>
 #include <fstream>
 #include <iostream>
-#include <unistd.h>
-#include <sys/stat.h>
 
 namespace confab::app {
 namespace json = boost::json;
@@ -96,7 +97,18 @@ int create_account_offline(const fs::path& data_dir, const std::string& name, bo
   core::ConferenceService svc(sink, unix_now, secret);
   load_docs(svc, st);
   std::string api_key;
-  auto w = svc.prepare_account(json::object{{"name", name}}, admin, api_key);
+  core::PendingWrite w;
+  try {
+    w = svc.prepare_account(json::object{{"name", name}}, admin, api_key);
+  } catch (const Error& e) {
+    // Name the field and the rule: "name: unique (Value already in use)".
+    std::string why = e.message;
+    for (auto& [field, rules] : e.details)
+      for (auto& [rule, body] : rules.as_object())
+        why = std::string(field) + ": " + std::string(rule) + " (" +
+              std::string(body.as_object().at("message").as_string()) + ")";
+    throw std::invalid_argument("cannot create account '" + name + "': " + why);
+  }
   st.begin();
   st.put({w.doc.kind, w.doc.id, w.doc.account_id, w.doc.revision, json::serialize(w.doc.body)});
   st.commit();
@@ -113,8 +125,9 @@ int serve(const Config& cfg) {
   core::ServiceConfig scfg;
   scfg.token_ttl_seconds = cfg.token_ttl;
   core::ConferenceService svc(bus, unix_now, secret, scfg);
-  store::StoreExecutor exec(std::make_unique<store::SqliteStore>(db),
-                            [&io](std::function<void()> f) { boost::asio::post(io, std::move(f)); });
+  store::StoreExecutor exec(
+      std::make_unique<store::SqliteStore>(db),
+      [&io](std::function<void()> f) { boost::asio::post(io, std::move(f)); });
 
   load_docs(svc, exec.direct());
   if (svc.directory().all("account").empty()) {
@@ -137,7 +150,12 @@ int serve(const Config& cfg) {
   api::kazoo::EventSocket events(svc, bus, node);
 
   net::HttpOptions hopts;
-  hopts.address = cfg.host();
+  hopts.address = cfg.host() == "localhost" ? "127.0.0.1" : cfg.host();
+  {
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(hopts.address, ec);
+    if (ec) throw std::invalid_argument("http: not an IP address: " + cfg.host());
+  }
   hopts.port = cfg.port();
   hopts.body_limit = cfg.body_limit;
   hopts.error_response = [&rest](int status, std::string_view msg) {
@@ -148,14 +166,16 @@ int serve(const Config& cfg) {
       [&rest](net::Request&& req, net::Reply reply) {
         if (req.path == "/healthz") {
           if (req.method != "GET" && req.method != "HEAD")
-            return reply({405, R"({"status":"error","message":"method not allowed"})",
-                          "application/json", {{"Allow", "GET"}}});
+            return reply({405,
+                          R"({"status":"error","message":"method not allowed"})",
+                          "application/json",
+                          {{"Allow", "GET"}}});
           return reply({200, R"({"status":"ok"})", "application/json", {}});
         }
         rest.handle(std::move(req), std::move(reply));
       },
-      [&events](const net::Request& req, std::shared_ptr<net::WsConnection> conn)
-          -> std::optional<net::WsHandlers> {
+      [&events](const net::Request& req,
+                std::shared_ptr<net::WsConnection> conn) -> std::optional<net::WsHandlers> {
         if (req.path != "/v2/websocket") return std::nullopt;
         return events.accept(req, std::move(conn));
       });

@@ -1,6 +1,7 @@
 #include "core/conference_doc.hpp"
 
 #include "core/error.hpp"
+#include "core/muc.hpp"
 
 #include <boost/json.hpp>
 
@@ -12,6 +13,8 @@ namespace confab::core {
 namespace json = boost::json;
 
 namespace {
+
+constexpr std::int64_t kMaxParticipants = 1'000'000;
 
 // Collects every failure before throwing, as Kazoo reports all invalid fields at once.
 class Report {
@@ -131,9 +134,12 @@ json::object strip_private(const json::object& doc) {
 
 json::object validate_conference(const json::value& input) {
   if (!input.is_object())
-    throw Error(Errc::invalid_data, "invalid data",
-                json::object{{"data", json::object{{"type", json::object{{"message",
-                                                   "Value did not match type(s): object"}}}}}});
+    throw Error(
+        Errc::invalid_data, "invalid data",
+        json::object{
+            {"data",
+             json::object{
+                 {"type", json::object{{"message", "Value did not match type(s): object"}}}}}});
   auto doc = strip_private(input.as_object());
   Report r;
 
@@ -157,6 +163,16 @@ json::object validate_conference(const json::value& input) {
       r.fail("max_participants", "type", "Value did not match type(s): integer");
     else if (v->is_int64() && v->as_int64() < 0)
       r.fail("max_participants", "minimum", "Value must be at least 0");
+    else if (v->is_uint64() || v->as_int64() > kMaxParticipants)
+      r.fail("max_participants", "maximum",
+             "Value must be at most " + std::to_string(kMaxParticipants));
+  }
+  if (auto* m = doc.if_contains("muc")) {
+    json::object muc_errors;
+    validate_muc(*m, muc_errors);
+    for (auto& [path, rules] : muc_errors)
+      for (auto& [rule, body] : rules.as_object())
+        r.fail(std::string(path), rule, std::string(body.as_object().at("message").as_string()));
   }
   r.throw_if_any();
 
@@ -174,7 +190,8 @@ std::vector<std::string> conference_numbers(const json::object& doc) {
   };
   add(doc.if_contains("conference_numbers"));
   for (auto role : {"member", "moderator"})
-    if (auto* o = doc.if_contains(role); o && o->is_object()) add(o->as_object().if_contains("numbers"));
+    if (auto* o = doc.if_contains(role); o && o->is_object())
+      add(o->as_object().if_contains("numbers"));
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;

@@ -42,6 +42,12 @@ const Doc* Directory::find_by(std::string_view kind, std::string_view account_id
   return nullptr;
 }
 
+const Doc* Directory::owner(std::string_view kind, std::string_view scope,
+                            const UniqueKey& k) const {
+  auto it = unique_.find({std::string(scope), k});
+  return it == unique_.end() ? nullptr : find(kind, it->second);
+}
+
 std::vector<const Doc*> Directory::all(std::string_view kind) const {
   std::vector<const Doc*> out;
   for (auto& [k, d] : docs_)

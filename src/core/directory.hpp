@@ -50,6 +50,8 @@ class Directory {
   const Doc* find_by(std::string_view kind, std::string_view account_id, std::string_view field,
                      std::string_view value) const;
   std::vector<const Doc*> all(std::string_view kind) const;
+  // The committed document holding a unique key in a scope (an account), or null.
+  const Doc* owner(std::string_view kind, std::string_view scope, const UniqueKey& k) const;
   const Doc* find_account_by(std::string_view field, std::string_view value) const;
 
   // Throws Error{conflict} if the document has a write in flight, Error{invalid_data} with
@@ -62,15 +64,18 @@ class Directory {
 
  private:
   using IndexKey = std::pair<std::string, UniqueKey>;  // scope, key
-  static IndexKey ikey(const Doc& d, const UniqueKey& k) { return {k.scope.empty() ? d.account_id : k.scope, k}; }
+  static IndexKey ikey(const Doc& d, const UniqueKey& k) {
+    return {k.scope.empty() ? d.account_id : k.scope, k};
+  }
   static std::string doc_key(std::string_view kind, std::string_view id);
   void index(const Doc& d, const std::vector<UniqueKey>& keys);
   void unindex(const std::string& kind, const std::string& id);
 
   std::unordered_map<std::string, Doc> docs_;  // "<kind>/<id>" -> doc
-  std::map<std::pair<std::string, std::string>, std::set<std::string>> by_account_;  // (kind, account)
-  std::map<IndexKey, std::string> unique_;          // committed owners
-  std::map<IndexKey, std::uint64_t> reserved_;      // in-flight owners
+  std::map<std::pair<std::string, std::string>, std::set<std::string>>
+      by_account_;                                                   // (kind, account)
+  std::map<IndexKey, std::string> unique_;                           // committed owners
+  std::map<IndexKey, std::uint64_t> reserved_;                       // in-flight owners
   std::unordered_map<std::string, std::vector<UniqueKey>> keys_of_;  // doc key -> its keys
   std::unordered_map<std::string, std::uint64_t> in_flight_;         // doc key -> ticket
   std::uint64_t next_ticket_ = 1;

@@ -11,22 +11,23 @@
 namespace confab {
 
 enum class Errc {
-  invalid_data,     // a document or command failed validation
-  parse_error,      // the body is not the JSON it should be
-  not_found,        // unknown account, conference, participant, user
-  forbidden,        // authenticated, but not allowed to do this
-  unauthorized,     // no or bad credentials / token
-  conflict,         // concurrent change to the same document
-  invalid_method,   // the path exists, the method does not
-  unknown_action,   // an action name that is not one of the documented ones
-  room_locked,      // join refused: the room is locked
-  room_full,        // join refused: max_participants reached
-  bad_pin,          // join refused: PIN does not match
-  too_many_attempts,// join refused: too many bad PINs from this caller
-  too_large,        // request body over the configured limit
-  unavailable,      // the store failed; nothing was written
+  invalid_data,       // a document or command failed validation
+  parse_error,        // the body is not the JSON it should be
+  not_found,          // unknown account, conference, participant, user
+  forbidden,          // authenticated, but not allowed to do this
+  unauthorized,       // no or bad credentials / token
+  conflict,           // concurrent change to the same document
+  invalid_method,     // the path exists, the method does not
+  unknown_action,     // an action name that is not one of the documented ones
+  room_locked,        // join refused: the room is locked
+  room_full,          // join refused: max_participants reached
+  bad_pin,            // join refused: PIN does not match
+  too_many_attempts,  // join refused: too many bad PINs from this caller
+  too_large,          // request body over the configured limit
+  unavailable,        // the store failed; nothing was written
   not_a_member,
   not_organizer,
+  cannot_kick_organizer,
 };
 
 std::string_view errc_name(Errc c);

@@ -1,10 +1,15 @@
 #pragma once
 // Every change of live state is one Event. Core produces them; the bus carries them; each face
 // renders them in its own wire format. Events carry a snapshot, never a pointer into core state.
+#include "core/muc.hpp"
+
+#include <boost/json/object.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace confab::core {
 
@@ -23,7 +28,13 @@ enum class EventType {
   start_talking,
   stop_talking,
   floor_change,
-  command,  // an action requested on a conference (Kazoo conference.command.{id})
+  command,       // an action requested on a conference (Kazoo conference.command.{id})
+  role_change,   // voice granted or revoked, affiliation changed (detail names which)
+  chat_message,  // a chat message was stored (payload: the message)
+  subject_change,
+  call,         // a call-flow step (detail: invite, accept, decline, cancel, revoke)
+  broadcast,    // an application payload relayed to the sockets of a hub
+  room_update,  // room metadata changed by a participant (Drumee conference.update)
 };
 
 // Kazoo / FreeSWITCH event names: "add-member", "conference-create", ...
@@ -45,6 +56,17 @@ struct ParticipantView {
   int energy_level = 20;
   int current_energy = 0;
   std::int64_t join_time = 0;  // unix seconds
+  // Who this is, when known: a confab user (by login, or by a caller number equal to a user's
+  // extension) and the live socket that joined for them (Drumee).
+  std::string user_id;
+  std::string username;
+  std::string socket_id;
+  Affiliation affiliation = Affiliation::none;
+  bool voice = true;  // false: a MUC visitor, muted and unable to unmute
+
+  MucRole role() const {
+    return is_moderator ? MucRole::moderator : voice ? MucRole::participant : MucRole::visitor;
+  }
 };
 
 struct Event {
@@ -54,8 +76,15 @@ struct Event {
   std::string conference_name;
   std::string instance_id;  // the live room's uuid
   std::optional<ParticipantView> participant;
-  std::string detail;  // del-member: reason; command: action name
+  std::string detail;     // del-member: reason; command: action name
   std::int64_t time = 0;  // unix seconds
+  // For addressed events (calls, broadcasts, direct chat): the sockets and users to reach, and a
+  // socket to leave out (the sender's own). Room events leave these empty: faces address them by
+  // room membership.
+  std::vector<std::string> to_sockets;
+  std::vector<std::string> to_users;
+  std::string except_socket;
+  boost::json::object payload;
 };
 
 class EventSink {

@@ -14,8 +14,7 @@ namespace json = boost::json;
 namespace {
 
 json::object require_object(const json::value& v) {
-  if (!v.is_object())
-    throw field_error("data", "type", "Value did not match type(s): object");
+  if (!v.is_object()) throw field_error("data", "type", "Value did not match type(s): object");
   return strip_private(v.as_object());
 }
 
@@ -68,11 +67,12 @@ ValidatedUser validate_user(const json::value& input) {
   check_str(errors, doc, "password", false, 1, 1024);
   check_str(errors, doc, "email", false, 3, 254);
   check_str(errors, doc, "extension", false, 1, 16);
-  if (auto* e = doc.if_contains("extension"); e && e->is_string() && !errors.contains("extension")) {
+  if (auto* e = doc.if_contains("extension");
+      e && e->is_string() && !errors.contains("extension")) {
     std::string_view s = e->as_string();
     if (!std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      errors["extension"] =
-          json::object{{"pattern", json::object{{"message", "Failed to match pattern '^[0-9]+$'"}}}};
+      errors["extension"] = json::object{
+          {"pattern", json::object{{"message", "Failed to match pattern '^[0-9]+$'"}}}};
   }
   if (auto* p = doc.if_contains("priv_level")) {
     if (!p->is_string() || (p->as_string() != "admin" && p->as_string() != "user"))

@@ -38,7 +38,8 @@ bool flag(const json::object& role, std::string_view key, bool dflt) {
 }  // namespace
 
 bool is_participant_action(std::string_view a) {
-  return a == "mute" || a == "unmute" || a == "deaf" || a == "undeaf" || a == "kick";
+  return a == "mute" || a == "unmute" || a == "deaf" || a == "undeaf" || a == "kick" ||
+         a == "voice" || a == "devoice";
 }
 
 Role resolve_role(const json::object& doc, const JoinRequest& req) {
@@ -65,8 +66,9 @@ Role resolve_role(const json::object& doc, const JoinRequest& req) {
     if (contains(mod, "pins", req.pin)) return Role::moderator;
     if (contains(mem, "pins", req.pin)) return Role::member;
   }
-  throw Error(Errc::bad_pin, req.pin.empty() ? "a PIN is required to join this conference"
-                                             : "the PIN does not match this conference",
+  throw Error(Errc::bad_pin,
+              req.pin.empty() ? "a PIN is required to join this conference"
+                              : "the PIN does not match this conference",
               json::object{{"pin", json::object{{req.pin.empty() ? "required" : "invalid",
                                                  json::object{{"message", "PIN is not valid"}}}}}});
 }
@@ -105,7 +107,7 @@ Event Room::make_event(EventType t, std::int64_t now, const ParticipantView* p,
   return e;
 }
 
-ParticipantView Room::join(const json::object& doc, Role role, const JoinRequest& req,
+ParticipantView Room::join(const json::object& doc, const Admission& adm, const JoinRequest& req,
                            std::string call_id, std::int64_t now, std::vector<Event>& out) {
   if (locked_) throw Error(Errc::room_locked, "the conference is locked");
   if (auto* m = doc.if_contains("max_participants"); m && m->is_number()) {
@@ -114,20 +116,39 @@ ParticipantView Room::join(const json::object& doc, Role role, const JoinRequest
       throw Error(Errc::room_full, "the conference is full",
                   json::object{{"max_participants", max}});
   }
-  auto& cfg = role_obj(doc, role == Role::moderator ? "moderator" : "member");
+  auto& cfg = role_obj(doc, adm.role == Role::moderator ? "moderator" : "member");
   ParticipantView p;
   p.participant_id = next_id_++;
   p.call_id = std::move(call_id);
-  p.caller_id_name = req.name;
+  p.caller_id_name = req.name.empty() ? adm.username : req.name;
   p.caller_id_number = req.number;
-  p.is_moderator = role == Role::moderator;
-  p.speak = !flag(cfg, "join_muted", role == Role::member);
+  p.is_moderator = adm.role == Role::moderator;
+  p.voice = adm.voice || p.is_moderator;
+  p.speak = p.voice && !flag(cfg, "join_muted", adm.role == Role::member);
   p.hear = !flag(cfg, "join_deaf", false);
   p.join_time = now;
+  p.user_id = adm.user_id;
+  p.username = adm.username;
+  p.socket_id = req.socket_id;
+  p.affiliation = adm.affiliation;
   if (participants_.empty()) out.push_back(make_event(EventType::conference_create, now));
   participants_.push_back(p);
   out.push_back(make_event(EventType::add_member, now, &p));
   return p;
+}
+
+const ParticipantView* Room::find_user(std::string_view user_id) const {
+  if (user_id.empty()) return nullptr;
+  for (auto& p : participants_)
+    if (p.user_id == user_id) return &p;
+  return nullptr;
+}
+
+const ParticipantView* Room::find_socket(std::string_view socket_id) const {
+  if (socket_id.empty()) return nullptr;
+  for (auto& p : participants_)
+    if (p.socket_id == socket_id) return &p;
+  return nullptr;
 }
 
 void Room::leave(int id, std::string_view reason, std::int64_t now, std::vector<Event>& out) {
@@ -142,8 +163,13 @@ void Room::leave(int id, std::string_view reason, std::int64_t now, std::vector<
   if (participants_.empty()) out.push_back(make_event(EventType::conference_destroy, now));
 }
 
-bool Room::apply(ParticipantView& p, std::string_view a, std::int64_t now,
-                 std::vector<Event>& out) {
+bool Room::apply(const ParticipantView* actor, ParticipantView& p, std::string_view a,
+                 std::int64_t now, std::vector<Event>& out) {
+  // Acting on someone of higher affiliation is refused (XEP-0045), except on oneself.
+  if (actor && actor->participant_id != p.participant_id &&
+      !may_act_on(actor->affiliation, p.affiliation))
+    throw Error(Errc::forbidden, "cannot act on a participant of higher affiliation",
+                json::object{{"affiliation", affiliation_name(p.affiliation)}});
   auto set = [&](bool& field, bool value, EventType t) {
     if (field == value) return false;
     field = value;
@@ -151,42 +177,86 @@ bool Room::apply(ParticipantView& p, std::string_view a, std::int64_t now,
     return true;
   };
   if (a == "mute") return set(p.speak, false, EventType::mute_member);
-  if (a == "unmute") return set(p.speak, true, EventType::unmute_member);
+  if (a == "unmute") {
+    if (!p.voice)
+      throw Error(Errc::forbidden, "a visitor has no voice: grant voice before unmuting",
+                  json::object{{"role", "visitor"}});
+    return set(p.speak, true, EventType::unmute_member);
+  }
   if (a == "deaf") return set(p.hear, false, EventType::deaf_member);
   if (a == "undeaf") return set(p.hear, true, EventType::undeaf_member);
+  if (a == "voice") {
+    if (p.voice) return false;
+    p.voice = true;
+    out.push_back(make_event(EventType::role_change, now, &p, "voice"));
+    return true;
+  }
+  if (a == "devoice") {
+    if (p.is_moderator)
+      throw Error(Errc::forbidden, "a moderator's voice cannot be revoked",
+                  json::object{{"role", "moderator"}});
+    if (!p.voice) return false;
+    set(p.speak, false, EventType::mute_member);
+    p.voice = false;
+    out.push_back(make_event(EventType::role_change, now, &p, "devoice"));
+    return true;
+  }
   throw Error(Errc::unknown_action, "unknown action: " + std::string(a));
 }
 
-void Room::act(int id, std::string_view a, std::int64_t now, std::vector<Event>& out) {
-  if (!is_participant_action(a)) throw Error(Errc::unknown_action, "unknown action: " + std::string(a));
+void Room::act(const ParticipantView* actor, int id, std::string_view a, std::int64_t now,
+               std::vector<Event>& out) {
+  if (!is_participant_action(a))
+    throw Error(Errc::unknown_action, "unknown action: " + std::string(a));
   auto it = std::find_if(participants_.begin(), participants_.end(),
                          [&](auto& p) { return p.participant_id == id; });
   if (it == participants_.end())
     throw Error(Errc::not_found, "participant not found",
                 json::object{{"cause", std::to_string(id)}});
-  out.push_back(make_event(EventType::command, now, &*it, std::string(a)));
   if (a == "kick") {
+    if (actor && actor->participant_id != id && !may_act_on(actor->affiliation, it->affiliation))
+      throw Error(Errc::forbidden, "cannot act on a participant of higher affiliation",
+                  json::object{{"affiliation", affiliation_name(it->affiliation)}});
+    out.push_back(make_event(EventType::command, now, &*it, std::string(a)));
     out.push_back(make_event(EventType::kick_member, now, &*it));
     leave(id, "kicked", now, out);
     return;
   }
-  apply(*it, a, now, out);
+  // Validate first, so that a refused action emits nothing at all.
+  std::vector<Event> changes;
+  auto copy = *it;
+  apply(actor, copy, a, now, changes);
+  out.push_back(make_event(EventType::command, now, &*it, std::string(a)));
+  *it = copy;
+  for (auto& e : changes) out.push_back(std::move(e));
 }
 
-void Room::act_all(std::string_view a, std::int64_t now, std::vector<Event>& out) {
-  if (!is_participant_action(a)) throw Error(Errc::unknown_action, "unknown action: " + std::string(a));
+void Room::act_all(const ParticipantView* actor, std::string_view a, bool skip_moderators,
+                   int except_id, std::int64_t now, std::vector<Event>& out) {
+  if (!is_participant_action(a))
+    throw Error(Errc::unknown_action, "unknown action: " + std::string(a));
   out.push_back(make_event(EventType::command, now, nullptr, std::string(a)));
-  if (a == "kick") {
-    std::vector<int> ids;
-    for (auto& p : participants_) ids.push_back(p.participant_id);
-    for (int id : ids) {
-      out.push_back(make_event(EventType::kick_member, now, find(id)));
-      leave(id, "kicked", now, out);
-    }
-    return;
-  }
+  std::vector<int> ids;
   for (auto& p : participants_)
-    if (!p.is_moderator) apply(p, a, now, out);
+    if (p.participant_id != except_id && !(skip_moderators && p.is_moderator))
+      ids.push_back(p.participant_id);
+  for (int id : ids) {
+    auto it = std::find_if(participants_.begin(), participants_.end(),
+                           [&](auto& x) { return x.participant_id == id; });
+    if (it == participants_.end()) continue;
+    auto* p = &*it;
+    // Bulk actions pass over those they may not touch (higher affiliation, visitors on unmute)
+    // instead of failing half-way.
+    if (actor && !may_act_on(actor->affiliation, p->affiliation)) continue;
+    if (a == "kick") {
+      out.push_back(make_event(EventType::kick_member, now, p));
+      leave(id, "kicked", now, out);
+      continue;
+    }
+    if (a == "unmute" && !p->voice) continue;
+    if (a == "devoice" && p->is_moderator) continue;
+    apply(actor, *p, a, now, out);
+  }
 }
 
 void Room::set_locked(bool locked, std::int64_t now, std::vector<Event>& out) {
@@ -198,21 +268,48 @@ void Room::set_locked(bool locked, std::int64_t now, std::vector<Event>& out) {
 
 std::string_view event_name(EventType t) {
   switch (t) {
-    case EventType::conference_create: return "conference-create";
-    case EventType::conference_destroy: return "conference-destroy";
-    case EventType::add_member: return "add-member";
-    case EventType::del_member: return "del-member";
-    case EventType::mute_member: return "mute-member";
-    case EventType::unmute_member: return "unmute-member";
-    case EventType::deaf_member: return "deaf-member";
-    case EventType::undeaf_member: return "undeaf-member";
-    case EventType::kick_member: return "kick-member";
-    case EventType::lock: return "lock";
-    case EventType::unlock: return "unlock";
-    case EventType::start_talking: return "start-talking";
-    case EventType::stop_talking: return "stop-talking";
-    case EventType::floor_change: return "floor-change";
-    case EventType::command: return "command";
+    case EventType::conference_create:
+      return "conference-create";
+    case EventType::conference_destroy:
+      return "conference-destroy";
+    case EventType::add_member:
+      return "add-member";
+    case EventType::del_member:
+      return "del-member";
+    case EventType::mute_member:
+      return "mute-member";
+    case EventType::unmute_member:
+      return "unmute-member";
+    case EventType::deaf_member:
+      return "deaf-member";
+    case EventType::undeaf_member:
+      return "undeaf-member";
+    case EventType::kick_member:
+      return "kick-member";
+    case EventType::lock:
+      return "lock";
+    case EventType::unlock:
+      return "unlock";
+    case EventType::start_talking:
+      return "start-talking";
+    case EventType::stop_talking:
+      return "stop-talking";
+    case EventType::floor_change:
+      return "floor-change";
+    case EventType::command:
+      return "command";
+    case EventType::role_change:
+      return "role-change";
+    case EventType::chat_message:
+      return "chat-message";
+    case EventType::subject_change:
+      return "subject-change";
+    case EventType::call:
+      return "call";
+    case EventType::broadcast:
+      return "broadcast";
+    case EventType::room_update:
+      return "room-update";
   }
   return "unknown";
 }
@@ -228,8 +325,11 @@ bool is_participant_event(EventType t) {
     case EventType::kick_member:
     case EventType::start_talking:
     case EventType::stop_talking:
-    case EventType::floor_change: return true;
-    default: return false;
+    case EventType::floor_change:
+    case EventType::role_change:
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -6,6 +6,7 @@
 #include <boost/json/object.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,20 @@ struct JoinRequest {
   std::string name;    // caller id name
   std::string number;  // caller id number
   std::string pin;
-  std::string dialed;  // the conference number dialled, if any: picks the role (COMPAT.md)
-  std::string call_id; // optional; generated when empty
+  std::string dialed;        // the conference number dialled, if any: picks the role (COMPAT.md)
+  std::string call_id;       // optional; generated when empty
+  std::string user_id;       // a confab user joining as themselves (CTI, Drumee); no PIN needed
+  std::string socket_id;     // the live socket that joins (Drumee)
+  std::optional<Role> role;  // forced role (an invitation names it); skips the PIN
+};
+
+// Who is admitted, and how: decided by the service from PIN, user and affiliations.
+struct Admission {
+  Role role = Role::member;
+  Affiliation affiliation = Affiliation::none;
+  bool voice = true;
+  std::string user_id;
+  std::string username;
 };
 
 // Which role a caller gets from the dialled number and PIN, by Kazoo's rules. Throws bad_pin.
@@ -39,14 +52,23 @@ class Room {
   const ParticipantView* find(int participant_id) const;
 
   // Admits a caller whose role is already resolved; throws room_locked / room_full.
-  ParticipantView join(const boost::json::object& conf_doc, Role role, const JoinRequest& req,
-                       std::string call_id, std::int64_t now, std::vector<Event>& out);
-  void leave(int participant_id, std::string_view reason, std::int64_t now, std::vector<Event>& out);
+  ParticipantView join(const boost::json::object& conf_doc, const Admission& adm,
+                       const JoinRequest& req, std::string call_id, std::int64_t now,
+                       std::vector<Event>& out);
+  void leave(int participant_id, std::string_view reason, std::int64_t now,
+             std::vector<Event>& out);
 
-  // "mute" "unmute" "deaf" "undeaf" "kick" on one participant; throws not_found / unknown_action.
-  void act(int participant_id, std::string_view action, std::int64_t now, std::vector<Event>& out);
-  // The same on everyone: mute/deaf skip moderators and those already in that state; kick all.
-  void act_all(std::string_view action, std::int64_t now, std::vector<Event>& out);
+  // "mute" "unmute" "deaf" "undeaf" "kick" "voice" "devoice" on one participant; throws
+  // not_found / unknown_action, or forbidden when `actor` (an occupant acting, or null for an
+  // administrator) may not act on the target (higher affiliation; a visitor cannot be unmuted).
+  void act(const ParticipantView* actor, int participant_id, std::string_view action,
+           std::int64_t now, std::vector<Event>& out);
+  // The same on everyone but `except_id`; mute/deaf skip moderators when `skip_moderators`
+  // (Kazoo's bulk actions), and those already in that state; kick takes everyone.
+  void act_all(const ParticipantView* actor, std::string_view action, bool skip_moderators,
+               int except_id, std::int64_t now, std::vector<Event>& out);
+  const ParticipantView* find_user(std::string_view user_id) const;
+  const ParticipantView* find_socket(std::string_view socket_id) const;
   // "lock" / "unlock".
   void set_locked(bool locked, std::int64_t now, std::vector<Event>& out);
 
@@ -54,7 +76,8 @@ class Room {
                    std::string detail = {}) const;
 
  private:
-  bool apply(ParticipantView& p, std::string_view action, std::int64_t now, std::vector<Event>& out);
+  bool apply(const ParticipantView* actor, ParticipantView& p, std::string_view action,
+             std::int64_t now, std::vector<Event>& out);
 
   std::string account_id_, conference_id_, name_, instance_id_;
   std::int64_t created_;

@@ -4,6 +4,7 @@
 #include "core/crypto.hpp"
 #include "core/error.hpp"
 #include "core/identity.hpp"
+#include "core/muc.hpp"
 
 #include <boost/json.hpp>
 
@@ -33,8 +34,12 @@ ConferenceService::ConferenceService(EventSink& sink, Clock clock, std::string s
                                      ServiceConfig cfg)
     : sink_(sink), clock_(std::move(clock)), secret_(std::move(secret)), cfg_(cfg) {}
 
-std::string ConferenceService::new_id() const { return random_hex(16); }
-std::string ConferenceService::new_api_key() const { return random_hex(32); }
+std::string ConferenceService::new_id() const {
+  return random_hex(16);
+}
+std::string ConferenceService::new_api_key() const {
+  return random_hex(32);
+}
 std::string ConferenceService::keyed_hash(std::string_view s) const {
   return hmac_sha256_hex(secret_, s);
 }
@@ -67,7 +72,7 @@ const Doc& ConferenceService::get(std::string_view kind, std::string_view accoun
 
 PendingWrite ConferenceService::prepare(std::string_view kind, std::string_view account_id,
                                         std::string_view id, WriteMode mode,
-                                        const json::value& data) {
+                                        const json::value& data, const TokenClaims* actor) {
   if (!dir_.find("account", account_id))
     throw Error(Errc::not_found, "bad identifier", json::object{{"cause", account_id}});
   const Doc* old = mode == WriteMode::create ? nullptr : &get(kind, account_id, id);
@@ -87,7 +92,16 @@ PendingWrite ConferenceService::prepare(std::string_view kind, std::string_view 
     auto u = validate_user(input);
     d.body = std::move(u.doc);
     auto username = str_field(d.body, "username");
-    if (old) copy_private(old->body, d.body);
+    // A user with priv_level "user" may edit itself, but never raise its own privilege.
+    auto before = old ? str_field(old->body, "priv_level") : std::string("user");
+    if (actor && !is_admin_user(*actor) && str_field(d.body, "priv_level") != before)
+      throw Error(
+          Errc::forbidden, "only an admin may change priv_level",
+          json::object{
+              {"priv_level",
+               json::object{{"forbidden",
+                             json::object{{"message", "only an admin may change priv_level"}}}}}});
+    if (old) copy_private(old->body, d.body);  // before the new credentials replace the old
     if (!u.password.empty()) {
       if (username.empty())
         throw field_error("username", "required", "A username is required to set a password");
@@ -102,7 +116,7 @@ PendingWrite ConferenceService::prepare(std::string_view kind, std::string_view 
   } else {
     throw Error(Errc::not_found, "bad identifier", json::object{{"cause", kind}});
   }
-  if (old) copy_private(old->body, d.body);
+  if (old && kind != "user") copy_private(old->body, d.body);
   d.body["pvt_created"] = old ? old->body.at("pvt_created") : json::value(now());
   d.body["pvt_modified"] = now();
   return dir_.begin(std::move(d), false, keys_for(d));
@@ -131,8 +145,8 @@ void ConferenceService::commit(const PendingWrite& w) {
 }
 
 std::string ConferenceService::auth_api_key(std::string_view api_key, TokenClaims* out) const {
-  auto* acct = api_key.empty() ? nullptr
-                               : dir_.find_account_by("pvt_api_key_hash", keyed_hash(api_key));
+  auto* acct =
+      api_key.empty() ? nullptr : dir_.find_account_by("pvt_api_key_hash", keyed_hash(api_key));
   if (!acct) throw Error(Errc::unauthorized, "invalid credentials");
   TokenClaims c{acct->id, {}, now() + cfg_.token_ttl_seconds, "api_key"};
   if (out) *out = c;
@@ -169,15 +183,17 @@ bool ConferenceService::is_admin_account(std::string_view account_id) const {
   return v && v->is_bool() && v->as_bool();
 }
 
+bool ConferenceService::is_admin_user(const TokenClaims& c) const {
+  if (c.user_id.empty()) return true;  // an API-key token acts for the whole account
+  auto* u = dir_.find("user", c.user_id);
+  return u && str_field(u->body, "priv_level") == "admin";
+}
+
 void ConferenceService::authorize(const TokenClaims& c, std::string_view account_id, Access a,
                                   std::string_view owner) const {
   auto forbidden = [] { return Error(Errc::forbidden, "forbidden"); };
   bool admin_account = is_admin_account(c.account_id);
-  bool user_admin = true;
-  if (!c.user_id.empty()) {
-    auto* u = dir_.find("user", c.user_id);
-    user_admin = u && str_field(u->body, "priv_level") == "admin";
-  }
+  bool user_admin = is_admin_user(c);
   if (a == Access::manage_accounts) {
     if (!admin_account || !user_admin) throw forbidden();
     return;
@@ -207,8 +223,55 @@ void ConferenceService::emit(std::vector<Event>& events) {
   events.clear();
 }
 
-ParticipantView ConferenceService::join(std::string_view account_id,
-                                        std::string_view conference_id, const JoinRequest& req) {
+Admission ConferenceService::admit(std::string_view account_id, const Doc& conf,
+                                   const JoinRequest& req) {
+  Admission adm;
+  // Who is this? A user joining as themselves, or a caller whose number is a user's extension.
+  const Doc* user = nullptr;
+  if (!req.user_id.empty()) {
+    user = dir_.find("user", req.user_id);
+    if (!user || user->account_id != account_id)
+      throw Error(Errc::not_found, "bad identifier", json::object{{"cause", req.user_id}});
+  } else if (!req.number.empty()) {
+    user = user_by_extension(account_id, req.number);
+  }
+  if (user) {
+    adm.user_id = user->id;
+    adm.username = str_field(user->body, "username");
+    if (adm.username.empty())
+      adm.username = str_field(user->body, "first_name") + " " + str_field(user->body, "last_name");
+  }
+  adm.affiliation = affiliation_of(conf.body, adm.user_id);
+
+  bool pin_proved = false;
+  if (req.role) {
+    adm.role = *req.role;  // an accepted invitation names the role
+  } else if (!req.user_id.empty() && adm.affiliation >= Affiliation::member) {
+    // An affiliated user joining as themselves needs no PIN: the affiliation is the proof.
+    adm.role = adm.affiliation >= Affiliation::admin ? Role::moderator : Role::member;
+  } else {
+    adm.role = resolve_role(conf.body, req);
+    pin_proved = !req.pin.empty();
+  }
+  check_admission(conf.body, adm.affiliation, pin_proved || req.role.has_value());
+  auto muc = initial_role(muc_config(conf.body), adm.affiliation, adm.role == Role::moderator);
+  if (muc == MucRole::moderator) adm.role = Role::moderator;
+  adm.voice = muc != MucRole::visitor;
+  return adm;
+}
+
+const Doc* ConferenceService::conference_by_number(std::string_view account_id,
+                                                   std::string_view number) const {
+  return dir_.owner("conference", account_id, {"numbers", std::string(number), {}});
+}
+
+const Doc* ConferenceService::user_by_extension(std::string_view account_id,
+                                                std::string_view extension) const {
+  return dir_.owner("user", account_id, {"extension", std::string(extension), {}});
+}
+
+ParticipantView ConferenceService::join(std::string_view account_id, std::string_view conference_id,
+                                        const JoinRequest& req) {
   auto& doc = get("conference", account_id, conference_id);
   auto t = now();
   auto caller = std::make_pair(std::string(conference_id),
@@ -220,9 +283,9 @@ ParticipantView ConferenceService::join(std::string_view account_id,
                   json::object{{"retry_after", cfg_.pin_lockout_seconds - (t - fails.last)}});
     fails = {};
   }
-  Role role;
+  Admission adm;
   try {
-    role = resolve_role(doc.body, req);
+    adm = admit(account_id, doc, req);
   } catch (Error& e) {
     if (e.code != Errc::bad_pin) throw;
     ++fails.count;
@@ -251,7 +314,7 @@ ParticipantView ConferenceService::join(std::string_view account_id,
                   json::object{{"cause", call_id}});
   std::vector<Event> events;
   try {
-    auto p = room.join(doc.body, role, req, std::move(call_id), t, events);
+    auto p = room.join(doc.body, adm, req, std::move(call_id), t, events);
     emit(events);
     return p;
   } catch (...) {
@@ -265,13 +328,11 @@ void ConferenceService::leave(std::string_view account_id, std::string_view conf
   auto& room = live_room(account_id, conference_id);
   std::vector<Event> events;
   room.leave(participant_id, reason, now(), events);
-  if (room.participants().empty()) rooms_.erase(rooms_.find(conference_id));
-  emit(events);
+  finish(conference_id, events);
 }
 
 void ConferenceService::conference_action(std::string_view account_id,
-                                          std::string_view conference_id,
-                                          std::string_view action) {
+                                          std::string_view conference_id, std::string_view action) {
   if (action != "lock" && action != "unlock")
     throw Error(Errc::unknown_action, "unknown action: " + std::string(action));
   auto& room = live_room(account_id, conference_id);
@@ -287,9 +348,9 @@ void ConferenceService::participants_action(std::string_view account_id,
     throw Error(Errc::unknown_action, "unknown action: " + std::string(action));
   auto& room = live_room(account_id, conference_id);
   std::vector<Event> events;
-  room.act_all(action, now(), events);
-  if (room.participants().empty()) rooms_.erase(rooms_.find(conference_id));
-  emit(events);
+  // Kazoo: bulk mute/deaf pass over moderators; bulk kick takes everyone.
+  room.act_all(nullptr, action, action != "kick", 0, now(), events);
+  finish(conference_id, events);
 }
 
 void ConferenceService::participant_action(std::string_view account_id,
@@ -299,9 +360,52 @@ void ConferenceService::participant_action(std::string_view account_id,
     throw Error(Errc::unknown_action, "unknown action: " + std::string(action));
   auto& room = live_room(account_id, conference_id);
   std::vector<Event> events;
-  room.act(participant_id, action, now(), events);
-  if (room.participants().empty()) rooms_.erase(rooms_.find(conference_id));
+  room.act(nullptr, participant_id, action, now(), events);
+  finish(conference_id, events);
+}
+
+// Publishes a change's events, and forgets the room if it emptied.
+void ConferenceService::finish(std::string_view conference_id, std::vector<Event>& events) {
+  auto it = rooms_.find(conference_id);
+  if (it != rooms_.end() && it->second->participants().empty()) rooms_.erase(it);
   emit(events);
+}
+
+void ConferenceService::act_as(std::string_view account_id, std::string_view conference_id,
+                               std::string_view user_id, std::string_view action, int target) {
+  auto& room = live_room(account_id, conference_id);
+  const ParticipantView* actor = room.find_user(user_id);
+  if (!actor)
+    throw Error(Errc::not_a_member, "you are not in this conference",
+                json::object{{"cause", conference_id}});
+  auto me = *actor;  // the room changes under the pointer
+  std::vector<Event> events;
+  auto t = now();
+  if (action == "mute_me" || action == "unmute_me") {
+    room.act(&me, me.participant_id, action == "mute_me" ? "mute" : "unmute", t, events);
+    return finish(conference_id, events);
+  }
+  if (!me.is_moderator)
+    throw Error(Errc::not_organizer, "only an organizer may do this",
+                json::object{{"cause", std::string(action)}});
+  if (action == "mute_all" || action == "unmute_all") {
+    room.act_all(&me, action == "mute_all" ? "mute" : "unmute", false, me.participant_id, t,
+                 events);
+  } else if (action == "close") {
+    room.act_all(&me, "kick", false, 0, t, events);
+  } else if (is_participant_action(action)) {
+    auto* p = room.find(target);
+    if (!p)
+      throw Error(Errc::not_found, "participant not found",
+                  json::object{{"cause", std::to_string(target)}});
+    if (action == "kick" && p->is_moderator && p->participant_id != me.participant_id)
+      throw Error(Errc::cannot_kick_organizer, "an organizer cannot be kicked",
+                  json::object{{"cause", std::to_string(target)}});
+    room.act(&me, target, action, t, events);
+  } else {
+    throw Error(Errc::unknown_action, "unknown action: " + std::string(action));
+  }
+  finish(conference_id, events);
 }
 
 void ConferenceService::end_room(const std::string& conference_id, std::string_view reason) {

@@ -19,7 +19,7 @@
 namespace confab::core {
 
 struct ServiceConfig {
-  int max_pin_attempts = 3;         // bad PINs from one caller before a lockout (Kazoo: 3 tries)
+  int max_pin_attempts = 3;  // bad PINs from one caller before a lockout (Kazoo: 3 tries)
   int pin_lockout_seconds = 60;
   int token_ttl_seconds = 3600;
 };
@@ -45,8 +45,10 @@ class ConferenceService {
   const Directory& directory() const { return dir_; }
   // Throws not_found unless the document exists and belongs to the account.
   const Doc& get(std::string_view kind, std::string_view account_id, std::string_view id) const;
+  // `actor` (who asks) matters for rules such as: only admins change a user's priv_level.
   PendingWrite prepare(std::string_view kind, std::string_view account_id, std::string_view id,
-                       WriteMode mode, const boost::json::value& data);
+                       WriteMode mode, const boost::json::value& data,
+                       const TokenClaims* actor = nullptr);
   // A new account with a fresh API key, returned once through `api_key`.
   PendingWrite prepare_account(const boost::json::value& data, bool admin, std::string& api_key);
   void commit(const PendingWrite& w);
@@ -82,11 +84,26 @@ class ConferenceService {
                           int participant_id, std::string_view action);
   int bad_pin_attempts(std::string_view conference_id) const;
 
+  // An occupant acting on their own room, with XiVO's organizer rules: the actor must be in the
+  // room (not_a_member), organizer-only actions need a moderator (not_organizer), organizers
+  // cannot be kicked (cannot_kick_organizer), the target must exist (not_found). `target` 0
+  // means everyone but the actor ("mute_all"...), or the actor itself ("mute_me"...).
+  // Actions: mute unmute deaf undeaf kick voice devoice, mute_me unmute_me, mute_all unmute_all,
+  // close.
+  void act_as(std::string_view account_id, std::string_view conference_id, std::string_view user_id,
+              std::string_view action, int target = 0);
+  // The conference of an account that owns a dial-in number (XiVO names rooms by number).
+  const Doc* conference_by_number(std::string_view account_id, std::string_view number) const;
+  const Doc* user_by_extension(std::string_view account_id, std::string_view extension) const;
+
   std::int64_t now() const { return clock_(); }
   const ServiceConfig& config() const { return cfg_; }
 
  private:
   std::vector<UniqueKey> keys_for(const Doc& d) const;
+  bool is_admin_user(const TokenClaims& c) const;
+  Admission admit(std::string_view account_id, const Doc& conf, const JoinRequest& req);
+  void finish(std::string_view conference_id, std::vector<Event>& events);
   Room& live_room(std::string_view account_id, std::string_view conference_id);
   void emit(std::vector<Event>& events);
   void end_room(const std::string& conference_id, std::string_view reason);
@@ -101,9 +118,9 @@ class ConferenceService {
   std::string secret_;
   ServiceConfig cfg_;
   Directory dir_;
-  std::map<std::string, std::unique_ptr<Room>, std::less<>> rooms_;  // by conference id
+  std::map<std::string, std::unique_ptr<Room>, std::less<>> rooms_;          // by conference id
   std::map<std::pair<std::string, std::string>, PinFailures> pin_failures_;  // (conf, caller)
-  std::unordered_map<std::string, int> bad_pins_;                             // conf -> total
+  std::unordered_map<std::string, int> bad_pins_;                            // conf -> total
 };
 
 }  // namespace confab::core

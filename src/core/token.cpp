@@ -9,8 +9,8 @@
 namespace confab::core {
 
 std::string issue_token(std::string_view secret, const TokenClaims& c) {
-  std::string payload = c.account_id + "|" + c.user_id + "|" + std::to_string(c.expires) + "|" +
-                        c.method;
+  std::string payload =
+      c.account_id + "|" + c.user_id + "|" + std::to_string(c.expires) + "|" + c.method;
   auto body = base64url(payload);
   return body + "." + hmac_sha256_hex(secret, body).substr(0, 40);
 }
@@ -35,7 +35,8 @@ TokenClaims verify_token(std::string_view secret, std::string_view token, std::i
   if (parts.size() != 4) throw bad("invalid auth token");
   TokenClaims c{std::string(parts[0]), std::string(parts[1]), 0, std::string(parts[3])};
   auto [ptr, ec] = std::from_chars(parts[2].data(), parts[2].data() + parts[2].size(), c.expires);
-  if (ec != std::errc{} || ptr != parts[2].data() + parts[2].size()) throw bad("invalid auth token");
+  if (ec != std::errc{} || ptr != parts[2].data() + parts[2].size())
+    throw bad("invalid auth token");
   if (c.expires <= now) throw bad("auth token expired");
   return c;
 }

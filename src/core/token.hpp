@@ -9,7 +9,7 @@ namespace confab::core {
 
 struct TokenClaims {
   std::string account_id;
-  std::string user_id;  // empty for api_key tokens
+  std::string user_id;       // empty for api_key tokens
   std::int64_t expires = 0;  // unix seconds
   std::string method;        // "api_key" or "user_auth"
 };

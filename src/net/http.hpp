@@ -13,9 +13,9 @@
 namespace confab::net {
 
 struct Request {
-  std::string method;  // "GET", "PUT", ...
-  std::string path;    // percent-decoded, without the query
-  std::string query;   // raw, without '?'
+  std::string method;                                        // "GET", "PUT", ...
+  std::string path;                                          // percent-decoded, without the query
+  std::string query;                                         // raw, without '?'
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
   std::string body;
   std::string remote;

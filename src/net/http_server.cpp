@@ -54,7 +54,8 @@ std::string Request::query_param(std::string_view name) const {
     auto part = q.substr(0, amp);
     auto eq = part.find('=');
     if (part.substr(0, eq) == name)
-      return eq == std::string_view::npos ? std::string() : percent_decode(part.substr(eq + 1), true);
+      return eq == std::string_view::npos ? std::string()
+                                          : percent_decode(part.substr(eq + 1), true);
     if (amp == std::string_view::npos) break;
     q.remove_prefix(amp + 1);
   }
@@ -115,7 +116,7 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
     closing_ = true;
     if (writing_) return;  // closes once the current write finishes
     ws_->async_close(websocket::close_code::normal,
-                    [self = shared_from_this()](beast::error_code) { self->closed(); });
+                     [self = shared_from_this()](beast::error_code) { self->closed(); });
   }
 
   const std::string& remote() const override { return remote_; }
@@ -137,16 +138,16 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
     writing_ = true;
     auto& front = *queue_.front();
     ws_->async_write(asio::buffer(front),
-                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                      self->writing_ = false;
-                      if (ec) return self->closed();
-                      self->queue_.pop_front();
-                      if (self->closing_) {
-                        self->closing_ = false;
-                        return self->close();
-                      }
-                      self->write();
-                    });
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->writing_ = false;
+                       if (ec) return self->closed();
+                       self->queue_.pop_front();
+                       if (self->closing_) {
+                         self->closing_ = false;
+                         return self->close();
+                       }
+                       self->write();
+                     });
   }
 
   void closed() {
@@ -211,10 +212,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_->body_limit(srv_->opts.body_limit);
     parser_->header_limit(16 * 1024);
     stream_.expires_after(srv_->opts.idle_timeout);
-    http::async_read(stream_, buf_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_read(ec);
-                     });
+    http::async_read(
+        stream_, buf_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
  private:
@@ -223,6 +223,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         ec == asio::error::connection_reset || ec == asio::error::operation_aborted)
       return shutdown();
     if (ec == http::error::body_limit) return fail(413, "request body too large");
+    if (ec == http::error::header_limit) return fail(431, "request header fields too large");
     if (ec) return fail(400, "malformed HTTP request");
 
     auto& req = parser_->get();
@@ -240,7 +241,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     keep_alive_ = req.keep_alive();
     version_ = req.version();
     auto r = to_request(req, remote_);
-    srv_->http(std::move(r), [self = shared_from_this()](Response res) { self->write(std::move(res)); });
+    srv_->http(std::move(r),
+               [self = shared_from_this()](Response res) { self->write(std::move(res)); });
   }
 
   void fail(int status, std::string_view msg) {
@@ -301,9 +303,13 @@ HttpServer::HttpServer(asio::io_context& io, HttpOptions opts, HttpHandler http,
   impl_->accept();
 }
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+}
 
-std::uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+std::uint16_t HttpServer::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
 
 void HttpServer::stop() {
   if (impl_->stopped) return;

@@ -15,7 +15,7 @@ namespace confab::net {
 struct HttpOptions {
   std::string address = "127.0.0.1";
   std::uint16_t port = 8000;
-  std::size_t body_limit = 1 << 20;  // bytes; larger bodies get 413
+  std::size_t body_limit = 1 << 20;   // bytes; larger bodies get 413
   std::size_t ws_queue_limit = 8192;  // frames queued for one socket before it is dropped
   std::chrono::seconds idle_timeout{60};
   // Renders transport-level errors (413, 400 on an unparsable request) in the API's own shape.

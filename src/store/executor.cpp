@@ -8,7 +8,9 @@ namespace confab::store {
 StoreExecutor::StoreExecutor(std::unique_ptr<Store> store, Post post)
     : store_(std::move(store)), post_(std::move(post)), thread_([this] { run(); }) {}
 
-StoreExecutor::~StoreExecutor() { stop(); }
+StoreExecutor::~StoreExecutor() {
+  stop();
+}
 
 void StoreExecutor::write(Op op, Done done) {
   {

@@ -23,10 +23,10 @@ class Store {
   virtual std::vector<StoredDoc> load_all() = 0;
   virtual std::vector<StoredDoc> load_kind(std::string_view kind) = 0;
   virtual void begin() = 0;
-  virtual void commit() = 0;    // durable when it returns
+  virtual void commit() = 0;  // durable when it returns
   virtual void rollback() = 0;
-  virtual void savepoint() = 0;          // before each operation of a batch
-  virtual void release(bool ok) = 0;     // keep it, or undo just that operation
+  virtual void savepoint() = 0;              // before each operation of a batch
+  virtual void release(bool ok) = 0;         // keep it, or undo just that operation
   virtual void put(const StoredDoc& d) = 0;  // insert or replace
   virtual void remove(std::string_view kind, std::string_view id) = 0;
 };

@@ -30,18 +30,18 @@ void Persister::write(core::PendingWrite w, std::function<void(const std::string
 
 void Persister::refresh(std::string kind, std::function<void()> then) {
   auto docs = std::make_shared<std::vector<store::StoredDoc>>();
-  exec_.write([docs, kind](store::Store& s) { *docs = s.load_kind(kind); },
-              [this, docs, then = std::move(then)](const std::string&) {
-                for (auto& d : *docs) {
-                  if (svc_.directory().find(d.kind, d.id)) continue;
-                  boost::system::error_code ec;
-                  auto body = boost::json::parse(d.body, ec);
-                  if (ec || !body.is_object()) continue;
-                  svc_.load(core::Doc{d.kind, d.id, d.account_id, d.revision,
-                                      std::move(body.as_object())});
-                }
-                then();
-              });
+  exec_.write(
+      [docs, kind](store::Store& s) { *docs = s.load_kind(kind); },
+      [this, docs, then = std::move(then)](const std::string&) {
+        for (auto& d : *docs) {
+          if (svc_.directory().find(d.kind, d.id)) continue;
+          boost::system::error_code ec;
+          auto body = boost::json::parse(d.body, ec);
+          if (ec || !body.is_object()) continue;
+          svc_.load(core::Doc{d.kind, d.id, d.account_id, d.revision, std::move(body.as_object())});
+        }
+        then();
+      });
 }
 
 }  // namespace confab::api

@@ -16,7 +16,7 @@ struct EventSocket::Session {
   std::weak_ptr<net::WsConnection> conn;
   std::string account_id;  // set by the first authenticated message
   bool admin = false;
-  std::vector<std::pair<std::string, std::string>> keys;  // index keys this session is under
+  std::vector<std::pair<std::string, std::string>> keys;      // index keys this session is under
   std::vector<std::pair<std::string, std::string>> bindings;  // (account, binding as written)
 };
 
@@ -46,7 +46,8 @@ Binding parse_binding(std::string_view text) {
   } else {
     throw Error(Errc::invalid_data, "no available subscriptions to requested binding");
   }
-  if (b.conference.empty() || b.call.empty()) throw Error(Errc::invalid_data, "ConferenceId required");
+  if (b.conference.empty() || b.call.empty())
+    throw Error(Errc::invalid_data, "ConferenceId required");
   return b;
 }
 
@@ -55,7 +56,9 @@ EventSocket::EventSocket(core::ConferenceService& svc, bus::LocalBus& bus, std::
   bus_sub_ = bus_.subscribe([this](const core::Event& e) { on_event(e); });
 }
 
-EventSocket::~EventSocket() { bus_.unsubscribe(bus_sub_); }
+EventSocket::~EventSocket() {
+  bus_.unsubscribe(bus_sub_);
+}
 
 std::size_t EventSocket::subscriptions() const {
   std::size_t n = 0;
@@ -134,10 +137,8 @@ void EventSocket::on_message(const std::shared_ptr<Session>& sp, std::string_vie
   }
   if (s.account_id.empty()) return error("authentication token required");
 
-  if (action == "ping")
-    return reply(s, request_id, "success", json::object{{"response", "pong"}});
-  if (action != "subscribe" && action != "unsubscribe")
-    return error("unknown action: " + action);
+  if (action == "ping") return reply(s, request_id, "success", json::object{{"response", "pong"}});
+  if (action != "subscribe" && action != "unsubscribe") return error("unknown action: " + action);
 
   auto* d = m.if_contains("data");
   if (!d || !d->is_object() || d->as_object().empty())
@@ -200,8 +201,9 @@ void EventSocket::on_message(const std::shared_ptr<Session>& sp, std::string_vie
     removed.push_back(json::value(b.text));
     auto sit = subs_.find({account, b.conference});
     if (sit != subs_.end()) {
-      std::erase_if(sit->second,
-                    [&](const Sub& sub) { return sub.session == &s && sub.binding.text == b.text; });
+      std::erase_if(sit->second, [&](const Sub& sub) {
+        return sub.session == &s && sub.binding.text == b.text;
+      });
       if (sit->second.empty()) subs_.erase(sit);
     }
   }

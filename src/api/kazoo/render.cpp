@@ -17,8 +17,7 @@ json::object public_doc(const core::Doc& d) {
 }
 
 std::string revision_tag(const core::Doc& d) {
-  return std::to_string(d.revision) + "-" +
-         core::md5_hex(d.id + ":" + std::to_string(d.revision));
+  return std::to_string(d.revision) + "-" + core::md5_hex(d.id + ":" + std::to_string(d.revision));
 }
 
 json::object participant_json(const core::ParticipantView& p, const core::Room& room,

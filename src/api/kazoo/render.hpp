@@ -13,7 +13,9 @@ namespace confab::api::kazoo {
 
 // Kazoo times are Gregorian seconds (seconds since year 0), e.g. join_time 63635217275.
 constexpr std::int64_t kGregorianOffset = 62167219200;
-inline std::int64_t gregorian(std::int64_t unix_seconds) { return unix_seconds + kGregorianOffset; }
+inline std::int64_t gregorian(std::int64_t unix_seconds) {
+  return unix_seconds + kGregorianOffset;
+}
 
 boost::json::object public_doc(const core::Doc& d);  // without pvt_*, with id
 std::string revision_tag(const core::Doc& d);        // "N-<md5>" like CouchDB's _rev

@@ -53,15 +53,16 @@ json::object parse_envelope(const net::Request& r) {
   boost::system::error_code ec;
   auto v = json::parse(r.body, ec);
   if (ec)
-    throw Error(Errc::parse_error, "parse_error",
-                json::object{{"json", json::object{{"invalid", json::object{
-                                                               {"message", ec.message()},
-                                                               {"target", "body"}}}}}});
+    throw Error(
+        Errc::parse_error, "parse_error",
+        json::object{{"json", json::object{{"invalid", json::object{{"message", ec.message()},
+                                                                    {"target", "body"}}}}}});
   if (!v.is_object())
-    throw Error(Errc::parse_error, "parse_error",
-                json::object{{"json", json::object{{"type", json::object{
-                                                            {"message", "the body must be a JSON object"},
-                                                            {"target", "body"}}}}}});
+    throw Error(
+        Errc::parse_error, "parse_error",
+        json::object{{"json", json::object{{"type", json::object{{"message",
+                                                                  "the body must be a JSON object"},
+                                                                 {"target", "body"}}}}}});
   return std::move(v.as_object());
 }
 
@@ -77,12 +78,14 @@ std::string action_of(const json::object& env) {
   };
   const json::value* a = pick(env.if_contains("action"));
   if (!a)
-    if (auto* d = env.if_contains("data"); d && d->is_object()) a = pick(d->as_object().if_contains("action"));
+    if (auto* d = env.if_contains("data"); d && d->is_object())
+      a = pick(d->as_object().if_contains("action"));
   if (!a)
-    throw Error(Errc::unknown_action, "faulty request",
-                json::object{{"action", json::object{{"required",
-                                                       json::object{{"message",
-                                                                     "Field is required but missing"}}}}}});
+    throw Error(
+        Errc::unknown_action, "faulty request",
+        json::object{{"action",
+                      json::object{{"required",
+                                    json::object{{"message", "Field is required but missing"}}}}}});
   return std::string(a->as_string());
 }
 
@@ -163,19 +166,27 @@ net::Response Rest::failure(const Ctx& c, const Error& e) const {
     if (!data.contains("message")) data["message"] = m;
   };
   switch (e.code) {
-    case Errc::invalid_data: status = 400, message = "invalid data"; break;
-    case Errc::parse_error: status = 400, message = "parse_error"; break;
+    case Errc::invalid_data:
+      status = 400, message = "invalid data";
+      break;
+    case Errc::parse_error:
+      status = 400, message = "parse_error";
+      break;
     case Errc::not_found:
       status = 404, message = e.message == "not found" ? "not_found" : "bad_identifier";
       with_message(e.message);
       break;
-    case Errc::forbidden: status = 403, message = "forbidden", with_message("forbidden"); break;
+    case Errc::forbidden:
+      status = 403, message = "forbidden", with_message("forbidden");
+      break;
     case Errc::unauthorized:
       status = 401, message = "invalid_credentials";
       data["message"] = "invalid credentials";
       if (e.message != "invalid credentials") data["cause"] = e.message;
       break;
-    case Errc::conflict: status = 409, message = "conflict", with_message(e.message); break;
+    case Errc::conflict:
+      status = 409, message = "conflict", with_message(e.message);
+      break;
     case Errc::invalid_method:
       status = 405, message = "invalid_method", with_message("method not allowed");
       break;
@@ -186,17 +197,27 @@ net::Response Rest::failure(const Ctx& c, const Error& e) const {
     case Errc::room_locked:
       status = 423, message = "conference_locked", with_message(e.message);
       break;
-    case Errc::room_full: status = 403, message = "conference_full", with_message(e.message); break;
-    case Errc::bad_pin: status = 403, message = "invalid_pin", data["message"] = e.message; break;
+    case Errc::room_full:
+      status = 403, message = "conference_full", with_message(e.message);
+      break;
+    case Errc::bad_pin:
+      status = 403, message = "invalid_pin", data["message"] = e.message;
+      break;
     case Errc::too_many_attempts:
       status = 429, message = "too_many_pin_attempts", with_message(e.message);
       break;
-    case Errc::too_large: status = 413, message = "request_too_large", with_message(e.message); break;
+    case Errc::too_large:
+      status = 413, message = "request_too_large", with_message(e.message);
+      break;
     case Errc::unavailable:
-      status = 503, message = "datastore_fault", with_message("the store failed; nothing was written");
+      status = 503, message = "datastore_fault",
+      with_message("the store failed; nothing was written");
       break;
     case Errc::not_a_member:
-    case Errc::not_organizer: status = 403, message = "forbidden", with_message(e.message); break;
+    case Errc::not_organizer:
+    case Errc::cannot_kick_organizer:
+      status = 403, message = "forbidden", with_message(e.message);
+      break;
   }
   json::object env;
   if (!c.auth_token.empty()) env["auth_token"] = c.auth_token;
@@ -216,8 +237,16 @@ net::Response Rest::failure(const Ctx& c, const Error& e) const {
 net::Response Rest::transport_error(int status, std::string_view message) const {
   Ctx c;
   c.request_id = core::random_hex(16);
-  return failure(c, Error(status == 413 ? Errc::too_large : Errc::parse_error, std::string(message),
-                          json::object{{"message", message}}));
+  auto r = failure(c, Error(status == 400 ? Errc::parse_error : Errc::too_large,
+                            std::string(message), json::object{{"message", message}}));
+  if (status != 400) {  // 413 body, 431 headers: same shape, its own code
+    auto env = json::parse(r.body).as_object();
+    env["error"] = std::to_string(status);
+    env["message"] = status == 431 ? "request_header_fields_too_large" : "request_too_large";
+    r.body = json::serialize(env);
+    r.status = status;
+  }
+  return r;
 }
 
 namespace {
@@ -325,6 +354,8 @@ void Rest::accounts(Ctx& c, const net::Request& req, const std::vector<std::stri
     return save(c, std::move(w), 201, reply, json::object{{"api_key", api_key}});
   }
   const auto& account = seg[2];
+  // Reach first, lookups after: a foreign token learns nothing about which ids exist.
+  svc_.authorize(c.claims, account, Access::read);
   if (seg.size() == 3) {
     allow(req, {"GET", "POST", "PATCH"});
     if (req.method == "GET") {
@@ -337,7 +368,8 @@ void Rest::accounts(Ctx& c, const net::Request& req, const std::vector<std::stri
     svc_.authorize(c.claims, account, Access::write);
     auto env = parse_envelope(req);
     auto mode = req.method == "POST" ? WriteMode::replace : WriteMode::patch;
-    return save(c, svc_.prepare("account", account, account, mode, data_of(env)), 200, reply);
+    return save(c, svc_.prepare("account", account, account, mode, data_of(env), &c.claims), 200,
+                reply);
   }
   const auto& coll = seg[3];
   if (coll == "children" && seg.size() == 4) {
@@ -373,7 +405,8 @@ void Rest::users(Ctx& c, const net::Request& req, const std::string& account,
     }
     svc_.authorize(c.claims, account, Access::write);
     auto env = parse_envelope(req);
-    return save(c, svc_.prepare("user", account, {}, WriteMode::create, data_of(env)), 201, reply);
+    return save(c, svc_.prepare("user", account, {}, WriteMode::create, data_of(env), &c.claims),
+                201, reply);
   }
   if (seg.size() != 5) throw Error(Errc::not_found, "not found");
   const auto& id = seg[4];
@@ -386,10 +419,10 @@ void Rest::users(Ctx& c, const net::Request& req, const std::string& account,
   // A user may change their own document; deleting users is for admins.
   svc_.authorize(c.claims, account, Access::write, req.method == "DELETE" ? "" : id);
   if (req.method == "DELETE")
-    return save(c, svc_.prepare("user", account, id, WriteMode::remove, {}), 200, reply);
+    return save(c, svc_.prepare("user", account, id, WriteMode::remove, {}, &c.claims), 200, reply);
   auto env = parse_envelope(req);
   auto mode = req.method == "POST" ? WriteMode::replace : WriteMode::patch;
-  return save(c, svc_.prepare("user", account, id, mode, data_of(env)), 200, reply);
+  return save(c, svc_.prepare("user", account, id, mode, data_of(env), &c.claims), 200, reply);
 }
 
 void Rest::conferences(Ctx& c, const net::Request& req, const std::string& account,
@@ -409,7 +442,8 @@ void Rest::conferences(Ctx& c, const net::Request& req, const std::string& accou
     auto env = parse_envelope(req);
     auto data = data_of(env);
     svc_.authorize(c.claims, account, Access::write, str_of(data, "owner_id"));
-    return save(c, svc_.prepare("conference", account, {}, WriteMode::create, data), 201, reply);
+    return save(c, svc_.prepare("conference", account, {}, WriteMode::create, data, &c.claims), 201,
+                reply);
   }
   const auto& id = seg[4];
   if (seg.size() > 5) {
@@ -420,10 +454,9 @@ void Rest::conferences(Ctx& c, const net::Request& req, const std::string& accou
   auto& doc = svc_.get("conference", account, id);
   if (req.method == "GET") {
     svc_.authorize(c.claims, account, Access::read);
-    return reply(success(c, 200,
-                         conference_json(doc, svc_.room(id), opts_.node, now,
-                                         svc_.bad_pin_attempts(id)),
-                         revision_tag(doc)));
+    return reply(success(
+        c, 200, conference_json(doc, svc_.room(id), opts_.node, now, svc_.bad_pin_attempts(id)),
+        revision_tag(doc)));
   }
   svc_.authorize(c.claims, account, Access::write, owner_of(doc));
   if (req.method == "PUT") {  // an action on the conference
@@ -432,10 +465,12 @@ void Rest::conferences(Ctx& c, const net::Request& req, const std::string& accou
     return reply(success(c, 202, "ok", {}, "accepted"));
   }
   if (req.method == "DELETE")
-    return save(c, svc_.prepare("conference", account, id, WriteMode::remove, {}), 200, reply);
+    return save(c, svc_.prepare("conference", account, id, WriteMode::remove, {}, &c.claims), 200,
+                reply);
   auto env = parse_envelope(req);
   auto mode = req.method == "POST" ? WriteMode::replace : WriteMode::patch;
-  return save(c, svc_.prepare("conference", account, id, mode, data_of(env)), 200, reply);
+  return save(c, svc_.prepare("conference", account, id, mode, data_of(env), &c.claims), 200,
+              reply);
 }
 
 void Rest::participants(Ctx& c, const net::Request& req, const std::string& account,
@@ -458,9 +493,20 @@ void Rest::participants(Ctx& c, const net::Request& req, const std::string& acco
     if (req.method == "POST") {  // join (the media issue adds an SDP offer here)
       svc_.authorize(c.claims, account, Access::join);
       auto data = data_of(env);
-      if (!data.is_object()) throw field_error("data", "type", "Value did not match type(s): object");
-      core::JoinRequest j{str_of(data, "name"), str_of(data, "number"), str_of(data, "pin"),
-                          str_of(data, "dialed"), str_of(data, "call_id")};
+      if (!data.is_object())
+        throw field_error("data", "type", "Value did not match type(s): object");
+      core::JoinRequest j;
+      j.name = str_of(data, "name");
+      j.number = str_of(data, "number");
+      j.pin = str_of(data, "pin");
+      j.dialed = str_of(data, "dialed");
+      j.call_id = str_of(data, "call_id");
+      // A user joining as themselves: their own user token, or an admin naming the user.
+      j.user_id = str_of(data, "user_id");
+      if (j.user_id.empty())
+        j.user_id = c.claims.user_id;
+      else if (j.user_id != c.claims.user_id)
+        svc_.authorize(c.claims, account, Access::write);
       auto p = svc_.join(account, conf, j);
       return reply(success(c, 201, participant_json(p, *svc_.room(conf), opts_.node, now)));
     }
@@ -499,10 +545,9 @@ void Rest::save(Ctx& c, core::PendingWrite w, int status, net::Reply& reply_ref,
     if (remove) return reply(success(c, status, json::object{{"id", id}, {"_deleted", true}}));
     auto* d = svc_.directory().find(kind, id);
     if (!d) return reply(failure(c, Error(Errc::not_found, "bad identifier")));
-    json::object out = kind == "conference"
-                           ? conference_json(*d, svc_.room(id), opts_.node, svc_.now(),
-                                             svc_.bad_pin_attempts(id))
-                           : public_doc(*d);
+    json::object out = kind == "conference" ? conference_json(*d, svc_.room(id), opts_.node,
+                                                              svc_.now(), svc_.bad_pin_attempts(id))
+                                            : public_doc(*d);
     for (auto& [k, v] : extra) out[k] = v;
     reply(success(c, status, std::move(out), revision_tag(*d)));
   });

@@ -76,19 +76,27 @@ std::vector<StoredDoc> SqliteStore::query(sqlite3_stmt* st) {
   return out;
 }
 
-std::vector<StoredDoc> SqliteStore::load_all() { return query(all_); }
+std::vector<StoredDoc> SqliteStore::load_all() {
+  return query(all_);
+}
 
 std::vector<StoredDoc> SqliteStore::load_kind(std::string_view kind) {
   sqlite3_bind_text(kind_, 1, kind.data(), static_cast<int>(kind.size()), SQLITE_TRANSIENT);
   return query(kind_);
 }
 
-void SqliteStore::begin() { exec("BEGIN IMMEDIATE"); }
-void SqliteStore::commit() { exec("COMMIT"); }
+void SqliteStore::begin() {
+  exec("BEGIN IMMEDIATE");
+}
+void SqliteStore::commit() {
+  exec("COMMIT");
+}
 void SqliteStore::rollback() {
   if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK");
 }
-void SqliteStore::savepoint() { exec("SAVEPOINT op"); }
+void SqliteStore::savepoint() {
+  exec("SAVEPOINT op");
+}
 void SqliteStore::release(bool ok) {
   if (!ok) exec("ROLLBACK TO op");
   exec("RELEASE op");
@@ -106,7 +114,8 @@ void SqliteStore::put(const StoredDoc& d) {
   int rc = sqlite3_step(put_);
   sqlite3_reset(put_);
   sqlite3_clear_bindings(put_);
-  if (rc != SQLITE_DONE) throw std::runtime_error(std::string("sqlite put: ") + sqlite3_errmsg(db_));
+  if (rc != SQLITE_DONE)
+    throw std::runtime_error(std::string("sqlite put: ") + sqlite3_errmsg(db_));
 }
 
 void SqliteStore::remove(std::string_view kind, std::string_view id) {

@@ -1,12 +1,12 @@
 #include "core/conference_doc.hpp"
 #include "core/error.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 namespace json = boost::json;
-using confab::Error;
 using confab::Errc;
+using confab::Error;
 using confab::core::validate_conference;
 
 namespace {
@@ -74,24 +74,34 @@ TEST(ConferenceDoc, RejectsNonObjectsAndWrongTypes) {
   EXPECT_THROW(validate_conference(json::parse("[]")), Error);
   EXPECT_TRUE(errors_of(json::parse(R"({"name":1})")).at("name").as_object().contains("type"));
   EXPECT_TRUE(errors_of(json::parse(R"({"name":"a","conference_numbers":"100"})"))
-                  .at("conference_numbers").as_object().contains("type"));
+                  .at("conference_numbers")
+                  .as_object()
+                  .contains("type"));
   EXPECT_TRUE(errors_of(json::parse(R"({"name":"a","max_participants":2.5})"))
-                  .at("max_participants").as_object().contains("type"));
+                  .at("max_participants")
+                  .as_object()
+                  .contains("type"));
 }
 
 TEST(ConferenceDoc, PinsAreOneToSixteenDigitsAndUnique) {
   EXPECT_TRUE(errors_of(json::parse(R"({"name":"a","member":{"pins":["12345678901234567"]}})"))
-                  .at("member.pins.0").as_object().contains("maxLength"));
+                  .at("member.pins.0")
+                  .as_object()
+                  .contains("maxLength"));
   EXPECT_TRUE(errors_of(json::parse(R"({"name":"a","member":{"pins":["1","1"]}})"))
-                  .at("member.pins").as_object().contains("uniqueItems"));
+                  .at("member.pins")
+                  .as_object()
+                  .contains("uniqueItems"));
 }
 
 TEST(ConferenceDoc, TonesAcceptBooleanOrNonEmptyString) {
   EXPECT_NO_THROW(validate_conference(json::parse(R"({"name":"a","play_entry_tone":true})")));
-  EXPECT_NO_THROW(
-      validate_conference(json::parse(R"j({"name":"a","play_exit_tone":"tone_stream://%(200,0,500)"})j")));
+  EXPECT_NO_THROW(validate_conference(
+      json::parse(R"j({"name":"a","play_exit_tone":"tone_stream://%(200,0,500)"})j")));
   EXPECT_TRUE(errors_of(json::parse(R"({"name":"a","play_exit_tone":3})"))
-                  .at("play_exit_tone").as_object().contains("type"));
+                  .at("play_exit_tone")
+                  .as_object()
+                  .contains("type"));
 }
 
 TEST(ConferenceDoc, NumbersGatherAllDialInLists) {

@@ -1,8 +1,8 @@
-#include "core/error.hpp"
 #include "core/room.hpp"
+#include "core/error.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 namespace json = boost::json;
 using namespace confab::core;
@@ -11,7 +11,9 @@ using confab::Error;
 
 namespace {
 
-json::object doc(std::string_view text) { return json::parse(text).as_object(); }
+json::object doc(std::string_view text) {
+  return json::parse(text).as_object();
+}
 
 std::vector<std::string> names(const std::vector<Event>& ev) {
   std::vector<std::string> out;
@@ -29,7 +31,8 @@ Errc code_of(auto&& f) {
   return Errc::conflict;
 }
 
-const auto kPins = doc(R"({"name":"c","member":{"pins":["1111"],"numbers":["200"],"join_muted":true},
+const auto kPins =
+    doc(R"({"name":"c","member":{"pins":["1111"],"numbers":["200"],"join_muted":true},
   "moderator":{"pins":["9999"],"numbers":["300"],"join_muted":false},"conference_numbers":["100"]})");
 
 }  // namespace
@@ -61,8 +64,8 @@ TEST(ResolveRole, EmptyPinListsMeanMembersWithoutPrompt) {
 TEST(Room, JoinAppliesRoleFlagsAndNumbersFromOne) {
   Room r("a", "c", "name", "inst", 100);
   std::vector<Event> ev;
-  auto m = r.join(kPins, Role::member, {.name = "m"}, "call1", 100, ev);
-  auto mod = r.join(kPins, Role::moderator, {.name = "mod"}, "call2", 101, ev);
+  auto m = r.join(kPins, {.role = Role::member}, {.name = "m"}, "call1", 100, ev);
+  auto mod = r.join(kPins, {.role = Role::moderator}, {.name = "mod"}, "call2", 101, ev);
   EXPECT_EQ(m.participant_id, 1);
   EXPECT_EQ(mod.participant_id, 2);
   EXPECT_FALSE(m.speak);  // member.join_muted
@@ -77,10 +80,12 @@ TEST(Room, LockedAndFullRoomsRefuseWithDistinctErrors) {
   auto limited = doc(R"({"name":"c","max_participants":1})");
   Room r("a", "c", "name", "inst", 0);
   std::vector<Event> ev;
-  r.join(limited, Role::member, {}, "x", 0, ev);
-  EXPECT_EQ(code_of([&] { r.join(limited, Role::member, {}, "y", 0, ev); }), Errc::room_full);
+  r.join(limited, {.role = Role::member}, {}, "x", 0, ev);
+  EXPECT_EQ(code_of([&] { r.join(limited, {.role = Role::member}, {}, "y", 0, ev); }),
+            Errc::room_full);
   r.set_locked(true, 0, ev);
-  EXPECT_EQ(code_of([&] { r.join(limited, Role::moderator, {}, "z", 0, ev); }), Errc::room_locked);
+  EXPECT_EQ(code_of([&] { r.join(limited, {.role = Role::moderator}, {}, "z", 0, ev); }),
+            Errc::room_locked);
   r.set_locked(false, 0, ev);
   EXPECT_EQ(r.participants().size(), 1u);
 }
@@ -89,47 +94,47 @@ TEST(Room, ActionsChangeStateAndEmitOnlyOnChange) {
   Room r("a", "c", "name", "inst", 0);
   std::vector<Event> ev;
   auto open = doc(R"({"name":"c","member":{"join_muted":false}})");
-  r.join(open, Role::member, {}, "x", 0, ev);
+  r.join(open, {.role = Role::member}, {}, "x", 0, ev);
   ev.clear();
-  r.act(1, "mute", 0, ev);
-  r.act(1, "mute", 0, ev);  // already muted: a command, no second mute-member
-  r.act(1, "deaf", 0, ev);
+  r.act(nullptr, 1, "mute", 0, ev);
+  r.act(nullptr, 1, "mute", 0, ev);  // already muted: a command, no second mute-member
+  r.act(nullptr, 1, "deaf", 0, ev);
   EXPECT_FALSE(r.find(1)->speak);
   EXPECT_FALSE(r.find(1)->hear);
-  EXPECT_EQ(names(ev),
-            (std::vector<std::string>{"command", "mute-member", "command", "command", "deaf-member"}));
-  EXPECT_EQ(code_of([&] { r.act(1, "dance", 0, ev); }), Errc::unknown_action);
-  EXPECT_EQ(code_of([&] { r.act(7, "mute", 0, ev); }), Errc::not_found);
+  EXPECT_EQ(names(ev), (std::vector<std::string>{"command", "mute-member", "command", "command",
+                                                 "deaf-member"}));
+  EXPECT_EQ(code_of([&] { r.act(nullptr, 1, "dance", 0, ev); }), Errc::unknown_action);
+  EXPECT_EQ(code_of([&] { r.act(nullptr, 7, "mute", 0, ev); }), Errc::not_found);
 }
 
 TEST(Room, BulkMuteSkipsModeratorsAndKickEmptiesTheRoom) {
   Room r("a", "c", "name", "inst", 0);
   std::vector<Event> ev;
   auto open = doc(R"({"name":"c","member":{"join_muted":false}})");
-  r.join(open, Role::member, {}, "m1", 0, ev);
-  r.join(open, Role::moderator, {}, "mod", 0, ev);
-  r.join(open, Role::member, {}, "m2", 0, ev);
+  r.join(open, {.role = Role::member}, {}, "m1", 0, ev);
+  r.join(open, {.role = Role::moderator}, {}, "mod", 0, ev);
+  r.join(open, {.role = Role::member}, {}, "m2", 0, ev);
   ev.clear();
-  r.act_all("mute", 0, ev);
+  r.act_all(nullptr, "mute", true, 0, 0, ev);
   EXPECT_FALSE(r.find(1)->speak);
   EXPECT_TRUE(r.find(2)->speak);
   EXPECT_FALSE(r.find(3)->speak);
   EXPECT_EQ(names(ev), (std::vector<std::string>{"command", "mute-member", "mute-member"}));
   ev.clear();
-  r.act_all("kick", 0, ev);
+  r.act_all(nullptr, "kick", false, 0, 0, ev);
   EXPECT_TRUE(r.participants().empty());
   EXPECT_EQ(ev.back().type, EventType::conference_destroy);
-  EXPECT_EQ(std::count_if(ev.begin(), ev.end(),
-                          [](auto& e) { return e.type == EventType::del_member; }),
-            3);
+  EXPECT_EQ(
+      std::count_if(ev.begin(), ev.end(), [](auto& e) { return e.type == EventType::del_member; }),
+      3);
 }
 
 TEST(Room, KickReportsReasonInDelMember) {
   Room r("a", "c", "name", "inst", 0);
   std::vector<Event> ev;
-  r.join(doc(R"({"name":"c"})"), Role::member, {}, "x", 0, ev);
+  r.join(doc(R"({"name":"c"})"), {.role = Role::member}, {}, "x", 0, ev);
   ev.clear();
-  r.act(1, "kick", 5, ev);
+  r.act(nullptr, 1, "kick", 5, ev);
   EXPECT_EQ(names(ev), (std::vector<std::string>{"command", "kick-member", "del-member",
                                                  "conference-destroy"}));
   EXPECT_EQ(ev[2].detail, "kicked");

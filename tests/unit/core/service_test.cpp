@@ -1,9 +1,9 @@
+#include "core/service.hpp"
 #include "core/error.hpp"
 #include "core/identity.hpp"
-#include "core/service.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 namespace json = boost::json;
 using namespace confab::core;
@@ -110,7 +110,8 @@ TEST_F(Fixture, PatchMergesAndBumpsRevisionReplaceDropsKeys) {
   EXPECT_EQ(d.body.at("member").at("pins"), json::array{"1"});
   EXPECT_EQ(d.body.at("member").at("join_deaf"), true);
   EXPECT_EQ(d.body.at("extra"), 1);
-  auto r = svc.prepare("conference", account, id, WriteMode::replace, json::parse(R"({"name":"b"})"));
+  auto r =
+      svc.prepare("conference", account, id, WriteMode::replace, json::parse(R"({"name":"b"})"));
   svc.commit(r);
   EXPECT_FALSE(svc.get("conference", account, id).body.contains("extra"));
   EXPECT_EQ(svc.get("conference", account, id).revision, 3);
@@ -128,7 +129,8 @@ TEST_F(Fixture, NumbersAreUniqueAcrossAllListsOfAnAccount) {
 TEST_F(Fixture, WrongPinsAreCountedAndLockTheCallerOut) {
   auto id = create(json::parse(R"({"name":"a","member":{"pins":["1234"]}})"));
   for (int i = 0; i < 3; ++i)
-    EXPECT_EQ(code_of([&] { svc.join(account, id, {.number = "555", .pin = "0"}); }), Errc::bad_pin);
+    EXPECT_EQ(code_of([&] { svc.join(account, id, {.number = "555", .pin = "0"}); }),
+              Errc::bad_pin);
   EXPECT_EQ(svc.bad_pin_attempts(id), 3);
   EXPECT_EQ(code_of([&] { svc.join(account, id, {.number = "555", .pin = "1234"}); }),
             Errc::too_many_attempts);

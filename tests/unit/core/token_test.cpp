@@ -1,5 +1,5 @@
-#include "core/error.hpp"
 #include "core/token.hpp"
+#include "core/error.hpp"
 
 #include <gtest/gtest.h>
 
@@ -26,8 +26,8 @@ TEST(Token, RejectsExpiredForgedAndMalformed) {
     }
     return false;
   };
-  EXPECT_TRUE(rejects("secret", t, 1000));   // expired at its expiry second
-  EXPECT_TRUE(rejects("other", t, 10));      // signed with another secret
+  EXPECT_TRUE(rejects("secret", t, 1000));  // expired at its expiry second
+  EXPECT_TRUE(rejects("other", t, 10));     // signed with another secret
   auto forged = t;
   forged[2] = forged[2] == 'A' ? 'B' : 'A';  // payload changed, signature kept
   EXPECT_TRUE(rejects("secret", forged, 10));

@@ -1,5 +1,5 @@
-#include "store/executor.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "store/executor.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,8 +14,9 @@ namespace fs = std::filesystem;
 namespace {
 
 struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("confab-store-" + std::to_string(::getpid()) + "-" +
-                                               std::to_string(reinterpret_cast<std::uintptr_t>(this)));
+  fs::path path =
+      fs::temp_directory_path() / ("confab-store-" + std::to_string(::getpid()) + "-" +
+                                   std::to_string(reinterpret_cast<std::uintptr_t>(this)));
   TempDir() { fs::create_directories(path); }
   ~TempDir() { fs::remove_all(path); }
 };
@@ -80,12 +81,21 @@ TEST(StoreExecutor, OneFailedWriteDoesNotUndoItsBatchmates) {
   {
     StoreExecutor ex(std::make_unique<SqliteStore>(dir.path / "t.db"),
                      [&](std::function<void()> f) { inbox.post(std::move(f)); });
-    ex.write([](Store& s) { s.put({"conference", "a", "x", 1, "{}"}); },
-             [&](const std::string& e) { results[0] = e.empty() ? "ok" : e; });
-    ex.write([](Store& s) { s.put({"conference", "b", "x", 1, "not json"}); },
-             [&](const std::string& e) { results[1] = e.empty() ? "ok" : "failed"; });
-    ex.write([](Store& s) { s.put({"conference", "c", "x", 1, "{}"}); },
-             [&](const std::string& e) { results[2] = e.empty() ? "ok" : e; });
+    ex.write(
+        [](Store& s) {
+          s.put({"conference", "a", "x", 1, "{}"});
+        },
+        [&](const std::string& e) { results[0] = e.empty() ? "ok" : e; });
+    ex.write(
+        [](Store& s) {
+          s.put({"conference", "b", "x", 1, "not json"});
+        },
+        [&](const std::string& e) { results[1] = e.empty() ? "ok" : "failed"; });
+    ex.write(
+        [](Store& s) {
+          s.put({"conference", "c", "x", 1, "{}"});
+        },
+        [&](const std::string& e) { results[2] = e.empty() ? "ok" : e; });
     inbox.run(3);
     EXPECT_GE(ex.commits(), 1u);
   }
