@@ -23,6 +23,9 @@ struct JoinRequest {
   std::string user_id;       // a confab user joining as themselves (CTI, Drumee); no PIN needed
   std::string socket_id;     // the live socket that joins (Drumee)
   std::optional<Role> role;  // forced role (an invitation names it); skips the PIN
+  // Where the request came from (an IP address), for counting wrong PINs of callers that give
+  // no number, so that one anonymous caller cannot lock out all the others.
+  std::string source;
 };
 
 // Who is admitted, and how: decided by the service from PIN, user and affiliations.

@@ -1,5 +1,6 @@
 #include "core/service.hpp"
 
+#include "core/calls.hpp"
 #include "core/conference_doc.hpp"
 #include "core/crypto.hpp"
 #include "core/error.hpp"
@@ -110,6 +111,8 @@ PendingWrite ConferenceService::prepare(std::string_view kind, std::string_view 
                old->body.contains("pvt_credentials")) {
       throw field_error("password", "required", "A new password is required to change username");
     }
+  } else if (kind == "hub") {
+    d.body = validate_hub(input);
   } else if (kind == "account") {
     d.body = validate_account(input);
     d.account_id = d.id;
@@ -140,7 +143,32 @@ PendingWrite ConferenceService::prepare_account(const json::value& data, bool ad
 }
 
 void ConferenceService::commit(const PendingWrite& w) {
+  // A changed room subject or description is news for the room's chat.
+  json::value before_muc = nullptr;
+  if (auto* old = dir_.find(w.doc.kind, w.doc.id); old && w.doc.kind == "conference")
+    if (auto* m = old->body.if_contains("muc")) before_muc = *m;
   dir_.commit(w);
+  if (w.doc.kind == "conference" && !w.remove) {
+    auto* m = w.doc.body.if_contains("muc");
+    auto pick = [](const json::value* muc, std::string_view k) -> json::value {
+      if (!muc || !muc->is_object()) return "";
+      auto* v = muc->as_object().if_contains(k);
+      return v ? *v : json::value("");
+    };
+    auto* bm = before_muc.is_null() ? nullptr : &before_muc;
+    if (pick(m, "subject") != pick(bm, "subject") ||
+        pick(m, "description") != pick(bm, "description")) {
+      Event e;
+      e.type = EventType::subject_change;
+      e.account_id = w.doc.account_id;
+      e.conference_id = w.doc.id;
+      e.conference_name = str_field(w.doc.body, "name");
+      e.time = now();
+      e.payload =
+          json::object{{"subject", pick(m, "subject")}, {"description", pick(m, "description")}};
+      sink_.publish(e);
+    }
+  }
   if (w.remove && w.doc.kind == "conference") end_room(w.doc.id, "conference deleted");
 }
 
@@ -274,8 +302,11 @@ ParticipantView ConferenceService::join(std::string_view account_id, std::string
                                         const JoinRequest& req) {
   auto& doc = get("conference", account_id, conference_id);
   auto t = now();
-  auto caller = std::make_pair(std::string(conference_id),
-                               req.number.empty() ? std::string("anonymous") : req.number);
+  auto who = !req.number.empty()    ? req.number
+             : !req.user_id.empty() ? "user:" + req.user_id
+             : !req.source.empty()  ? "from:" + req.source
+                                    : std::string("anonymous");
+  auto caller = std::make_pair(std::string(conference_id), who);
   auto& fails = pin_failures_[caller];
   if (fails.count >= cfg_.max_pin_attempts) {
     if (t - fails.last < cfg_.pin_lockout_seconds)
@@ -406,6 +437,20 @@ void ConferenceService::act_as(std::string_view account_id, std::string_view con
     throw Error(Errc::unknown_action, "unknown action: " + std::string(action));
   }
   finish(conference_id, events);
+}
+
+void ConferenceService::close(std::string_view account_id, std::string_view conference_id,
+                              std::string_view reason) {
+  get("conference", account_id, conference_id);
+  end_room(std::string(conference_id), reason);
+}
+
+std::vector<std::pair<std::string, int>> ConferenceService::participations(
+    std::string_view socket_id) const {
+  std::vector<std::pair<std::string, int>> out;
+  for (auto& [id, room] : rooms_)
+    if (auto* p = room->find_socket(socket_id)) out.emplace_back(id, p->participant_id);
+  return out;
 }
 
 void ConferenceService::end_room(const std::string& conference_id, std::string_view reason) {

@@ -95,6 +95,10 @@ class ConferenceService {
   // The conference of an account that owns a dial-in number (XiVO names rooms by number).
   const Doc* conference_by_number(std::string_view account_id, std::string_view number) const;
   const Doc* user_by_extension(std::string_view account_id, std::string_view extension) const;
+  // Hangs everyone up (reason in del-member) and ends the room.
+  void close(std::string_view account_id, std::string_view conference_id, std::string_view reason);
+  // Every (conference, participant) a socket joined.
+  std::vector<std::pair<std::string, int>> participations(std::string_view socket_id) const;
 
   std::int64_t now() const { return clock_(); }
   const ServiceConfig& config() const { return cfg_; }

@@ -220,7 +220,8 @@ net::Response Rest::failure(const Ctx& c, const Error& e) const {
       break;
   }
   json::object env;
-  if (!c.auth_token.empty()) env["auth_token"] = c.auth_token;
+  // A rejected token is not echoed back.
+  if (!c.auth_token.empty() && e.code != Errc::unauthorized) env["auth_token"] = c.auth_token;
   env["data"] = std::move(data);
   env["error"] = std::to_string(status);
   env["message"] = message;
@@ -501,6 +502,7 @@ void Rest::participants(Ctx& c, const net::Request& req, const std::string& acco
       j.pin = str_of(data, "pin");
       j.dialed = str_of(data, "dialed");
       j.call_id = str_of(data, "call_id");
+      j.source = req.remote.substr(0, req.remote.rfind(':'));
       // A user joining as themselves: their own user token, or an admin naming the user.
       j.user_id = str_of(data, "user_id");
       if (j.user_id.empty())

@@ -18,6 +18,14 @@ CREATE TABLE IF NOT EXISTS docs (
   PRIMARY KEY (kind, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS docs_by_account ON docs (account_id, kind);
+CREATE TABLE IF NOT EXISTS messages (
+  room_id    TEXT NOT NULL,
+  seq        INTEGER NOT NULL,
+  account_id TEXT NOT NULL,
+  ts         INTEGER NOT NULL,
+  body       TEXT NOT NULL CHECK (json_valid(body)),
+  PRIMARY KEY (room_id, seq)
+) WITHOUT ROWID;
 )sql";
 }  // namespace
 
@@ -38,10 +46,15 @@ SqliteStore::SqliteStore(const std::filesystem::path& file) {
   del_ = prepare("DELETE FROM docs WHERE kind=? AND id=?");
   all_ = prepare("SELECT kind, id, account_id, revision, body FROM docs ORDER BY kind, id");
   kind_ = prepare("SELECT kind, id, account_id, revision, body FROM docs WHERE kind=? ORDER BY id");
+  append_ = prepare("INSERT INTO messages(room_id, seq, account_id, ts, body) VALUES(?,?,?,?,?)");
+  history_ = prepare(
+      "SELECT room_id, seq, account_id, ts, body FROM messages WHERE room_id=? AND seq<? "
+      "ORDER BY seq DESC LIMIT ?");
+  seqs_ = prepare("SELECT room_id, max(seq) FROM messages GROUP BY room_id");
 }
 
 SqliteStore::~SqliteStore() {
-  for (auto* st : {put_, del_, all_, kind_}) sqlite3_finalize(st);
+  for (auto* st : {put_, del_, all_, kind_, append_, history_, seqs_}) sqlite3_finalize(st);
   sqlite3_close(db_);
 }
 
@@ -126,6 +139,55 @@ void SqliteStore::remove(std::string_view kind, std::string_view id) {
   sqlite3_clear_bindings(del_);
   if (rc != SQLITE_DONE)
     throw std::runtime_error(std::string("sqlite delete: ") + sqlite3_errmsg(db_));
+}
+
+void SqliteStore::append(const StoredMessage& m) {
+  auto bind = [&](int i, const std::string& v) {
+    sqlite3_bind_text(append_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  };
+  bind(1, m.room_id);
+  sqlite3_bind_int64(append_, 2, m.seq);
+  bind(3, m.account_id);
+  sqlite3_bind_int64(append_, 4, m.ts);
+  bind(5, m.body);
+  int rc = sqlite3_step(append_);
+  sqlite3_reset(append_);
+  sqlite3_clear_bindings(append_);
+  if (rc != SQLITE_DONE)
+    throw std::runtime_error(std::string("sqlite append: ") + sqlite3_errmsg(db_));
+}
+
+std::vector<StoredMessage> SqliteStore::history(std::string_view room_id, std::int64_t before,
+                                                int limit) {
+  sqlite3_bind_text(history_, 1, room_id.data(), static_cast<int>(room_id.size()),
+                    SQLITE_TRANSIENT);
+  sqlite3_bind_int64(history_, 2, before > 0 ? before : INT64_MAX);
+  sqlite3_bind_int(history_, 3, limit);
+  std::vector<StoredMessage> out;
+  auto text = [&](int col) {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(history_, col));
+    return std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(history_, col)));
+  };
+  int rc;
+  while ((rc = sqlite3_step(history_)) == SQLITE_ROW)
+    out.push_back({text(0), sqlite3_column_int64(history_, 1), text(2),
+                   sqlite3_column_int64(history_, 3), text(4)});
+  sqlite3_reset(history_);
+  sqlite3_clear_bindings(history_);
+  if (rc != SQLITE_DONE) throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  return out;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> SqliteStore::last_seqs() {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  int rc;
+  while ((rc = sqlite3_step(seqs_)) == SQLITE_ROW) {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(seqs_, 0));
+    out.emplace_back(p ? p : "", sqlite3_column_int64(seqs_, 1));
+  }
+  sqlite3_reset(seqs_);
+  if (rc != SQLITE_DONE) throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  return out;
 }
 
 }  // namespace confab::store

@@ -26,6 +26,10 @@ class SqliteStore final : public Store {
   void release(bool ok) override;
   void put(const StoredDoc& d) override;
   void remove(std::string_view kind, std::string_view id) override;
+  void append(const StoredMessage& m) override;
+  std::vector<StoredMessage> history(std::string_view room_id, std::int64_t before,
+                                     int limit) override;
+  std::vector<std::pair<std::string, std::int64_t>> last_seqs() override;
 
  private:
   void exec(const char* sql);
@@ -37,6 +41,9 @@ class SqliteStore final : public Store {
   sqlite3_stmt* del_ = nullptr;
   sqlite3_stmt* all_ = nullptr;
   sqlite3_stmt* kind_ = nullptr;
+  sqlite3_stmt* append_ = nullptr;
+  sqlite3_stmt* history_ = nullptr;
+  sqlite3_stmt* seqs_ = nullptr;
 };
 
 }  // namespace confab::store

@@ -1,0 +1,349 @@
+#include "core/calls.hpp"
+
+#include "core/error.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+
+namespace confab::core {
+namespace json = boost::json;
+
+namespace {
+
+std::string str_field(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+bool valid_privilege(std::int64_t p) {
+  using namespace privilege;
+  for (int v : {none, anonymous, read, write, remove, admin, owner})
+    if (p == v) return true;
+  return false;
+}
+
+}  // namespace
+
+int required_privilege(std::string_view s) {
+  for (auto n : {"attendee", "join", "leave", "update"})
+    if (s == n) return privilege::anonymous;
+  for (auto n : {"accept", "broadcast", "decline"})
+    if (s == n) return privilege::read;
+  for (auto n : {"cancel", "get_caller", "invite", "logCall", "revoke"})
+    if (s == n) return privilege::owner;
+  throw Error(Errc::not_found, "SERVICE_NOT_FOUND:conference." + std::string(s));
+}
+
+json::object validate_hub(const json::value& input) {
+  if (!input.is_object()) throw field_error("data", "type", "Value did not match type(s): object");
+  json::object doc;
+  for (auto& [k, v] : input.as_object())
+    if (k != "id" && !k.starts_with("pvt_")) doc[k] = v;
+  json::object errors;
+  auto fail = [&](std::string path, std::string_view rule, std::string msg) {
+    errors[path] = json::object{{rule, json::object{{"message", msg}}}};
+  };
+  auto* name = doc.if_contains("name");
+  if (!name)
+    fail("name", "required", "Field is required but missing");
+  else if (!name->is_string() || name->as_string().empty() || name->as_string().size() > 128)
+    fail("name", "type", "Value must be a string of 1 to 128 characters");
+  auto priv = [&](const json::value& v, std::string path) {
+    if (!v.is_int64() || !valid_privilege(v.as_int64()))
+      fail(std::move(path), "enum",
+           "Value not found in enumerated list of values: 0 1 3 7 15 31 63");
+  };
+  if (auto* d = doc.if_contains("default_privilege")) priv(*d, "default_privilege");
+  if (auto* p = doc.if_contains("privileges")) {
+    if (!p->is_object())
+      fail("privileges", "type", "Value did not match type(s): object");
+    else
+      for (auto& [user, v] : p->as_object()) priv(v, "privileges." + std::string(user));
+  }
+  if (auto* o = doc.if_contains("owner_id"); o && !o->is_string())
+    fail("owner_id", "type", "Value did not match type(s): string");
+  if (!errors.empty()) throw Error(Errc::invalid_data, "invalid data", std::move(errors));
+  if (!doc.contains("default_privilege")) doc["default_privilege"] = privilege::anonymous;
+  if (!doc.contains("privileges")) doc["privileges"] = json::object{};
+  return doc;
+}
+
+Calls::Calls(ConferenceService& svc, EventSink& sink) : svc_(svc), sink_(sink) {}
+
+void Calls::connect(SocketInfo s) {
+  if (!s.user_id.empty()) by_user_[s.user_id].insert(s.socket_id);
+  auto id = s.socket_id;
+  sockets_[id] = std::move(s);
+}
+
+void Calls::disconnect(const std::string& socket_id) {
+  auto it = sockets_.find(socket_id);
+  if (it == sockets_.end()) return;
+  auto info = it->second;
+  sockets_.erase(it);
+  if (auto u = by_user_.find(info.user_id); u != by_user_.end()) {
+    u->second.erase(socket_id);
+    if (u->second.empty()) by_user_.erase(u);
+  }
+  for (auto& [conference, pid] : svc_.participations(socket_id)) {
+    try {
+      svc_.leave(info.account_id, conference, pid, "disconnected");
+    } catch (const Error&) {
+    }
+  }
+  // Calls placed from this socket stop ringing.
+  std::vector<Invitation> gone;
+  std::erase_if(invitations_, [&](const Invitation& i) {
+    if (i.caller_socket != socket_id) return false;
+    gone.push_back(i);
+    return true;
+  });
+  for (auto& inv : gone) {
+    auto e = call_event("cancel", inv);
+    e.to_sockets = sockets_of(inv.callee_user);
+    if (!e.to_sockets.empty()) sink_.publish(e);
+  }
+}
+
+const SocketInfo* Calls::socket(std::string_view socket_id) const {
+  auto it = sockets_.find(socket_id);
+  return it == sockets_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> Calls::sockets_of(std::string_view user_id) const {
+  auto it = by_user_.find(user_id);
+  if (it == by_user_.end()) return {};
+  return {it->second.begin(), it->second.end()};
+}
+
+int Calls::hub_privilege(std::string_view hub_id, std::string_view user_id) const {
+  auto* hub = svc_.directory().find("hub", hub_id);
+  if (!hub) throw Error(Errc::not_found, "bad identifier", json::object{{"cause", hub_id}});
+  auto dflt = hub->body.if_contains("default_privilege");
+  int base = dflt && dflt->is_int64() ? static_cast<int>(dflt->as_int64()) : privilege::anonymous;
+  if (user_id.empty()) return base & privilege::anonymous;  // guests are anonymous at most
+  if (str_field(hub->body, "owner_id") == user_id) return privilege::owner;
+  if (auto* p = hub->body.if_contains("privileges"); p && p->is_object())
+    if (auto* v = p->as_object().if_contains(user_id); v && v->is_int64())
+      return static_cast<int>(v->as_int64());
+  return base;
+}
+
+void Calls::check_service(std::string_view hub_id, std::string_view user_id,
+                          std::string_view service) const {
+  int need = required_privilege(service);
+  int have = hub_privilege(hub_id, user_id);
+  if ((have & need) != need)
+    throw Error(Errc::forbidden, "conference." + std::string(service) + ": PERMISSION_DENIED",
+                json::object{{"privilege", have}, {"required", need}});
+}
+
+const Invitation* Calls::crossed(std::string_view caller, std::string_view callee) const {
+  auto now = svc_.now();
+  for (auto it = invitations_.rbegin(); it != invitations_.rend(); ++it)
+    if (it->caller_user == callee && it->callee_user == caller &&
+        now - it->created < kCrossedCallWindow &&
+        !answered_.contains(it->conference_id + "/" + it->callee_user) &&
+        svc_.room(it->conference_id))
+      return &*it;
+  return nullptr;
+}
+
+Event Calls::call_event(std::string_view step, const Invitation& inv) const {
+  Event e;
+  e.type = EventType::call;
+  e.detail = std::string(step);
+  e.account_id = inv.account_id;
+  e.conference_id = inv.conference_id;
+  e.time = svc_.now();
+  if (auto* d = svc_.directory().find("conference", inv.conference_id))
+    e.conference_name = str_field(d->body, "name");
+  json::object caller{{"caller_id", inv.caller_socket}, {"uid", inv.caller_user}};
+  if (auto* u = svc_.directory().find("user", inv.caller_user)) {
+    caller["username"] = str_field(u->body, "username");
+    caller["firstname"] = str_field(u->body, "first_name");
+    caller["lastname"] = str_field(u->body, "last_name");
+    caller["extension"] = str_field(u->body, "extension");
+  }
+  e.payload = json::object{{"room_id", inv.conference_id},
+                           {"nid", inv.conference_id},
+                           {"caller", std::move(caller)},
+                           {"callee_id", inv.callee_user},
+                           {"role", inv.role == Role::moderator ? "Organizer" : "User"},
+                           {"metadata", inv.metadata}};
+  return e;
+}
+
+Calls::Rung Calls::invite(std::string_view account_id, std::string_view conference_id,
+                          std::string_view caller_user, std::string_view caller_socket,
+                          std::string_view callee_user, Role role, const json::object& metadata) {
+  svc_.get("conference", account_id, conference_id);
+  svc_.get("user", account_id, callee_user);
+  auto* room = svc_.room(conference_id);
+  const ParticipantView* me = room ? (caller_socket.empty() ? room->find_user(caller_user)
+                                                            : room->find_socket(caller_socket))
+                                   : nullptr;
+  if (!me) throw Error(Errc::not_a_member, "join the conference before inviting to it");
+  Rung r;
+  r.sockets = sockets_of(callee_user);
+  if (r.sockets.empty()) {
+    r.offline = true;
+    return r;
+  }
+  forget(conference_id, callee_user);  // a new call replaces an older one to the same room
+  Invitation inv{std::string(account_id),
+                 std::string(conference_id),
+                 std::string(caller_user),
+                 std::string(caller_socket),
+                 std::string(callee_user),
+                 role,
+                 svc_.now(),
+                 metadata};
+  auto e = call_event("invite", inv);
+  e.to_sockets = r.sockets;
+  invitations_.push_back(std::move(inv));
+  sink_.publish(e);
+  return r;
+}
+
+ParticipantView Calls::accept(std::string_view account_id, std::string_view callee_user,
+                              std::string_view socket_id, std::string_view caller_socket) {
+  Invitation* inv = nullptr;
+  for (auto it = invitations_.rbegin(); it != invitations_.rend(); ++it)
+    if (it->account_id == account_id && it->callee_user == callee_user &&
+        (caller_socket.empty() || it->caller_socket == caller_socket) &&
+        !answered_.contains(it->conference_id + "/" + it->callee_user)) {
+      inv = &*it;
+      break;
+    }
+  if (!inv) throw Error(Errc::not_found, "no call is ringing for you");
+  if (!svc_.room(inv->conference_id)) {
+    forget(inv->conference_id, callee_user);
+    throw Error(Errc::not_found, "the call has ended");
+  }
+  JoinRequest j;
+  j.user_id = std::string(callee_user);
+  j.socket_id = std::string(socket_id);
+  j.role = inv->role;
+  auto p = svc_.join(account_id, inv->conference_id, j);
+  answered_.insert(inv->conference_id + "/" + inv->callee_user);
+  auto e = call_event("accept", *inv);
+  if (!inv->caller_socket.empty()) e.to_sockets.push_back(inv->caller_socket);
+  for (auto& s : sockets_of(callee_user))
+    if (s != socket_id) e.to_sockets.push_back(s);
+  e.to_users.push_back(inv->caller_user);
+  e.except_socket = std::string(socket_id);
+  e.payload["participant_id"] = p.participant_id;
+  sink_.publish(e);
+  return p;
+}
+
+void Calls::decline(std::string_view account_id, std::string_view callee_user,
+                    std::string_view socket_id, std::string_view caller_socket) {
+  auto it = std::find_if(invitations_.rbegin(), invitations_.rend(), [&](const Invitation& i) {
+    return i.account_id == account_id && i.callee_user == callee_user &&
+           (caller_socket.empty() || i.caller_socket == caller_socket) &&
+           !answered_.contains(i.conference_id + "/" + i.callee_user);
+  });
+  if (it == invitations_.rend()) throw Error(Errc::not_found, "no call is ringing for you");
+  auto inv = *it;
+  forget(inv.conference_id, callee_user);
+  auto e = call_event("decline", inv);
+  if (!inv.caller_socket.empty()) e.to_sockets.push_back(inv.caller_socket);
+  for (auto& s : sockets_of(callee_user))
+    if (s != socket_id) e.to_sockets.push_back(s);
+  e.to_users.push_back(inv.caller_user);
+  e.except_socket = std::string(socket_id);
+  sink_.publish(e);
+}
+
+void Calls::cancel(std::string_view account_id, std::string_view conference_id,
+                   std::string_view socket_id) {
+  svc_.get("conference", account_id, conference_id);
+  auto* room = svc_.room(conference_id);
+  bool placed = std::any_of(invitations_.begin(), invitations_.end(), [&](const Invitation& i) {
+    return i.conference_id == conference_id && i.caller_socket == socket_id;
+  });
+  if (!placed && !(room && room->find_socket(socket_id)))
+    throw Error(Errc::not_a_member, "only someone in the room, or its caller, may cancel it");
+  Invitation inv{std::string(account_id),
+                 std::string(conference_id),
+                 {},
+                 std::string(socket_id),
+                 {},
+                 Role::member,
+                 svc_.now(),
+                 {}};
+  if (auto* s = socket(socket_id)) inv.caller_user = s->user_id;
+  auto e = call_event("cancel", inv);
+  if (room)
+    for (auto& p : room->participants())
+      if (!p.socket_id.empty() && p.socket_id != socket_id) e.to_sockets.push_back(p.socket_id);
+  for (auto& i : invitations_)
+    if (i.conference_id == conference_id)
+      for (auto& s : sockets_of(i.callee_user)) e.to_sockets.push_back(s);
+  std::sort(e.to_sockets.begin(), e.to_sockets.end());
+  e.to_sockets.erase(std::unique(e.to_sockets.begin(), e.to_sockets.end()), e.to_sockets.end());
+  e.except_socket = std::string(socket_id);
+  std::erase_if(invitations_,
+                [&](const Invitation& i) { return i.conference_id == conference_id; });
+  std::erase_if(answered_, [&](const std::string& k) {
+    return k.starts_with(std::string(conference_id) + "/");
+  });
+  sink_.publish(e);
+  svc_.close(account_id, conference_id, "cancelled");
+}
+
+void Calls::revoke(std::string_view account_id, std::string_view conference_id,
+                   std::string_view callee_user, std::string_view socket_id) {
+  svc_.get("conference", account_id, conference_id);
+  auto* room = svc_.room(conference_id);
+  if (!room || !room->find_socket(socket_id))
+    throw Error(Errc::not_a_member, "join the conference before revoking from it");
+  Invitation inv{std::string(account_id),
+                 std::string(conference_id),
+                 {},
+                 std::string(socket_id),
+                 std::string(callee_user),
+                 Role::member,
+                 svc_.now(),
+                 {}};
+  if (auto* s = socket(socket_id)) inv.caller_user = s->user_id;
+  bool known = std::any_of(invitations_.begin(), invitations_.end(), [&](const Invitation& i) {
+    return i.conference_id == conference_id && i.callee_user == callee_user;
+  });
+  auto* joined = room->find_user(callee_user);
+  if (!known && !joined)
+    throw Error(Errc::not_found, "that user is neither in the room nor called to it",
+                json::object{{"cause", callee_user}});
+  forget(conference_id, callee_user);
+  auto e = call_event("revoke", inv);
+  e.to_sockets = sockets_of(callee_user);
+  sink_.publish(e);
+  if (joined) svc_.leave(account_id, conference_id, joined->participant_id, "revoked");
+}
+
+std::optional<Invitation> Calls::caller_of(std::string_view me, std::string_view guest) const {
+  for (auto it = invitations_.rbegin(); it != invitations_.rend(); ++it)
+    if (it->caller_user == guest && it->callee_user == me && svc_.room(it->conference_id))
+      return *it;
+  return std::nullopt;
+}
+
+std::vector<Invitation> Calls::pending_for(std::string_view callee_user) const {
+  std::vector<Invitation> out;
+  for (auto& i : invitations_)
+    if (i.callee_user == callee_user && !answered_.contains(i.conference_id + "/" + i.callee_user))
+      out.push_back(i);
+  return out;
+}
+
+void Calls::forget(std::string_view conference_id, std::string_view callee) {
+  std::erase_if(invitations_, [&](const Invitation& i) {
+    return i.conference_id == conference_id && i.callee_user == callee;
+  });
+  answered_.erase(std::string(conference_id) + "/" + std::string(callee));
+}
+
+}  // namespace confab::core

@@ -1,0 +1,112 @@
+#pragma once
+// Presence (which sockets each user has open, on any face) and call flows: invite, accept,
+// decline, cancel, revoke, with Drumee's edge cases (offline guest, crossed calls within 5 s,
+// get_caller) and XiVO's conferenceInvite. Hubs scope Drumee rooms to an account and hold each
+// user's privilege bitmask.
+#include "core/events.hpp"
+#include "core/room.hpp"
+#include "core/service.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace confab::core {
+
+// Drumee privilege bitmasks.
+namespace privilege {
+constexpr int none = 0, anonymous = 1, read = 3, write = 7, remove = 15, admin = 31, owner = 63;
+}
+// The privilege a Drumee conference service needs (COMPAT.md's ACL table); throws not_found for
+// a service that does not exist.
+int required_privilege(std::string_view service);
+boost::json::object validate_hub(const boost::json::value& input);
+
+struct SocketInfo {
+  std::string socket_id;
+  std::string account_id;
+  std::string user_id;  // empty: a guest
+  std::string face;     // "drumee", "xivo", ...
+};
+
+struct Invitation {
+  std::string account_id;
+  std::string conference_id;
+  std::string caller_user;
+  std::string caller_socket;
+  std::string callee_user;
+  Role role = Role::member;
+  std::int64_t created = 0;  // unix seconds
+  boost::json::object metadata;
+};
+
+class Calls {
+ public:
+  static constexpr std::int64_t kCrossedCallWindow = 5;  // seconds (Drumee)
+
+  Calls(ConferenceService& svc, EventSink& sink);
+
+  // --- presence --------------------------------------------------------------------------
+  void connect(SocketInfo s);
+  // A socket that goes away leaves the rooms it joined and withdraws the calls it placed.
+  void disconnect(const std::string& socket_id);
+  const SocketInfo* socket(std::string_view socket_id) const;
+  std::vector<std::string> sockets_of(std::string_view user_id) const;
+  bool online(std::string_view user_id) const { return !sockets_of(user_id).empty(); }
+
+  // --- hubs ------------------------------------------------------------------------------
+  // The privilege of a user (or a guest: empty id) in a hub; throws not_found.
+  int hub_privilege(std::string_view hub_id, std::string_view user_id) const;
+  // Throws forbidden ("PERMISSION_DENIED") unless the user's privilege covers the service's.
+  void check_service(std::string_view hub_id, std::string_view user_id,
+                     std::string_view service) const;
+
+  // --- calls -----------------------------------------------------------------------------
+  // A pending call from `callee` to `caller` placed less than 5 s ago: the two called each
+  // other, and the second call joins the first one's room instead of ringing.
+  const Invitation* crossed(std::string_view caller, std::string_view callee) const;
+
+  struct Rung {
+    bool offline = false;              // the callee has no socket anywhere: nothing rang
+    std::vector<std::string> sockets;  // where it rang
+  };
+  // Rings every socket of the callee for the conference, which the caller must be in (joined
+  // through `caller_socket`, or as a user). Emits call/invite to the callee's sockets.
+  Rung invite(std::string_view account_id, std::string_view conference_id,
+              std::string_view caller_user, std::string_view caller_socket,
+              std::string_view callee_user, Role role, const boost::json::object& metadata);
+  // The callee answers on one socket: joins the room with the invitation's role; tells the
+  // caller and the callee's other sockets (call/accept). `caller_socket` picks the call when
+  // several ring; empty takes the latest.
+  ParticipantView accept(std::string_view account_id, std::string_view callee_user,
+                         std::string_view socket_id, std::string_view caller_socket);
+  void decline(std::string_view account_id, std::string_view callee_user,
+               std::string_view socket_id, std::string_view caller_socket);
+  // Ends the room and every call to it; everyone in it or rung for it is told (call/cancel).
+  void cancel(std::string_view account_id, std::string_view conference_id,
+              std::string_view socket_id);
+  // Takes one callee out of the room and its pending call; tells the callee's sockets.
+  void revoke(std::string_view account_id, std::string_view conference_id,
+              std::string_view callee_user, std::string_view socket_id);
+  // The call `guest` placed to `me`, ringing or answered; nullopt when none.
+  std::optional<Invitation> caller_of(std::string_view me, std::string_view guest) const;
+  std::vector<Invitation> pending_for(std::string_view callee_user) const;
+
+ private:
+  Event call_event(std::string_view step, const Invitation& inv) const;
+  void forget(std::string_view conference_id, std::string_view callee);
+
+  ConferenceService& svc_;
+  EventSink& sink_;
+  std::map<std::string, SocketInfo, std::less<>> sockets_;
+  std::map<std::string, std::set<std::string>, std::less<>> by_user_;
+  std::vector<Invitation> invitations_;  // ringing or answered, until the room ends
+  std::set<std::string> answered_;       // "<conference>/<callee>"
+};
+
+}  // namespace confab::core
