@@ -1,9 +1,15 @@
 #include "app/server.hpp"
 
+#include "api/common/face.hpp"
 #include "api/common/persist.hpp"
+#include "api/drumee/drumee.hpp"
 #include "api/kazoo/event_socket.hpp"
 #include "api/kazoo/rest.hpp"
+#include "api/userplane/userplane.hpp"
+#include "api/xivo/cti.hpp"
 #include "bus/local_bus.hpp"
+#include "core/calls.hpp"
+#include "core/chat.hpp"
 #include "core/crypto.hpp"
 #include "core/error.hpp"
 #include "core/service.hpp"
@@ -29,6 +35,12 @@ namespace json = boost::json;
 namespace fs = std::filesystem;
 
 namespace {
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -145,9 +157,17 @@ int serve(const Config& cfg) {
   }
 
   std::string node = cfg.node.empty() ? default_node() : cfg.node;
+  core::Chat chat(svc, bus, unix_ms);
+  for (auto& [room, seq] : exec.direct().last_seqs()) chat.load_seq(room, seq);
+  core::Calls calls(svc, bus);
   api::Persister persist(svc, exec);
   api::kazoo::Rest rest(svc, persist, {node, CONFAB_VERSION});
   api::kazoo::EventSocket events(svc, bus, node);
+  api::FaceContext ctx{svc, chat, calls, persist, bus, node};
+  std::vector<std::unique_ptr<api::Face>> faces;
+  faces.push_back(std::make_unique<api::xivo::Cti>(ctx));
+  faces.push_back(std::make_unique<api::drumee::Drumee>(ctx));
+  faces.push_back(std::make_unique<api::userplane::Userplane>(ctx));
 
   net::HttpOptions hopts;
   hopts.address = cfg.host() == "localhost" ? "127.0.0.1" : cfg.host();
@@ -163,7 +183,9 @@ int serve(const Config& cfg) {
   };
   net::HttpServer http(
       io, hopts,
-      [&rest](net::Request&& req, net::Reply reply) {
+      [&rest, &faces](net::Request&& req, net::Reply reply) {
+        for (auto& f : faces)
+          if (f->handles(req.path)) return f->handle(std::move(req), std::move(reply));
         if (req.path == "/healthz") {
           if (req.method != "GET" && req.method != "HEAD")
             return reply({405,
@@ -174,10 +196,12 @@ int serve(const Config& cfg) {
         }
         rest.handle(std::move(req), std::move(reply));
       },
-      [&events](const net::Request& req,
-                std::shared_ptr<net::WsConnection> conn) -> std::optional<net::WsHandlers> {
-        if (req.path != "/v2/websocket") return std::nullopt;
-        return events.accept(req, std::move(conn));
+      [&events, &faces](const net::Request& req,
+                        std::shared_ptr<net::WsConnection> conn) -> std::optional<net::WsHandlers> {
+        if (req.path == "/v2/websocket") return events.accept(req, std::move(conn));
+        for (auto& f : faces)
+          if (auto h = f->accept(req, conn)) return h;
+        return std::nullopt;
       });
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -44,4 +44,36 @@ void Persister::refresh(std::string kind, std::function<void()> then) {
       });
 }
 
+void Persister::write_messages(core::Chat& chat, std::vector<core::ChatMessage> msgs,
+                               std::function<void(const std::string&)> then) {
+  std::vector<store::StoredMessage> rows;
+  for (auto& m : msgs)
+    rows.push_back({m.room_id, m.seq, m.account_id, m.ts, boost::json::serialize(to_json(m))});
+  exec_.write(
+      [rows = std::move(rows)](store::Store& s) {
+        for (auto& r : rows) s.append(r);
+      },
+      [&chat, msgs = std::move(msgs), then = std::move(then)](const std::string& err) {
+        if (err.empty())
+          for (auto& m : msgs) chat.commit(m);
+        then(err);
+      });
+}
+
+void Persister::history(std::string room_id, std::int64_t before, int limit,
+                        std::function<void(const std::string&, boost::json::array)> then) {
+  auto rows = std::make_shared<std::vector<store::StoredMessage>>();
+  exec_.write([rows, room_id = std::move(room_id), before,
+               limit](store::Store& s) { *rows = s.history(room_id, before, limit); },
+              [rows, then = std::move(then)](const std::string& err) {
+                boost::json::array out;
+                for (auto& r : *rows) {
+                  boost::system::error_code ec;
+                  auto v = boost::json::parse(r.body, ec);
+                  if (!ec) out.push_back(std::move(v));
+                }
+                then(err, std::move(out));
+              });
+}
+
 }  // namespace confab::api
