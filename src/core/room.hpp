@@ -18,11 +18,12 @@ struct JoinRequest {
   std::string name;    // caller id name
   std::string number;  // caller id number
   std::string pin;
-  std::string dialed;        // the conference number dialled, if any: picks the role (COMPAT.md)
-  std::string call_id;       // optional; generated when empty
-  std::string user_id;       // a confab user joining as themselves (CTI, Drumee); no PIN needed
-  std::string socket_id;     // the live socket that joins (Drumee)
-  std::optional<Role> role;  // forced role (an invitation names it); skips the PIN
+  std::string dialed;          // the conference number dialled, if any: picks the role (COMPAT.md)
+  std::string call_id;         // optional; generated when empty
+  std::string user_id;         // a confab user joining as themselves (CTI, Drumee); no PIN needed
+  std::string socket_id;       // the live socket that joins (Drumee)
+  std::optional<Role> role;    // forced role (an invitation names it); skips the PIN
+  bool first_is_host = false;  // Drumee: whoever opens an empty room hosts it
   // Where the request came from (an IP address), for counting wrong PINs of callers that give
   // no number, so that one anonymous caller cannot lock out all the others.
   std::string source;

@@ -196,6 +196,47 @@ std::string ConferenceService::auth_user(std::string_view credentials,
   return issue_token(secret_, c);
 }
 
+std::string ConferenceService::auth_login(std::string_view login, std::string_view password,
+                                          TokenClaims* out) const {
+  auto at = login.rfind('@');
+  auto username = lower(login.substr(0, at));
+  auto account_name = at == std::string_view::npos ? std::string() : lower(login.substr(at + 1));
+  auto creds = keyed_hash(user_credentials(username, password));
+  const Doc* found = nullptr;
+  int matches = 0;
+  for (auto* u : dir_.all("user")) {
+    if (str_field(u->body, "username") != username) continue;
+    if (!account_name.empty()) {
+      auto* a = dir_.find("account", u->account_id);
+      if (!a || lower(str_field(a->body, "name")) != account_name) continue;
+    }
+    ++matches;
+    if (str_field(u->body, "pvt_credentials") == creds) found = u;
+  }
+  // The same username in two accounts needs "user@account" to say which.
+  if (!found || matches > 1 || password.empty())
+    throw Error(Errc::unauthorized,
+                matches > 1 ? "ambiguous login: use user@account" : "invalid credentials");
+  TokenClaims c{found->account_id, found->id, now() + cfg_.token_ttl_seconds, "login"};
+  if (out) *out = c;
+  return issue_token(secret_, c);
+}
+
+std::string ConferenceService::refresh(const TokenClaims& c) const {
+  TokenClaims fresh = c;
+  fresh.expires = now() + cfg_.token_ttl_seconds;
+  return issue_token(secret_, fresh);
+}
+
+std::int64_t ConferenceService::empty_since(std::string_view conference_id) const {
+  if (room(conference_id)) return 0;
+  if (auto it = emptied_.find(std::string(conference_id)); it != emptied_.end()) return it->second;
+  auto* d = dir_.find("conference", conference_id);
+  if (!d) return 0;
+  auto* c = d->body.if_contains("pvt_created");
+  return c && c->is_int64() ? c->as_int64() : 0;
+}
+
 TokenClaims ConferenceService::verify(std::string_view token) const {
   auto c = verify_token(secret_, token, now());
   if (!dir_.find("account", c.account_id)) throw Error(Errc::unauthorized, "invalid credentials");
@@ -281,6 +322,7 @@ Admission ConferenceService::admit(std::string_view account_id, const Doc& conf,
     adm.role = resolve_role(conf.body, req);
     pin_proved = !req.pin.empty();
   }
+  if (req.first_is_host && !room(conf.id)) adm.role = Role::moderator;
   check_admission(conf.body, adm.affiliation, pin_proved || req.role.has_value());
   auto muc = initial_role(muc_config(conf.body), adm.affiliation, adm.role == Role::moderator);
   if (muc == MucRole::moderator) adm.role = Role::moderator;
@@ -398,7 +440,10 @@ void ConferenceService::participant_action(std::string_view account_id,
 // Publishes a change's events, and forgets the room if it emptied.
 void ConferenceService::finish(std::string_view conference_id, std::vector<Event>& events) {
   auto it = rooms_.find(conference_id);
-  if (it != rooms_.end() && it->second->participants().empty()) rooms_.erase(it);
+  if (it != rooms_.end() && it->second->participants().empty()) {
+    emptied_[std::string(conference_id)] = now();
+    rooms_.erase(it);
+  }
   emit(events);
 }
 
@@ -460,6 +505,7 @@ void ConferenceService::end_room(const std::string& conference_id, std::string_v
   std::vector<int> ids;
   for (auto& p : it->second->participants()) ids.push_back(p.participant_id);
   for (int id : ids) it->second->leave(id, reason, now(), events);
+  emptied_[conference_id] = now();
   rooms_.erase(it);
   emit(events);
 }

@@ -63,6 +63,11 @@ class ConferenceService {
   // Kazoo user_auth: md5 credentials + account name -> token; throws unauthorized.
   std::string auth_user(std::string_view credentials, std::string_view account_name,
                         TokenClaims* out = nullptr) const;
+  // XiVO login: "username" (unique across accounts) or "username@account name", and password.
+  std::string auth_login(std::string_view login, std::string_view password,
+                         TokenClaims* out = nullptr) const;
+  // A fresh token for the same identity (xuc's auth/check).
+  std::string refresh(const TokenClaims& c) const;
   TokenClaims verify(std::string_view token) const;
   bool is_admin_account(std::string_view account_id) const;
   // Throws forbidden. A token reaches its own account (the admin account reaches all); a user
@@ -83,6 +88,9 @@ class ConferenceService {
   void participant_action(std::string_view account_id, std::string_view conference_id,
                           int participant_id, std::string_view action);
   int bad_pin_attempts(std::string_view conference_id) const;
+  // When the conference's room last emptied (unix seconds); its creation when never used; 0
+  // while it has occupants.
+  std::int64_t empty_since(std::string_view conference_id) const;
 
   // An occupant acting on their own room, with XiVO's organizer rules: the actor must be in the
   // room (not_a_member), organizer-only actions need a moderator (not_organizer), organizers
@@ -125,6 +133,7 @@ class ConferenceService {
   std::map<std::string, std::unique_ptr<Room>, std::less<>> rooms_;          // by conference id
   std::map<std::pair<std::string, std::string>, PinFailures> pin_failures_;  // (conf, caller)
   std::unordered_map<std::string, int> bad_pins_;                            // conf -> total
+  std::unordered_map<std::string, std::int64_t> emptied_;  // conf -> when its room last emptied
 };
 
 }  // namespace confab::core

@@ -384,6 +384,7 @@ void Rest::accounts(Ctx& c, const net::Request& req, const std::vector<std::stri
     return reply(success(c, 200, std::move(out)));
   }
   if (coll == "users") return users(c, req, account, seg, reply);
+  if (coll == "hubs") return hubs(c, req, account, seg, reply);
   if (coll == "conferences") return conferences(c, req, account, seg, reply);
   throw Error(Errc::not_found, "not found");
 }
@@ -424,6 +425,37 @@ void Rest::users(Ctx& c, const net::Request& req, const std::string& account,
   auto env = parse_envelope(req);
   auto mode = req.method == "POST" ? WriteMode::replace : WriteMode::patch;
   return save(c, svc_.prepare("user", account, id, mode, data_of(env), &c.claims), 200, reply);
+}
+
+void Rest::hubs(Ctx& c, const net::Request& req, const std::string& account,
+                const std::vector<std::string>& seg, net::Reply& reply) {
+  svc_.get("account", account, account);
+  if (seg.size() == 4) {
+    allow(req, {"GET", "PUT"});
+    if (req.method == "GET") {
+      json::array out;
+      for (auto* d : svc_.directory().list("hub", account)) out.push_back(public_doc(*d));
+      return reply(success(c, 200, std::move(out)));
+    }
+    svc_.authorize(c.claims, account, Access::write);
+    auto env = parse_envelope(req);
+    return save(c, svc_.prepare("hub", account, {}, WriteMode::create, data_of(env), &c.claims),
+                201, reply);
+  }
+  if (seg.size() != 5) throw Error(Errc::not_found, "not found");
+  allow(req, {"GET", "POST", "PATCH", "DELETE"});
+  auto& d = svc_.get("hub", account, seg[4]);
+  if (req.method == "GET") return reply(success(c, 200, public_doc(d), revision_tag(d)));
+  auto owner = d.body.contains("owner_id") && d.body.at("owner_id").is_string()
+                   ? std::string(d.body.at("owner_id").as_string())
+                   : std::string();
+  svc_.authorize(c.claims, account, Access::write, owner);
+  if (req.method == "DELETE")
+    return save(c, svc_.prepare("hub", account, seg[4], WriteMode::remove, {}, &c.claims), 200,
+                reply);
+  auto env = parse_envelope(req);
+  auto mode = req.method == "POST" ? WriteMode::replace : WriteMode::patch;
+  return save(c, svc_.prepare("hub", account, seg[4], mode, data_of(env), &c.claims), 200, reply);
 }
 
 void Rest::conferences(Ctx& c, const net::Request& req, const std::string& account,

@@ -31,6 +31,8 @@ class Rest {
                 net::Reply& reply);
   void users(Ctx& c, const net::Request& req, const std::string& account,
              const std::vector<std::string>& seg, net::Reply& reply);
+  void hubs(Ctx& c, const net::Request& req, const std::string& account,
+            const std::vector<std::string>& seg, net::Reply& reply);
   void conferences(Ctx& c, const net::Request& req, const std::string& account,
                    const std::vector<std::string>& seg, net::Reply& reply);
   void participants(Ctx& c, const net::Request& req, const std::string& account,
