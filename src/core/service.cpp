@@ -312,6 +312,9 @@ Admission ConferenceService::admit(std::string_view account_id, const Doc& conf,
   }
   adm.affiliation = affiliation_of(conf.body, adm.user_id);
 
+  // Refusals by affiliation come before any PIN question: an outcast is told it is banned.
+  if (adm.affiliation == Affiliation::outcast || (req.pin.empty() && !req.role))
+    check_admission(conf.body, adm.affiliation, false);
   bool pin_proved = false;
   if (req.role) {
     adm.role = *req.role;  // an accepted invitation names the role
