@@ -3,8 +3,7 @@
 #include "media/g711.hpp"
 
 #include <opus/opus.h>
-#include <spandsp/g722.h>
-#include <spandsp/telephony.h>
+#include <spandsp.h>  // the umbrella header: g722.h needs telephony.h first
 #include <speex/speex_resampler.h>
 
 #include <algorithm>
