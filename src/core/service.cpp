@@ -318,12 +318,14 @@ Admission ConferenceService::admit(std::string_view account_id, const Doc& conf,
   bool pin_proved = false;
   if (req.role) {
     adm.role = *req.role;  // an accepted invitation names the role
+  } else if (!req.pin.empty()) {
+    adm.role = resolve_role(conf.body, req);  // a PIN given is always checked, and counts
+    pin_proved = true;
   } else if (!req.user_id.empty() && adm.affiliation >= Affiliation::member) {
     // An affiliated user joining as themselves needs no PIN: the affiliation is the proof.
     adm.role = adm.affiliation >= Affiliation::admin ? Role::moderator : Role::member;
   } else {
     adm.role = resolve_role(conf.body, req);
-    pin_proved = !req.pin.empty();
   }
   if (req.first_is_host && !room(conf.id)) adm.role = Role::moderator;
   check_admission(conf.body, adm.affiliation, pin_proved || req.role.has_value());

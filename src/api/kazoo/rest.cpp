@@ -177,7 +177,9 @@ net::Response Rest::failure(const Ctx& c, const Error& e) const {
       with_message(e.message);
       break;
     case Errc::forbidden:
-      status = 403, message = "forbidden", with_message("forbidden");
+      // Kazoo says only "forbidden"; the core's reason ("banned from this conference", "a visitor
+      // has no voice") says what is wrong.
+      status = 403, message = "forbidden", with_message(e.message);
       break;
     case Errc::unauthorized:
       status = 401, message = "invalid_credentials";
