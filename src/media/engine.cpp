@@ -1,0 +1,101 @@
+#include "media/engine.hpp"
+
+#include "media/shard.hpp"
+
+#include <stdexcept>
+#include <unordered_map>
+
+namespace confab::media {
+
+Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)) {
+  if (cfg_.conference_rate != 8000 && cfg_.conference_rate != 16000 &&
+      cfg_.conference_rate != 48000)
+    throw std::invalid_argument("media: conference rate must be 8000, 16000 or 48000");
+  if (cfg_.tick_ms != 10 && cfg_.tick_ms != 20 && cfg_.tick_ms != 40)
+    throw std::invalid_argument("media: tick must be 10, 20 or 40 ms");
+  for (int i = 0; i < std::max(1, cfg_.shards); ++i)
+    shards_.push_back(std::make_unique<Shard>(cfg_, i));
+}
+
+Engine::~Engine() = default;
+
+Shard& Engine::shard_of(std::uint64_t room) const {
+  auto it = placement_.find(room);
+  return *shards_[it == placement_.end() ? 0 : it->second];
+}
+
+std::uint16_t Engine::add_room(std::uint64_t room) {
+  auto& p = placement_;
+  auto it = p.find(room);
+  if (it == p.end()) {
+    // Least-loaded shard by rooms placed: an idle room costs nothing, a busy one is not split.
+    std::vector<std::size_t> load(shards_.size());
+    for (auto& [r, s] : p) ++load[s];
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < load.size(); ++i)
+      if (load[i] < load[best]) best = i;
+    it = p.emplace(room, best).first;
+  }
+  Command c;
+  c.type = Command::Type::add_room;
+  c.room = room;
+  shards_[it->second]->command(c);
+  return shards_[it->second]->port();
+}
+
+void Engine::remove_room(std::uint64_t room) {
+  Command c;
+  c.type = Command::Type::remove_room;
+  c.room = room;
+  shard_of(room).command(c);
+  placement_.erase(room);
+}
+
+void Engine::add_leg(const LegSpec& spec) {
+  Command c;
+  c.type = Command::Type::add_leg;
+  c.room = spec.room;
+  c.leg = spec.leg;
+  c.spec = spec;
+  shard_of(spec.room).command(c);
+}
+
+void Engine::remove_leg(std::uint64_t room, std::uint64_t leg) {
+  Command c;
+  c.type = Command::Type::remove_leg;
+  c.room = room;
+  c.leg = leg;
+  shard_of(room).command(c);
+}
+
+void Engine::set_flags(std::uint64_t room, std::uint64_t leg, bool speak, bool hear) {
+  Command c;
+  c.type = Command::Type::set_flags;
+  c.room = room;
+  c.leg = leg;
+  c.speak = speak;
+  c.hear = hear;
+  shard_of(room).command(c);
+}
+
+std::size_t Engine::poll(const std::function<void(const EngineEvent&)>& on_event) {
+  std::size_t n = 0;
+  for (auto& s : shards_)
+    while (auto e = s->events().pop()) {
+      on_event(*e);
+      ++n;
+    }
+  return n;
+}
+
+std::uint16_t Engine::port_of(std::uint64_t room) const {
+  return shard_of(room).port();
+}
+
+Engine::Stats Engine::stats() const {
+  Stats s;
+  for (auto& sh : shards_) sh->add_stats(s);
+  return s;
+}
+
+}  // namespace confab::media

@@ -1,0 +1,462 @@
+#include "media/shard.hpp"
+
+#include "media/rtp.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+#include <string>
+
+namespace confab::media {
+
+namespace {
+
+constexpr std::size_t kBatch = 64;  // datagrams per recvmmsg/sendmmsg call
+constexpr std::size_t kMaxDatagram = 1500;
+constexpr std::size_t kMaxPayload = 1200;
+constexpr int kEnergyEvery = 25;  // ticks between energy reports (500 ms at 20 ms)
+
+std::int64_t mono_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+std::uint64_t addr_key(const sockaddr_in& a) {
+  return std::uint64_t{ntohl(a.sin_addr.s_addr)} << 16 | ntohs(a.sin_port);
+}
+
+std::uint64_t group_key(const Negotiated& n) {
+  return std::uint64_t(static_cast<int>(n.codec)) << 40 | std::uint64_t(n.channels) << 32 |
+         std::uint64_t(n.pt) << 16 | std::uint64_t(n.ptime);
+}
+
+}  // namespace
+
+// Listeners with the same codec, channels, payload type and ptime share one encode of the mix.
+struct Shard::Group {
+  Negotiated codec;
+  std::unique_ptr<Encoder> enc;
+  std::unique_ptr<Resampler> down;  // conference rate -> codec rate, null when equal
+  std::vector<std::int16_t> pcm;
+  std::vector<std::uint8_t> payload;
+  int bytes = 0;
+  bool encoded = false;               // this tick
+  std::vector<std::uint8_t> silence;  // one encoded silent frame, for deaf legs
+  int silence_bytes = 0;
+  int users = 0;
+};
+
+struct Shard::Leg {
+  LegSpec spec;
+  Group* group = nullptr;
+  std::unique_ptr<Decoder> dec;
+  std::unique_ptr<Encoder> enc;     // private: this leg's mix-minus while it speaks
+  std::unique_ptr<Resampler> up;    // codec rate -> conference rate
+  std::unique_ptr<Resampler> down;  // conference rate -> codec rate
+  JitterBuffer jb{32, kMaxPayload, 1, 8, 20};
+  TalkDetector talk;
+  std::vector<std::int16_t> pcm_codec, pcm_conf, out_codec;
+  std::vector<std::uint8_t> payload;
+  std::array<std::uint8_t, kRtpHeaderSize> header{};
+  std::uint32_t ssrc = 0;
+  std::uint16_t seq = 0;
+  std::uint32_t ts = 0;
+  bool first = true;
+  std::int64_t last_rx = 0;
+  bool timed_out = false;
+  bool heard = false;  // decoded audio this tick
+  std::uint32_t dtmf_ts = 0;
+  bool dtmf_seen = false;
+  int energy_tick = 0;
+  int last_energy = -1;
+  std::size_t slot = 0;
+};
+
+struct Shard::Room {
+  std::uint64_t id;
+  Mixer mixer;
+  std::vector<Leg*> legs;  // slot order
+  std::vector<MixerInput> inputs;
+  std::map<std::uint64_t, std::unique_ptr<Group>> groups;
+  std::uint64_t floor = 0;
+  Room(std::uint64_t i, std::size_t frame, int speakers)
+      : id(i), mixer(frame, 64, static_cast<std::size_t>(speakers)) {}
+};
+
+Shard::Shard(const EngineConfig& cfg, int index)
+    : cfg_(cfg), conf_frame_(static_cast<std::size_t>(cfg.conference_rate * cfg.tick_ms / 1000)) {
+  fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) throw std::runtime_error("media: socket() failed");
+  int size = 8 << 20;
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size);
+  ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size);
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(cfg.port_base ? static_cast<std::uint16_t>(cfg.port_base + index) : 0);
+  if (::inet_pton(AF_INET, cfg.bind_ip.c_str(), &a.sin_addr) != 1)
+    throw std::invalid_argument("media: bad bind address " + cfg.bind_ip);
+  if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd_);
+    throw std::runtime_error("media: cannot bind " + cfg.bind_ip + ":" +
+                             std::to_string(ntohs(a.sin_port)) + ": " + std::strerror(errno));
+  }
+  socklen_t len = sizeof a;
+  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+  port_ = ntohs(a.sin_port);
+
+  rx_msgs_.resize(kBatch);
+  rx_iov_.resize(kBatch);
+  rx_buf_.resize(kBatch * kMaxDatagram);
+  rx_addr_.resize(kBatch);
+  for (std::size_t i = 0; i < kBatch; ++i) {
+    rx_iov_[i] = {rx_buf_.data() + i * kMaxDatagram, kMaxDatagram};
+    rx_msgs_[i] = {};
+    rx_msgs_[i].msg_hdr.msg_iov = &rx_iov_[i];
+    rx_msgs_[i].msg_hdr.msg_iovlen = 1;
+    rx_msgs_[i].msg_hdr.msg_name = &rx_addr_[i];
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+Shard::~Shard() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void Shard::add_stats(Engine::Stats& s) const {
+  s.ticks += ticks_;
+  s.late_ticks += late_;
+  s.rx_packets += rx_;
+  s.tx_packets += tx_;
+  s.rx_unknown += rx_unknown_;
+  s.encodes += encodes_;
+  s.decodes += decodes_;
+  s.queue_full += events_dropped_;
+}
+
+void Shard::report(EngineEvent::Type t, const Room& room, const Leg& leg, int value) {
+  if (!events_.push({t, room.id, leg.spec.leg, value})) ++events_dropped_;
+}
+
+void Shard::apply(const Command& c) {
+  switch (c.type) {
+    case Command::Type::add_room:
+      if (!rooms_.count(c.room))
+        rooms_[c.room] = std::make_unique<Room>(c.room, conf_frame_, cfg_.max_speakers);
+      break;
+    case Command::Type::remove_room: {
+      auto it = rooms_.find(c.room);
+      if (it == rooms_.end()) break;
+      for (auto* leg : it->second->legs) {
+        by_addr_.erase(addr_key(leg->spec.remote));
+        by_id_.erase(leg->spec.leg);
+        delete leg;
+      }
+      rooms_.erase(it);
+      break;
+    }
+    case Command::Type::add_leg: {
+      auto it = rooms_.find(c.room);
+      if (it == rooms_.end() || by_id_.count(c.spec.leg)) break;
+      auto& room = *it->second;
+      auto* leg = new Leg;
+      leg->spec = c.spec;
+      auto codec = c.spec.codec.codec;
+      int rate = pcm_rate(codec);
+      auto frame = static_cast<std::size_t>(frame_samples(codec, cfg_.tick_ms));
+      leg->dec = make_decoder(codec, cfg_.tick_ms);
+      leg->enc = make_encoder(codec, c.spec.codec.channels, cfg_.tick_ms);
+      if (rate != cfg_.conference_rate) {
+        leg->up = std::make_unique<Resampler>(rate, cfg_.conference_rate);
+        leg->down = std::make_unique<Resampler>(cfg_.conference_rate, rate);
+      }
+      leg->pcm_codec.resize(frame * 2);  // room for a decoder that returns a longer frame
+      leg->pcm_conf.resize(conf_frame_);
+      leg->out_codec.resize(frame);
+      leg->payload.resize(kMaxPayload);
+      std::random_device rd;
+      leg->ssrc = rd();
+      leg->seq = static_cast<std::uint16_t>(rd());
+      leg->ts = rd();
+      leg->last_rx = mono_ms();
+      auto key = group_key(c.spec.codec);
+      auto& g = room.groups[key];
+      if (!g) {
+        g = std::make_unique<Group>();
+        g->codec = c.spec.codec;
+        g->enc = make_encoder(codec, c.spec.codec.channels, cfg_.tick_ms);
+        if (rate != cfg_.conference_rate)
+          g->down = std::make_unique<Resampler>(cfg_.conference_rate, rate);
+        g->pcm.resize(frame);
+        g->payload.resize(kMaxPayload);
+        g->silence.resize(kMaxPayload);
+        std::vector<std::int16_t> zeros(frame);
+        auto quiet = make_encoder(codec, c.spec.codec.channels, cfg_.tick_ms);
+        g->silence_bytes = quiet->encode(zeros, g->silence);
+      }
+      ++g->users;
+      leg->group = g.get();
+      leg->slot = room.legs.size();
+      room.legs.push_back(leg);
+      room.inputs.resize(room.legs.size());
+      by_addr_[addr_key(c.spec.remote)] = leg;
+      by_id_[c.spec.leg] = leg;
+      // Room for every leg's datagram in one tick's send batch.
+      std::size_t total = by_id_.size();
+      if (tx_msgs_.size() < total) {
+        tx_msgs_.resize(total * 2);
+        tx_iov_.resize(total * 4);
+      }
+      break;
+    }
+    case Command::Type::remove_leg: {
+      auto it = rooms_.find(c.room);
+      auto lt = by_id_.find(c.leg);
+      if (it == rooms_.end() || lt == by_id_.end()) break;
+      auto& room = *it->second;
+      Leg* leg = lt->second;
+      by_addr_.erase(addr_key(leg->spec.remote));
+      by_id_.erase(lt);
+      room.legs.erase(std::remove(room.legs.begin(), room.legs.end(), leg), room.legs.end());
+      for (std::size_t i = 0; i < room.legs.size(); ++i) room.legs[i]->slot = i;
+      room.inputs.resize(room.legs.size());
+      if (leg->group && --leg->group->users == 0) room.groups.erase(group_key(leg->group->codec));
+      if (room.floor == leg->spec.leg) room.floor = 0;
+      delete leg;
+      break;
+    }
+    case Command::Type::set_flags: {
+      auto lt = by_id_.find(c.leg);
+      if (lt == by_id_.end()) break;
+      lt->second->spec.speak = c.speak;
+      lt->second->spec.hear = c.hear;
+      break;
+    }
+    case Command::Type::stop:
+      stop_ = true;
+      break;
+  }
+}
+
+void Shard::on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::int64_t now_ms) {
+  std::span<const std::uint8_t> d(data, len);
+  if (looks_like_rtcp(d)) return;  // reports are not needed to mix; BYE ends with the leg
+  RtpPacket p;
+  if (parse_rtp(d, p, static_cast<std::uint8_t>(leg.spec.level_ext)) != RtpError::ok) return;
+  leg.last_rx = now_ms;
+  if (p.payload_type == leg.spec.codec.pt) {
+    leg.jb.put(p.seq, p.payload, now_ms);
+    return;
+  }
+  if (p.payload_type == leg.spec.codec.dtmf_pt && p.payload.size() >= 4) {
+    // RFC 4733: one event spans several packets with the same timestamp; report it once.
+    if (leg.dtmf_seen && p.timestamp == leg.dtmf_ts) return;
+    leg.dtmf_seen = true;
+    leg.dtmf_ts = p.timestamp;
+    static constexpr char digits[] = "0123456789*#ABCD";
+    std::uint8_t ev = p.payload[0];
+    if (ev < 16) {
+      for (auto& [id, room] : rooms_)
+        if (std::find(room->legs.begin(), room->legs.end(), &leg) != room->legs.end())
+          report(EngineEvent::Type::dtmf, *room, leg, digits[ev]);
+    }
+  }
+}
+
+void Shard::receive(std::int64_t now_ms) {
+  for (;;) {
+    for (std::size_t i = 0; i < kBatch; ++i) rx_msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+    int n = ::recvmmsg(fd_, rx_msgs_.data(), kBatch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) return;
+    rx_ += static_cast<std::uint64_t>(n);
+    for (int i = 0; i < n; ++i) {
+      auto it = by_addr_.find(addr_key(rx_addr_[static_cast<std::size_t>(i)]));
+      if (it == by_addr_.end()) {
+        ++rx_unknown_;
+        continue;
+      }
+      on_packet(*it->second, rx_buf_.data() + static_cast<std::size_t>(i) * kMaxDatagram,
+                rx_msgs_[static_cast<std::size_t>(i)].msg_len, now_ms);
+    }
+    if (static_cast<std::size_t>(n) < kBatch) return;
+  }
+}
+
+void Shard::mix_room(Room& room, std::int64_t now_ms) {
+  // 1. One frame from every leg: decoded only when it can be heard.
+  for (auto* leg : room.legs) {
+    auto& in = room.inputs[leg->slot];
+    in = {};
+    leg->heard = false;
+    if (leg->timed_out) continue;
+    if (now_ms - leg->last_rx > cfg_.rtp_timeout_ms) {
+      leg->timed_out = true;
+      report(EngineEvent::Type::timeout, room, *leg, 0);
+      continue;
+    }
+    auto f = leg->jb.pop();
+    if (f.kind == JitterBuffer::Kind::waiting || !leg->spec.speak) {
+      if (leg->talk.talking() && leg->talk.feed_score(0) == TalkChange::stopped)
+        report(EngineEvent::Type::quiet, room, *leg, 0);
+      continue;
+    }
+    int n = f.kind == JitterBuffer::Kind::packet ? leg->dec->decode(f.payload, leg->pcm_codec)
+                                                 : leg->dec->conceal(leg->pcm_codec, f.next);
+    ++decodes_;
+    if (n <= 0) continue;
+    std::span<const std::int16_t> conf;
+    if (leg->up) {
+      int m = leg->up->process(std::span(leg->pcm_codec).first(static_cast<std::size_t>(n)),
+                               leg->pcm_conf);
+      if (m < static_cast<int>(conf_frame_))
+        std::fill(leg->pcm_conf.begin() + m, leg->pcm_conf.end(), std::int16_t{0});
+      conf = leg->pcm_conf;
+    } else {
+      if (static_cast<std::size_t>(n) < conf_frame_) continue;
+      conf = std::span(leg->pcm_codec).first(conf_frame_);
+    }
+    auto change = leg->talk.feed(conf);
+    if (change == TalkChange::started)
+      report(EngineEvent::Type::talking, room, *leg, leg->talk.score());
+    if (change == TalkChange::stopped) report(EngineEvent::Type::quiet, room, *leg, 0);
+    if (++leg->energy_tick >= kEnergyEvery) {
+      leg->energy_tick = 0;
+      if (leg->talk.score() != leg->last_energy) {
+        leg->last_energy = leg->talk.score();
+        report(EngineEvent::Type::energy, room, *leg, leg->last_energy);
+      }
+    }
+    leg->heard = true;
+    in = {leg->talk.score(), true, conf};
+  }
+
+  // 2. Mix: the N loudest, a mix-minus each, one full mix for the rest.
+  room.mixer.mix(room.inputs);
+
+  // Floor (FreeSWITCH): the first talker takes it; another takes it over when clearly louder.
+  Leg* holder = nullptr;
+  Leg* loudest = nullptr;
+  for (auto* leg : room.legs) {
+    if (leg->spec.leg == room.floor) holder = leg;
+    if (leg->heard && leg->talk.talking() &&
+        (!loudest || leg->talk.score() > loudest->talk.score()))
+      loudest = leg;
+  }
+  if (loudest && loudest != holder &&
+      (!holder || (loudest->talk.score() > 300 && holder->talk.score() < 100))) {
+    room.floor = loudest->spec.leg;
+    report(EngineEvent::Type::floor, room, *loudest, 1);
+  }
+
+  // 3. Encode and queue: speakers their own mix; listeners share their group's encode.
+  for (auto& [key, g] : room.groups) g->encoded = false;
+  for (auto* leg : room.legs) {
+    if (leg->timed_out) continue;
+    std::span<const std::uint8_t> payload;
+    auto* g = leg->group;
+    if (!leg->spec.hear) {
+      payload =
+          std::span(g->silence).first(static_cast<std::size_t>(std::max(0, g->silence_bytes)));
+    } else if (room.mixer.is_speaker(leg->slot)) {
+      auto mix = room.mixer.minus(leg->slot);
+      std::span<const std::int16_t> pcm = mix;
+      if (leg->down)
+        pcm = std::span(leg->out_codec)
+                  .first(static_cast<std::size_t>(leg->down->process(mix, leg->out_codec)));
+      int bytes = leg->enc->encode(pcm, leg->payload);
+      ++encodes_;
+      if (bytes <= 0) continue;
+      payload = std::span(leg->payload).first(static_cast<std::size_t>(bytes));
+    } else {
+      if (!g->encoded) {
+        auto mix = room.mixer.full();
+        std::span<const std::int16_t> pcm = mix;
+        if (g->down)
+          pcm = std::span(g->pcm).first(static_cast<std::size_t>(g->down->process(mix, g->pcm)));
+        g->bytes = g->enc->encode(pcm, g->payload);
+        g->encoded = true;
+        ++encodes_;
+      }
+      if (g->bytes <= 0) continue;
+      payload = std::span(g->payload).first(static_cast<std::size_t>(g->bytes));
+    }
+    write_rtp_header(leg->header, static_cast<std::uint8_t>(leg->spec.codec.pt), leg->first,
+                     leg->seq++, leg->ts, leg->ssrc);
+    leg->ts += static_cast<std::uint32_t>(rtp_increment(leg->spec.codec.codec, cfg_.tick_ms));
+    leg->first = false;
+    if (tx_count_ >= tx_msgs_.size()) flush();
+    auto& m = tx_msgs_[tx_count_];
+    auto* iov = &tx_iov_[tx_count_ * 2];
+    iov[0] = {leg->header.data(), leg->header.size()};
+    iov[1] = {const_cast<std::uint8_t*>(payload.data()), payload.size()};
+    m = {};
+    m.msg_hdr.msg_iov = iov;
+    m.msg_hdr.msg_iovlen = 2;
+    m.msg_hdr.msg_name = &leg->spec.remote;
+    m.msg_hdr.msg_namelen = sizeof(sockaddr_in);
+    ++tx_count_;
+  }
+  // Shared payloads and private buffers must outlive the send: flush before the next room
+  // reuses its group buffers (each room has its own groups, so once per tick is enough).
+}
+
+void Shard::flush() {
+  std::size_t sent = 0;
+  while (sent < tx_count_) {
+    int n = ::sendmmsg(fd_, tx_msgs_.data() + sent,
+                       static_cast<unsigned>(std::min(kBatch, tx_count_ - sent)), MSG_DONTWAIT);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      ++sent;  // skip the datagram the kernel refused (counted as not sent)
+      continue;
+    }
+    sent += static_cast<std::size_t>(n);
+    tx_ += static_cast<std::uint64_t>(n);
+  }
+  tx_count_ = 0;
+}
+
+void Shard::run() {
+  timespec next{};
+  clock_gettime(CLOCK_MONOTONIC, &next);
+  const long tick_ns = static_cast<long>(cfg_.tick_ms) * 1'000'000;
+  while (!stop_) {
+    while (auto c = commands_.pop()) apply(*c);
+    auto now = mono_ms();
+    receive(now);
+    for (auto& [id, room] : rooms_) mix_room(*room, now);
+    flush();
+    ++ticks_;
+    next.tv_nsec += tick_ns;
+    while (next.tv_nsec >= 1'000'000'000) {
+      next.tv_nsec -= 1'000'000'000;
+      ++next.tv_sec;
+    }
+    timespec now_ts{};
+    clock_gettime(CLOCK_MONOTONIC, &now_ts);
+    if (now_ts.tv_sec > next.tv_sec ||
+        (now_ts.tv_sec == next.tv_sec && now_ts.tv_nsec > next.tv_nsec)) {
+      ++late_;
+      next = now_ts;  // we are behind: start the next tick at once, from now
+      continue;
+    }
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
+  }
+  for (auto& [id, room] : rooms_)
+    for (auto* leg : room->legs) delete leg;
+  rooms_.clear();
+}
+
+}  // namespace confab::media

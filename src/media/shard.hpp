@@ -1,0 +1,82 @@
+#pragma once
+// One media thread: a UDP socket, the rooms placed on it and their legs. Runs a fixed tick;
+// everything it touches per tick was allocated when a room or leg was added.
+#include "media/codec.hpp"
+#include "media/engine.hpp"
+#include "media/jitter.hpp"
+#include "media/mixer.hpp"
+#include "media/spsc.hpp"
+#include "media/talk.hpp"
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+struct mmsghdr;
+struct iovec;
+
+namespace confab::media {
+
+struct Command {
+  enum class Type : std::uint8_t { add_room, remove_room, add_leg, remove_leg, set_flags, stop };
+  Type type{};
+  std::uint64_t room = 0;
+  std::uint64_t leg = 0;
+  LegSpec spec;
+  bool speak = true;
+  bool hear = true;
+};
+
+class Shard {
+ public:
+  Shard(const EngineConfig& cfg, int index);
+  ~Shard();
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  bool command(const Command& c) { return commands_.push(c); }
+  Spsc<EngineEvent>& events() { return events_; }
+  void add_stats(Engine::Stats& s) const;
+
+ private:
+  struct Group;
+  struct Leg;
+  struct Room;
+
+  void run();
+  void apply(const Command& c);
+  void receive(std::int64_t now_ms);
+  void on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::int64_t now_ms);
+  void mix_room(Room& room, std::int64_t now_ms);
+  void flush();
+  void report(EngineEvent::Type t, const Room& room, const Leg& leg, int value);
+
+  EngineConfig cfg_;
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::size_t conf_frame_;
+  Spsc<Command> commands_{4096};
+  Spsc<EngineEvent> events_{16384};
+  std::map<std::uint64_t, std::unique_ptr<Room>> rooms_;
+  std::unordered_map<std::uint64_t, Leg*> by_addr_;  // ip:port -> leg
+  std::unordered_map<std::uint64_t, Leg*> by_id_;
+  // Batched I/O arrays, grown when legs are added, reused every tick.
+  std::vector<mmsghdr> rx_msgs_;
+  std::vector<iovec> rx_iov_;
+  std::vector<std::uint8_t> rx_buf_;
+  std::vector<sockaddr_in> rx_addr_;
+  std::vector<mmsghdr> tx_msgs_;
+  std::vector<iovec> tx_iov_;
+  std::size_t tx_count_ = 0;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> ticks_{0}, late_{0}, rx_{0}, tx_{0}, rx_unknown_{0}, encodes_{0},
+      decodes_{0}, events_dropped_{0};
+  std::thread thread_;
+};
+
+}  // namespace confab::media

@@ -1,0 +1,171 @@
+// The engine over real loopback UDP: legs are plain sockets of this test that send G.711 tones
+// every 20 ms and decode what comes back. Assertions are on the signal (Goertzel).
+#include "media/engine.hpp"
+#include "media/g711.hpp"
+#include "media/rtp.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <numbers>
+#include <thread>
+#include <vector>
+
+using namespace confab::media;
+
+namespace {
+
+double goertzel(std::span<const std::int16_t> x, double hz, double rate = 8000) {
+  double k = 2 * std::cos(2 * std::numbers::pi * hz / rate), s1 = 0, s2 = 0;
+  for (auto v : x) {
+    double s0 = v + k * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  return std::sqrt(std::max(0.0, s1 * s1 + s2 * s2 - k * s1 * s2)) / static_cast<double>(x.size());
+}
+
+struct TestLeg {
+  int fd;
+  sockaddr_in addr{};
+  double hz;
+  std::uint16_t seq = 1;
+  std::uint32_t ts = 0;
+  long t = 0;
+  std::vector<std::int16_t> heard;
+
+  explicit TestLeg(double f) : hz(f) {
+    fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  }
+  ~TestLeg() { ::close(fd); }
+
+  void send(std::uint16_t port) {
+    std::uint8_t pkt[12 + 160];
+    write_rtp_header(pkt, 0, seq == 1, seq, ts, 0x1000 + static_cast<std::uint32_t>(hz));
+    for (int i = 0; i < 160; ++i)
+      pkt[12 + i] = g711::linear_to_ulaw(
+          static_cast<std::int16_t>(6000 * std::sin(2 * std::numbers::pi * hz * t++ / 8000)));
+    ++seq;
+    ts += 160;
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::sendto(fd, pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  }
+  void drain() {
+    std::uint8_t buf[1500];
+    for (;;) {
+      auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return;
+      RtpPacket p;
+      if (parse_rtp({buf, static_cast<std::size_t>(n)}, p) != RtpError::ok) continue;
+      for (auto b : p.payload) heard.push_back(g711::ulaw_to_linear(b));
+    }
+  }
+  // The last half second heard.
+  std::span<const std::int16_t> recent() const {
+    std::size_t n = std::min<std::size_t>(heard.size(), 4000);
+    return std::span(heard).last(n);
+  }
+};
+
+Negotiated pcmu() {
+  Negotiated n;
+  n.codec = Codec::pcmu;
+  n.pt = 0;
+  n.clock = 8000;
+  return n;
+}
+
+void run_for(Engine& e, std::uint16_t port, std::vector<TestLeg*> legs, int frames,
+             std::vector<EngineEvent>* events = nullptr) {
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < frames; ++i) {
+    for (auto* l : legs) l->send(port);
+    std::this_thread::sleep_until(start + std::chrono::milliseconds(20 * (i + 1)));
+    for (auto* l : legs) l->drain();
+    e.poll([&](const EngineEvent& ev) {
+      if (events) events->push_back(ev);
+    });
+  }
+}
+
+}  // namespace
+
+TEST(Engine, EachLegHearsTheOthersAndNeverItselfMuteAndDeafAct) {
+  EngineConfig cfg;
+  cfg.conference_rate = 8000;
+  Engine e(cfg);
+  auto port = e.add_room(1);
+  TestLeg a(500), b(1000), c(1500);
+  std::uint64_t id = 10;
+  for (auto* l : {&a, &b, &c}) e.add_leg({id++, 1, pcmu(), l->addr, 0, true, true});
+  std::vector<EngineEvent> events;
+  run_for(e, port, {&a, &b, &c}, 50, &events);
+  for (auto* l : {&a, &b, &c}) {
+    ASSERT_GT(l->heard.size(), 4000u) << l->hz;
+    for (double f : {500.0, 1000.0, 1500.0}) {
+      double p = goertzel(l->recent(), f);
+      if (f == l->hz)
+        EXPECT_LT(p, 60) << l->hz << " hears itself";
+      else
+        EXPECT_GT(p, 600) << l->hz << " does not hear " << f;
+    }
+  }
+  bool talked = false;
+  for (auto& ev : events) talked |= ev.type == EngineEvent::Type::talking;
+  EXPECT_TRUE(talked);
+
+  // Mute b: nobody hears 1000 Hz any more. Deafen c: it hears (near) silence.
+  e.set_flags(1, 11, false, true);
+  e.set_flags(1, 12, true, false);
+  for (auto* l : {&a, &b, &c}) l->heard.clear();
+  run_for(e, port, {&a, &b, &c}, 40);
+  EXPECT_LT(goertzel(a.recent(), 1000), 60);
+  EXPECT_GT(goertzel(a.recent(), 1500), 600);
+  EXPECT_GT(goertzel(b.recent(), 500), 600);  // muted, still hearing
+  double loudest_c = 0;
+  for (auto s : c.recent()) loudest_c = std::max(loudest_c, std::abs(static_cast<double>(s)));
+  EXPECT_LT(loudest_c, 64);  // deaf: silence
+
+  // A removed leg gets nothing more.
+  e.remove_leg(1, 10);
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  a.drain();
+  a.heard.clear();
+  run_for(e, port, {&b, &c}, 10);
+  a.drain();
+  EXPECT_TRUE(a.heard.empty());
+  auto s = e.stats();
+  EXPECT_GT(s.ticks, 90u);
+  EXPECT_GT(s.tx_packets, 200u);
+}
+
+TEST(Engine, SilentLegsTimeOut) {
+  EngineConfig cfg;
+  cfg.conference_rate = 8000;
+  cfg.rtp_timeout_ms = 200;
+  Engine e(cfg);
+  e.add_room(7);
+  TestLeg quiet(700);
+  e.add_leg({70, 7, pcmu(), quiet.addr, 0, true, true});
+  std::vector<EngineEvent> events;
+  for (int i = 0; i < 30 && events.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    e.poll([&](const EngineEvent& ev) { events.push_back(ev); });
+  }
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events[0].type, EngineEvent::Type::timeout);
+  EXPECT_EQ(events[0].leg, 70u);
+}
