@@ -177,14 +177,18 @@ Event Calls::call_event(std::string_view step, const Invitation& inv) const {
 
 Calls::Rung Calls::invite(std::string_view account_id, std::string_view conference_id,
                           std::string_view caller_user, std::string_view caller_socket,
-                          std::string_view callee_user, Role role, const json::object& metadata) {
+                          std::string_view callee_user, Role role, const json::object& metadata,
+                          bool organizer_only) {
   svc_.get("conference", account_id, conference_id);
   svc_.get("user", account_id, callee_user);
+  if (callee_user == caller_user) throw field_error("guest_id", "invalid", "cannot invite oneself");
   auto* room = svc_.room(conference_id);
   const ParticipantView* me = room ? (caller_socket.empty() ? room->find_user(caller_user)
                                                             : room->find_socket(caller_socket))
                                    : nullptr;
   if (!me) throw Error(Errc::not_a_member, "join the conference before inviting to it");
+  if (organizer_only && !me->is_moderator)
+    throw Error(Errc::not_organizer, "only an organizer may invite to this conference");
   Rung r;
   r.sockets = sockets_of(callee_user);
   if (r.sockets.empty()) {
@@ -208,11 +212,13 @@ Calls::Rung Calls::invite(std::string_view account_id, std::string_view conferen
 }
 
 ParticipantView Calls::accept(std::string_view account_id, std::string_view callee_user,
-                              std::string_view socket_id, std::string_view caller_socket) {
+                              std::string_view socket_id, std::string_view caller_socket,
+                              std::string_view conference_id) {
   Invitation* inv = nullptr;
   for (auto it = invitations_.rbegin(); it != invitations_.rend(); ++it)
     if (it->account_id == account_id && it->callee_user == callee_user &&
         (caller_socket.empty() || it->caller_socket == caller_socket) &&
+        (conference_id.empty() || it->conference_id == conference_id) &&
         !answered_.contains(it->conference_id + "/" + it->callee_user)) {
       inv = &*it;
       break;
@@ -226,6 +232,11 @@ ParticipantView Calls::accept(std::string_view account_id, std::string_view call
   j.user_id = std::string(callee_user);
   j.socket_id = std::string(socket_id);
   j.role = inv->role;
+  if (auto* u = svc_.directory().find("user", callee_user)) {  // caller id for the others
+    j.name = str_field(u->body, "first_name") + " " + str_field(u->body, "last_name");
+    if (j.name == " ") j.name = str_field(u->body, "username");
+    j.number = str_field(u->body, "extension");
+  }
   auto p = svc_.join(account_id, inv->conference_id, j);
   answered_.insert(inv->conference_id + "/" + inv->callee_user);
   auto e = call_event("accept", *inv);
@@ -240,10 +251,12 @@ ParticipantView Calls::accept(std::string_view account_id, std::string_view call
 }
 
 void Calls::decline(std::string_view account_id, std::string_view callee_user,
-                    std::string_view socket_id, std::string_view caller_socket) {
+                    std::string_view socket_id, std::string_view caller_socket,
+                    std::string_view conference_id) {
   auto it = std::find_if(invitations_.rbegin(), invitations_.rend(), [&](const Invitation& i) {
     return i.account_id == account_id && i.callee_user == callee_user &&
            (caller_socket.empty() || i.caller_socket == caller_socket) &&
+           (conference_id.empty() || i.conference_id == conference_id) &&
            !answered_.contains(i.conference_id + "/" + i.callee_user);
   });
   if (it == invitations_.rend()) throw Error(Errc::not_found, "no call is ringing for you");

@@ -77,16 +77,21 @@ class Calls {
   };
   // Rings every socket of the callee for the conference, which the caller must be in (joined
   // through `caller_socket`, or as a user). Emits call/invite to the callee's sockets.
+  // `organizer_only`: the caller must be a moderator of the room (XiVO's conferenceInvite).
   Rung invite(std::string_view account_id, std::string_view conference_id,
               std::string_view caller_user, std::string_view caller_socket,
-              std::string_view callee_user, Role role, const boost::json::object& metadata);
+              std::string_view callee_user, Role role, const boost::json::object& metadata,
+              bool organizer_only = false);
   // The callee answers on one socket: joins the room with the invitation's role; tells the
   // caller and the callee's other sockets (call/accept). `caller_socket` picks the call when
   // several ring; empty takes the latest.
+  // `conference_id`, when given, picks the call to that room.
   ParticipantView accept(std::string_view account_id, std::string_view callee_user,
-                         std::string_view socket_id, std::string_view caller_socket);
+                         std::string_view socket_id, std::string_view caller_socket,
+                         std::string_view conference_id = {});
   void decline(std::string_view account_id, std::string_view callee_user,
-               std::string_view socket_id, std::string_view caller_socket);
+               std::string_view socket_id, std::string_view caller_socket,
+               std::string_view conference_id = {});
   // Ends the room and every call to it; everyone in it or rung for it is told (call/cancel).
   void cancel(std::string_view account_id, std::string_view conference_id,
               std::string_view socket_id);

@@ -38,6 +38,8 @@ std::string_view errc_name(Errc c) {
       return "NotOrganizer";
     case Errc::cannot_kick_organizer:
       return "CannotKickOrganizer";
+    case Errc::not_acceptable:
+      return "not_acceptable_here";
   }
   return "error";
 }

@@ -28,6 +28,7 @@ enum class Errc {
   not_a_member,
   not_organizer,
   cannot_kick_organizer,
+  not_acceptable,  // an SDP offer confab cannot take (SIP's 488 Not Acceptable Here)
 };
 
 std::string_view errc_name(Errc c);

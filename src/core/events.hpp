@@ -32,9 +32,10 @@ enum class EventType {
   role_change,   // voice granted or revoked, affiliation changed (detail names which)
   chat_message,  // a chat message was stored (payload: the message)
   subject_change,
-  call,         // a call-flow step (detail: invite, accept, decline, cancel, revoke)
-  broadcast,    // an application payload relayed to the sockets of a hub
-  room_update,  // room metadata changed by a participant (Drumee conference.update)
+  call,               // a call-flow step (detail: invite, accept, decline, cancel, revoke)
+  broadcast,          // an application payload relayed to the sockets of a hub
+  room_update,        // room metadata changed by a participant (Drumee conference.update)
+  conference_update,  // a conference document was created, changed or deleted (detail says)
 };
 
 // Kazoo / FreeSWITCH event names: "add-member", "conference-create", ...

@@ -144,6 +144,40 @@ const ParticipantView* Room::find_user(std::string_view user_id) const {
   return nullptr;
 }
 
+bool Room::set_talking(int id, bool talking, int energy, std::int64_t now,
+                       std::vector<Event>& out) {
+  for (auto& p : participants_)
+    if (p.participant_id == id) {
+      p.current_energy = energy;
+      if (p.talking == talking) return true;
+      p.talking = talking;
+      out.push_back(
+          make_event(talking ? EventType::start_talking : EventType::stop_talking, now, &p));
+      return true;
+    }
+  return false;
+}
+
+bool Room::set_energy(int id, int energy) {
+  for (auto& p : participants_)
+    if (p.participant_id == id) {
+      p.current_energy = energy;
+      return true;
+    }
+  return false;
+}
+
+bool Room::set_floor(int id, std::int64_t now, std::vector<Event>& out) {
+  ParticipantView* next = nullptr;
+  for (auto& p : participants_)
+    if (p.participant_id == id) next = &p;
+  if (!next || next->floor) return next != nullptr;
+  for (auto& p : participants_) p.floor = false;
+  next->floor = true;
+  out.push_back(make_event(EventType::floor_change, now, next));
+  return true;
+}
+
 const ParticipantView* Room::find_socket(std::string_view socket_id) const {
   if (socket_id.empty()) return nullptr;
   for (auto& p : participants_)
@@ -310,6 +344,8 @@ std::string_view event_name(EventType t) {
       return "broadcast";
     case EventType::room_update:
       return "room-update";
+    case EventType::conference_update:
+      return "conference-update";
   }
   return "unknown";
 }

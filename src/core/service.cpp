@@ -148,6 +148,17 @@ void ConferenceService::commit(const PendingWrite& w) {
   if (auto* old = dir_.find(w.doc.kind, w.doc.id); old && w.doc.kind == "conference")
     if (auto* m = old->body.if_contains("muc")) before_muc = *m;
   dir_.commit(w);
+  if (w.doc.kind == "conference") {
+    // Lists of conferences (XiVO's ConferenceList) follow documents, not only rooms.
+    Event u;
+    u.type = EventType::conference_update;
+    u.account_id = w.doc.account_id;
+    u.conference_id = w.doc.id;
+    u.conference_name = str_field(w.doc.body, "name");
+    u.detail = w.remove ? "delete" : w.doc.revision == 1 ? "create" : "update";
+    u.time = now();
+    sink_.publish(u);
+  }
   if (w.doc.kind == "conference" && !w.remove) {
     auto* m = w.doc.body.if_contains("muc");
     auto pick = [](const json::value* muc, std::string_view k) -> json::value {
@@ -454,7 +465,12 @@ void ConferenceService::finish(std::string_view conference_id, std::vector<Event
 
 void ConferenceService::act_as(std::string_view account_id, std::string_view conference_id,
                                std::string_view user_id, std::string_view action, int target) {
-  auto& room = live_room(account_id, conference_id);
+  get("conference", account_id, conference_id);
+  auto it = rooms_.find(conference_id);
+  if (it == rooms_.end())  // nobody is in it, so neither is the actor
+    throw Error(Errc::not_a_member, "you are not in this conference",
+                json::object{{"cause", conference_id}});
+  auto& room = *it->second;
   const ParticipantView* actor = room.find_user(user_id);
   if (!actor)
     throw Error(Errc::not_a_member, "you are not in this conference",
@@ -487,6 +503,29 @@ void ConferenceService::act_as(std::string_view account_id, std::string_view con
     throw Error(Errc::unknown_action, "unknown action: " + std::string(action));
   }
   finish(conference_id, events);
+}
+
+void ConferenceService::media_talking(std::string_view conference_id, int participant_id,
+                                      bool talking, int energy) {
+  auto it = rooms_.find(conference_id);
+  if (it == rooms_.end()) return;
+  std::vector<Event> events;
+  it->second->set_talking(participant_id, talking, energy, now(), events);
+  emit(events);
+}
+
+void ConferenceService::media_energy(std::string_view conference_id, int participant_id,
+                                     int energy) {
+  if (auto it = rooms_.find(conference_id); it != rooms_.end())
+    it->second->set_energy(participant_id, energy);
+}
+
+void ConferenceService::media_floor(std::string_view conference_id, int participant_id) {
+  auto it = rooms_.find(conference_id);
+  if (it == rooms_.end()) return;
+  std::vector<Event> events;
+  it->second->set_floor(participant_id, now(), events);
+  emit(events);
 }
 
 void ConferenceService::close(std::string_view account_id, std::string_view conference_id,

@@ -103,6 +103,12 @@ class ConferenceService {
   // The conference of an account that owns a dial-in number (XiVO names rooms by number).
   const Doc* conference_by_number(std::string_view account_id, std::string_view number) const;
   const Doc* user_by_extension(std::string_view account_id, std::string_view extension) const;
+  // What the media engine hears, reported on the control thread: talking starts/stops (events
+  // start-talking / stop-talking), the current energy (no event: _read_only shows it), the floor
+  // (floor-change). Unknown rooms or participants are ignored: the leg may just have left.
+  void media_talking(std::string_view conference_id, int participant_id, bool talking, int energy);
+  void media_energy(std::string_view conference_id, int participant_id, int energy);
+  void media_floor(std::string_view conference_id, int participant_id);
   // Hangs everyone up (reason in del-member) and ends the room.
   void close(std::string_view account_id, std::string_view conference_id, std::string_view reason);
   // Every (conference, participant) a socket joined.

@@ -97,24 +97,33 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
     ws_->text(true);
     ws_->async_accept(req, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return self->closed();
+      self->accepted_ = true;
+      // Frames a face sent while the handshake was under way go out now, then a close it asked
+      // for meanwhile.
+      if (self->closing_ && self->queue_.empty()) {
+        self->closing_ = false;
+        return self->close();
+      }
       self->read();
+      self->write();
     });
   }
 
   void send(std::shared_ptr<const std::string> text) override {
-    if (done_ || !ws_) return;
+    if (done_) return;
     if (queue_.size() >= queue_limit_) {
       ++dropped_;
       return close();
     }
     queue_.push_back(std::move(text));
-    if (!writing_) write();
+    if (!writing_ && accepted_) write();
   }
 
   void close() override {
-    if (done_ || closing_ || !ws_) return;
+    if (done_ || closing_) return;
     closing_ = true;
-    if (writing_) return;  // closes once the current write finishes
+    // Before the handshake ends, or while a write is under way: done once that finishes.
+    if (writing_ || !accepted_) return;
     ws_->async_close(websocket::close_code::normal,
                      [self = shared_from_this()](beast::error_code) { self->closed(); });
   }
@@ -168,6 +177,7 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   WsHandlers handlers_;
   bool writing_ = false;
   bool closing_ = false;
+  bool accepted_ = false;
   bool done_ = false;
   std::size_t dropped_ = 0;
 };

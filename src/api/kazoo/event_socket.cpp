@@ -212,6 +212,19 @@ void EventSocket::on_message(const std::shared_ptr<Session>& sp, std::string_vie
 }
 
 void EventSocket::on_event(const core::Event& e) {
+  // Only the events Kazoo's conference bindings carry; addressed (call, chat) and document
+  // events are other faces' business.
+  switch (e.type) {
+    case core::EventType::conference_update:
+    case core::EventType::call:
+    case core::EventType::chat_message:
+    case core::EventType::broadcast:
+    case core::EventType::room_update:
+    case core::EventType::subject_change:
+      return;
+    default:
+      break;
+  }
   auto exact = subs_.find({e.account_id, e.conference_id});
   auto wild = subs_.find({e.account_id, "*"});
   if (exact == subs_.end() && wild == subs_.end()) return;

@@ -215,6 +215,10 @@ net::Response Rest::failure(const Ctx& c, const Error& e) const {
       status = 503, message = "datastore_fault",
       with_message("the store failed; nothing was written");
       break;
+    case Errc::not_acceptable:  // SIP would say 488 Not Acceptable Here
+      status = 415, message = "not_acceptable_here", with_message(e.message);
+      data["sip_code"] = 488;
+      break;
     case Errc::not_a_member:
     case Errc::not_organizer:
     case Errc::cannot_kick_organizer:

@@ -69,6 +69,8 @@ int status_of(Errc c) {
       return 409;
     case Errc::too_large:
       return 413;
+    case Errc::not_acceptable:
+      return 415;
     case Errc::room_locked:
       return 423;
     case Errc::too_many_attempts:

@@ -1,5 +1,6 @@
 #pragma once
-// The Cti face. See docs/api/xivo.md for the protocol.
+// The XiVO face: xuc's REST login (/xuc/api/2.0/auth/...) and its CTI WebSocket
+// (/xuc/api/2.0/cti), with the conference part of the claz/command protocol. See docs/api/xivo.md.
 #include "api/common/face.hpp"
 
 namespace confab::api::xivo {

@@ -118,7 +118,8 @@ TEST_F(World, OrganizerCommandsFollowXivoRules) {
       "member":{"join_muted":false},"moderator":{"pins":["9"]}})")
                              .as_object());
   EXPECT_EQ(svc.conference_by_number(account, "4000")->id, conf);
-  EXPECT_EQ(code_of([&] { svc.act_as(account, conf, org, "mute_all"); }), Errc::not_found);
+  // Nobody is in it, so neither is org.
+  EXPECT_EQ(code_of([&] { svc.act_as(account, conf, org, "mute_all"); }), Errc::not_a_member);
   JoinRequest j;
   j.number = "1001";  // the caller's number is org's extension: it is org
   j.pin = "9";
