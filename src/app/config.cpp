@@ -62,6 +62,25 @@ void apply_toml(Config& c, const std::filesystem::path& file) {
   if (auto v = get<std::string>(t["http"]["listen"], "http.listen")) c.http = *v;
   if (auto v = get<std::int64_t>(t["http"]["body_limit"], "http.body_limit"))
     c.body_limit = static_cast<std::size_t>(positive(*v, "http.body_limit"));
+  if (auto v = get<std::string>(t["media"]["ip"], "media.ip")) c.media_ip = *v;
+  auto small = [](std::int64_t v, const char* name, std::int64_t lo, std::int64_t hi) {
+    if (v < lo || v > hi)
+      throw std::invalid_argument(std::string("config: ") + name + " must be between " +
+                                  std::to_string(lo) + " and " + std::to_string(hi));
+    return static_cast<int>(v);
+  };
+  if (auto v = get<std::int64_t>(t["media"]["port"], "media.port"))
+    c.media_port = small(*v, "media.port", 0, 65000);
+  if (auto v = get<std::int64_t>(t["media"]["shards"], "media.shards"))
+    c.media_shards = small(*v, "media.shards", 0, 64);
+  if (auto v = get<std::int64_t>(t["media"]["rate"], "media.rate"))
+    c.media_rate = small(*v, "media.rate", 8000, 48000);
+  if (auto v = get<std::int64_t>(t["media"]["tick_ms"], "media.tick_ms"))
+    c.media_tick_ms = small(*v, "media.tick_ms", 10, 40);
+  if (auto v = get<std::int64_t>(t["media"]["max_speakers"], "media.max_speakers"))
+    c.max_speakers = small(*v, "media.max_speakers", 1, 16);
+  if (auto v = get<std::int64_t>(t["media"]["rtp_timeout_ms"], "media.rtp_timeout_ms"))
+    c.rtp_timeout_ms = small(*v, "media.rtp_timeout_ms", 100, 3'600'000);
   if (auto v = get<std::int64_t>(t["auth"]["token_ttl"], "auth.token_ttl"))
     c.token_ttl =
         static_cast<int>(std::min<std::int64_t>(positive(*v, "auth.token_ttl"), 1LL << 30));
@@ -84,6 +103,11 @@ void apply_env(Config& c) {
   if (auto* v = std::getenv("CONFAB_NODE")) c.node = v;
   if (auto* v = std::getenv("CONFAB_TOKEN_TTL"))
     c.token_ttl = static_cast<int>(env_number("CONFAB_TOKEN_TTL", v));
+  if (auto* v = std::getenv("CONFAB_MEDIA_IP")) c.media_ip = v;
+  if (auto* v = std::getenv("CONFAB_MEDIA_PORT"))
+    c.media_port = static_cast<int>(env_number("CONFAB_MEDIA_PORT", v));
+  if (auto* v = std::getenv("CONFAB_RTP_TIMEOUT_MS"))
+    c.rtp_timeout_ms = static_cast<int>(env_number("CONFAB_RTP_TIMEOUT_MS", v));
   if (auto* v = std::getenv("CONFAB_BODY_LIMIT"))
     c.body_limit = static_cast<std::size_t>(env_number("CONFAB_BODY_LIMIT", v));
 }

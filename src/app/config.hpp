@@ -15,6 +15,15 @@ struct Config {
   int token_ttl = 3600;              // seconds
   std::size_t body_limit = 1 << 20;  // bytes
   std::string node;                  // defaults to confab@<hostname>
+  // Media: where legs send their RTP (each shard binds media_port + its index; 0: any free
+  // port), how many shard threads (0: cores - 1, at least 1), the conference rate and tick.
+  std::string media_ip = "127.0.0.1";
+  int media_port = 0;
+  int media_shards = 0;
+  int media_rate = 48000;
+  int media_tick_ms = 20;
+  int max_speakers = 3;
+  int rtp_timeout_ms = 30000;
 
   std::string host() const;
   std::uint16_t port() const;  // throws std::invalid_argument naming the bad value

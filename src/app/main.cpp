@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   std::string config_file, data_dir, http, log_level;
   int token_ttl = 0;
   std::size_t body_limit = 0;
+  std::string media_ip;
+  int media_port = -1, media_shards = -1, rtp_timeout = 0;
   auto* serve = cli.add_subcommand("serve", "run the server");
   serve->add_option("--config", config_file, "TOML configuration file")->check(CLI::ExistingFile);
   serve->add_option("--data-dir", data_dir, "directory of the SQLite store (default ./var)");
@@ -49,6 +51,10 @@ int main(int argc, char** argv) {
       if (!log_level.empty()) cfg.log_level = log_level;
       if (token_ttl) cfg.token_ttl = token_ttl;
       if (body_limit) cfg.body_limit = body_limit;
+      if (!media_ip.empty()) cfg.media_ip = media_ip;
+      if (media_port >= 0) cfg.media_port = media_port;
+      if (media_shards >= 0) cfg.media_shards = media_shards;
+      if (rtp_timeout) cfg.rtp_timeout_ms = rtp_timeout;
       auto level = spdlog::level::from_str(cfg.log_level);
       if (level == spdlog::level::off && cfg.log_level != "off")
         throw std::invalid_argument("log_level: unknown level " + cfg.log_level);

@@ -7,12 +7,14 @@
 #include "api/kazoo/rest.hpp"
 #include "api/userplane/userplane.hpp"
 #include "api/xivo/cti.hpp"
+#include "app/media_bridge.hpp"
 #include "bus/local_bus.hpp"
 #include "core/calls.hpp"
 #include "core/chat.hpp"
 #include "core/crypto.hpp"
 #include "core/error.hpp"
 #include "core/service.hpp"
+#include "media/engine.hpp"
 #include "net/http_server.hpp"
 #include "store/executor.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -29,6 +31,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 namespace confab::app {
 namespace json = boost::json;
@@ -161,7 +164,19 @@ int serve(const Config& cfg) {
   for (auto& [room, seq] : exec.direct().last_seqs()) chat.load_seq(room, seq);
   core::Calls calls(svc, bus);
   api::Persister persist(svc, exec);
-  api::kazoo::Rest rest(svc, persist, {node, CONFAB_VERSION});
+  media::EngineConfig ecfg;
+  ecfg.bind_ip = cfg.media_ip;
+  ecfg.port_base = static_cast<std::uint16_t>(cfg.media_port);
+  ecfg.shards = cfg.media_shards > 0
+                    ? cfg.media_shards
+                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+  ecfg.conference_rate = cfg.media_rate;
+  ecfg.tick_ms = cfg.media_tick_ms;
+  ecfg.max_speakers = cfg.max_speakers;
+  ecfg.rtp_timeout_ms = cfg.rtp_timeout_ms;
+  media::Engine engine(ecfg);
+  MediaBridge media_bridge(svc, bus, engine, io, cfg.media_ip);
+  api::kazoo::Rest rest(svc, persist, {node, CONFAB_VERSION, &media_bridge});
   api::kazoo::EventSocket events(svc, bus, node);
   api::FaceContext ctx{svc, chat, calls, persist, bus, node};
   std::vector<std::unique_ptr<api::Face>> faces;
@@ -217,6 +232,8 @@ int serve(const Config& cfg) {
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   spdlog::info("confab {} listening on http://{}:{} (data dir {})", CONFAB_VERSION, host,
                http.port(), cfg.data_dir.string());
+  spdlog::info("media: {} shard(s) on {}, {} Hz, {} ms ticks", ecfg.shards, cfg.media_ip,
+               ecfg.conference_rate, ecfg.tick_ms);
   // A handler that throws is a bug; it must not take the server down with it.
   for (;;) {
     try {

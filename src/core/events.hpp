@@ -33,9 +33,10 @@ enum class EventType {
   chat_message,  // a chat message was stored (payload: the message)
   subject_change,
   call,               // a call-flow step (detail: invite, accept, decline, cancel, revoke)
-  broadcast,          // an application payload relayed to the sockets of a hub
-  room_update,        // room metadata changed by a participant (Drumee conference.update)
+  broadcast,          // an application payload relayed to the sockets of a hub (detail: its name)
+  room_update,        // a participant's metadata changed (Drumee conference.update; detail: event)
   conference_update,  // a conference document was created, changed or deleted (detail says)
+  dtmf,               // a participant pressed a key (RFC 4733); detail: the digit
 };
 
 // Kazoo / FreeSWITCH event names: "add-member", "conference-create", ...
@@ -64,6 +65,9 @@ struct ParticipantView {
   std::string socket_id;
   Affiliation affiliation = Affiliation::none;
   bool voice = true;  // false: a MUC visitor, muted and unable to unmute
+  // What the participant's client last said about itself (Drumee conference.update: camera,
+  // microphone, screen...); opaque to core.
+  boost::json::object metadata;
 
   MucRole role() const {
     return is_moderator ? MucRole::moderator : voice ? MucRole::participant : MucRole::visitor;

@@ -185,6 +185,15 @@ const ParticipantView* Room::find_socket(std::string_view socket_id) const {
   return nullptr;
 }
 
+bool Room::set_metadata(int id, json::object metadata) {
+  for (auto& p : participants_)
+    if (p.participant_id == id) {
+      p.metadata = std::move(metadata);
+      return true;
+    }
+  return false;
+}
+
 void Room::leave(int id, std::string_view reason, std::int64_t now, std::vector<Event>& out) {
   auto it = std::find_if(participants_.begin(), participants_.end(),
                          [&](auto& p) { return p.participant_id == id; });
@@ -346,6 +355,8 @@ std::string_view event_name(EventType t) {
       return "room-update";
     case EventType::conference_update:
       return "conference-update";
+    case EventType::dtmf:
+      return "dtmf";
   }
   return "unknown";
 }
@@ -362,6 +373,7 @@ bool is_participant_event(EventType t) {
     case EventType::start_talking:
     case EventType::stop_talking:
     case EventType::floor_change:
+    case EventType::dtmf:
     case EventType::role_change:
       return true;
     default:

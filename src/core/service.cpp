@@ -528,6 +528,16 @@ void ConferenceService::media_floor(std::string_view conference_id, int particip
   emit(events);
 }
 
+void ConferenceService::media_dtmf(std::string_view conference_id, int participant_id,
+                                   char digit) {
+  auto it = rooms_.find(conference_id);
+  if (it == rooms_.end()) return;
+  auto* p = it->second->find(participant_id);
+  if (!p) return;
+  auto e = it->second->make_event(EventType::dtmf, now(), p, std::string(1, digit));
+  sink_.publish(e);
+}
+
 void ConferenceService::close(std::string_view account_id, std::string_view conference_id,
                               std::string_view reason) {
   get("conference", account_id, conference_id);

@@ -109,6 +109,7 @@ class ConferenceService {
   void media_talking(std::string_view conference_id, int participant_id, bool talking, int energy);
   void media_energy(std::string_view conference_id, int participant_id, int energy);
   void media_floor(std::string_view conference_id, int participant_id);
+  void media_dtmf(std::string_view conference_id, int participant_id, char digit);
   // Hangs everyone up (reason in del-member) and ends the room.
   void close(std::string_view account_id, std::string_view conference_id, std::string_view reason);
   // Every (conference, participant) a socket joined.

@@ -141,6 +141,7 @@ json::object event_data(const core::Event& e, std::string_view node, std::uint64
   d["join_time"] = gregorian(p.join_time);
   d["duration"] = e.time - p.join_time;
   if (e.type == core::EventType::del_member) d["reason"] = e.detail;
+  if (e.type == core::EventType::dtmf) d["dtmf_digit"] = e.detail;
   return d;
 }
 

@@ -547,8 +547,18 @@ void Rest::participants(Ctx& c, const net::Request& req, const std::string& acco
         j.user_id = c.claims.user_id;
       else if (j.user_id != c.claims.user_id)
         svc_.authorize(c.claims, account, Access::write);
+      // An SDP offer is checked before anyone joins: a refusal leaves nothing behind.
+      std::shared_ptr<MediaPort::Offer> offer;
+      if (auto* sdp = data.as_object().if_contains("sdp")) {
+        if (!sdp->is_string())
+          throw field_error("sdp", "type", "Value did not match type(s): string");
+        if (!opts_.media) throw Error(Errc::not_acceptable, "media is disabled on this server");
+        offer = opts_.media->check(sdp->as_string());
+      }
       auto p = svc_.join(account, conf, j);
-      return reply(success(c, 201, participant_json(p, *svc_.room(conf), opts_.node, now)));
+      auto out = participant_json(p, *svc_.room(conf), opts_.node, now);
+      if (offer) out["sdp"] = opts_.media->attach(std::string(conf), p.participant_id, *offer);
+      return reply(success(c, 201, std::move(out)));
     }
     svc_.authorize(c.claims, account, Access::write, owner_of(doc));
     svc_.participants_action(account, conf, action_of(env));

@@ -1,5 +1,6 @@
 #pragma once
 // Kazoo crossbar face: /v2/... REST in Kazoo's envelope. Translates only; every rule is in core.
+#include "api/common/media_port.hpp"
 #include "api/common/persist.hpp"
 #include "core/error.hpp"
 #include "core/service.hpp"
@@ -14,6 +15,7 @@ namespace confab::api::kazoo {
 struct RestOptions {
   std::string node = "confab@localhost";
   std::string version = CONFAB_VERSION;
+  MediaPort* media = nullptr;  // null: joins with an SDP offer are refused
 };
 
 class Rest {
