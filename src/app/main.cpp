@@ -27,6 +27,13 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   serve->add_option("--body-limit", body_limit, "largest request body in bytes")
       ->check(CLI::PositiveNumber);
+  serve->add_option("--media-ip", media_ip, "IPv4 address RTP is received on and announced in SDP");
+  serve->add_option("--media-port", media_port, "first RTP port (one per shard; 0: any)")
+      ->check(CLI::Range(0, 65000));
+  serve->add_option("--media-shards", media_shards, "media threads (0: cores - 1)")
+      ->check(CLI::Range(0, 64));
+  serve->add_option("--rtp-timeout-ms", rtp_timeout, "drop a leg that sends nothing this long")
+      ->check(CLI::Range(100, 3600000));
 
   auto* account = cli.add_subcommand("account", "manage accounts offline");
   account->require_subcommand(1);

@@ -1,0 +1,209 @@
+"""Mixed audio through the real binary: participants join over REST with an SDP offer and talk
+plain RTP (G.711) from UDP sockets of this test. Assertions are on the decoded signal."""
+import json
+
+import pytest
+
+from conftest import Server, ws_connect
+from rtp_peer import Peer, answer_port, goertzel, offer, run
+
+TONES = (400, 1000, 1600)
+
+
+class Room:
+    def __init__(self, server, account, doc=None):
+        self.s = server
+        self.acct, self.token = account
+        body = {"name": "media"}
+        body.update(doc or {"member": {"join_muted": False}})
+        r = self.s.request("PUT", f"/v2/accounts/{self.acct}/conferences", {"data": body},
+                           token=self.token)
+        assert r.status == 201, r
+        self.id = r.data["id"]
+        self.base = f"/v2/accounts/{self.acct}/conferences/{self.id}"
+
+    def join(self, peer, name, **extra):
+        data = {"name": name, "number": str(peer.port), "sdp": peer.sdp(), **extra}
+        r = self.s.request("POST", self.base + "/participants", {"data": data}, token=self.token)
+        assert r.status == 201, r
+        peer.server_port = answer_port(r.data["sdp"])
+        return r.data["participant_id"]
+
+    def act(self, pid, action):
+        r = self.s.request("PUT", f"{self.base}/participants/{pid}", {"data": {"action": action}},
+                           token=self.token)
+        assert r.status == 202, r
+
+    def participant(self, pid):
+        r = self.s.request("GET", f"{self.base}/participants/{pid}", token=self.token)
+        return r.data if r.status == 200 else None
+
+
+@pytest.fixture
+def peers():
+    made = [Peer(hz) for hz in TONES]
+    yield made
+    for p in made:
+        p.close()
+
+
+def hears(peer, hz):
+    return goertzel(peer.recent(), hz) > 300
+
+
+def test_everyone_hears_the_others_never_themselves(server, account, peers):
+    room = Room(server, account)
+    for i, p in enumerate(peers):
+        room.join(p, f"p{i}")
+    run(peers, 1.5)
+    for p in peers:
+        assert len(p.heard) > 8000, f"{p.hz} Hz peer got {len(p.heard)} samples"
+        for other in TONES:
+            power = goertzel(p.recent(), other)
+            if other == p.hz:
+                assert power < 40, f"{p.hz} Hz hears itself ({power:.0f})"
+            else:
+                assert power > 300, f"{p.hz} Hz does not hear {other} Hz ({power:.0f})"
+
+
+def test_mute_deaf_and_kick_act_on_what_is_heard(server, account, peers):
+    room = Room(server, account)
+    a, b, c = peers
+    pa, pb, pc = (room.join(p, n) for p, n in ((a, "a"), (b, "b"), (c, "c")))
+    run(peers, 1.0)
+    assert hears(a, b.hz) and hears(c, b.hz)
+
+    room.act(pb, "mute")
+    for p in peers:
+        p.heard.clear()
+    run(peers, 1.0)
+    assert not hears(a, b.hz) and not hears(c, b.hz), "a muted participant is still mixed"
+    assert hears(b, a.hz), "muted, but still hearing"
+    room.act(pb, "unmute")
+
+    room.act(pc, "deaf")
+    for p in peers:
+        p.heard.clear()
+    run(peers, 1.0)
+    assert max(abs(x) for x in c.recent()) < 64, "a deaf participant hears something"
+    assert hears(a, b.hz), "b is back after unmute"
+    assert hears(a, c.hz), "deaf, but still heard"
+    room.act(pc, "undeaf")
+    for p in peers:
+        p.heard.clear()
+    run(peers, 1.0)
+    assert hears(c, a.hz), "c hears again after undeaf"
+
+    room.act(pa, "kick")
+    run(peers, 0.3)
+    a.heard.clear()
+    a.packets = 0
+    run(peers, 0.6, senders=[b, c])
+    assert a.packets == 0, "a kicked participant still receives media"
+    assert room.participant(pa) is None
+
+
+def test_talking_is_detected_and_reported(server, account, peers):
+    room = Room(server, account)
+    ws = ws_connect(server)
+    ws.send(json.dumps({"action": "subscribe", "auth_token": room.token,
+                        "data": {"account_id": room.acct, "binding": f"conference.event.{room.id}.*"}}))
+    assert json.loads(ws.recv())["status"] == "success"
+    loud, quiet = Peer(1000, 8000), Peer(0)
+    try:
+        pl = room.join(loud, "loud")
+        room.join(quiet, "quiet")
+        run([loud, quiet], 1.0)
+        during = room.participant(pl)
+        run([loud, quiet], 1.2, senders=[quiet])  # the loud one stops: ~800 ms hangover
+        names = []
+        ws.settimeout(3)
+        while "stop-talking" not in names:
+            ev = json.loads(ws.recv())
+            names.append(ev["name"])
+            if ev["name"] in ("start-talking", "stop-talking", "floor-change"):
+                assert ev["data"]["participant_id"] == pl
+        assert "start-talking" in names and "floor-change" in names
+        assert names.index("start-talking") < names.index("stop-talking")
+        assert during["talking"] is True and during["floor"] is True
+        assert during["current_energy"] > 1000
+        assert room.participant(pl)["talking"] is False
+    finally:
+        loud.close()
+        quiet.close()
+        ws.close()
+
+
+def test_dtmf_from_rfc4733_is_an_event(server, account):
+    room = Room(server, account)
+    ws = ws_connect(server)
+    ws.send(json.dumps({"action": "subscribe", "auth_token": room.token,
+                        "data": {"account_id": room.acct, "binding": f"conference.event.{room.id}.*"}}))
+    json.loads(ws.recv())
+    p = Peer(0)
+    try:
+        room.join(p, "keys")
+        run([p], 0.2)
+        p.send_dtmf(11)  # '#'
+        run([p], 0.2)
+        p.send_dtmf(5)
+        run([p], 0.2)
+        ws.settimeout(3)
+        digits = []
+        while len(digits) < 2:
+            ev = json.loads(ws.recv())
+            if ev["name"] == "dtmf":
+                digits.append(ev["data"]["dtmf_digit"])
+        assert digits == ["#", "5"]  # each event once, though sent as three packets
+    finally:
+        p.close()
+        ws.close()
+
+
+def test_unsupported_offers_are_refused_naming_why_and_leave_nothing(server, account):
+    room = Room(server, account)
+    cases = [
+        (offer(4000, "18").replace("a=rtpmap:0 PCMU/8000\r\n", "a=rtpmap:18 G729/8000\r\n"),
+         "no supported codec"),
+        ("v=0\r\nc=IN IP4 127.0.0.1\r\nm=video 4000 RTP/AVP 96\r\n", "no audio stream"),
+        (offer(0), "port 0"),
+        (offer(4000).replace("RTP/AVP", "UDP/TLS/RTP/SAVPF"), "unsupported transport"),
+        (offer(4000).replace("IN IP4 127.0.0.1", "IN IP6 ::1"), "not an IPv4 address"),
+    ]
+    for sdp, why in cases:
+        r = server.request("POST", room.base + "/participants", {"data": {"name": "x", "sdp": sdp}},
+                           token=room.token)
+        assert r.status == 415, r
+        assert r.json["message"] == "not_acceptable_here"
+        assert why in r.json["data"]["message"], (why, r.json)
+        assert r.json["data"]["sip_code"] == 488
+    r = server.request("GET", room.base + "/participants", token=room.token)
+    assert r.data == []
+    r = server.request("POST", room.base + "/participants", {"data": {"name": "x", "sdp": 7}},
+                       token=room.token)
+    assert r.status == 400 and "sdp" in r.json["data"]
+
+
+def test_silent_legs_time_out_with_a_reason(tmp_path):
+    s = Server(tmp_path / "var", extra_args=["--rtp-timeout-ms", "400"]).start()
+    try:
+        account = s.new_account("acme")
+        room = Room(s, account)
+        ws = ws_connect(s)
+        ws.send(json.dumps({"action": "subscribe", "auth_token": room.token,
+                            "data": {"account_id": room.acct,
+                                     "binding": f"conference.event.{room.id}.*"}}))
+        json.loads(ws.recv())
+        silent = Peer(0)
+        pid = room.join(silent, "mute-phone")
+        ws.settimeout(5)
+        while True:
+            ev = json.loads(ws.recv())
+            if ev["name"] == "del-member":
+                break
+        assert ev["data"]["participant_id"] == pid
+        assert ev["data"]["reason"] == "rtp timeout"
+        silent.close()
+        ws.close()
+    finally:
+        assert s.stop() == 0
