@@ -73,7 +73,9 @@ struct Shard::Leg {
   bool first = true;
   std::int64_t last_rx = 0;
   bool timed_out = false;
-  bool heard = false;  // decoded audio this tick
+  bool received = false;      // any packet yet (from the SDP address or a latched one)
+  std::uint64_t latched = 0;  // a second source address this leg accepts (0: none)
+  bool heard = false;         // decoded audio this tick
   std::uint32_t dtmf_ts = 0;
   bool dtmf_seen = false;
   int energy_tick = 0;
@@ -161,6 +163,7 @@ void Shard::apply(const Command& c) {
       if (it == rooms_.end()) break;
       for (auto* leg : it->second->legs) {
         by_addr_.erase(addr_key(leg->spec.remote));
+        if (leg->latched) by_addr_.erase(leg->latched);
         by_id_.erase(leg->spec.leg);
         delete leg;
       }
@@ -228,6 +231,7 @@ void Shard::apply(const Command& c) {
       auto& room = *it->second;
       Leg* leg = lt->second;
       by_addr_.erase(addr_key(leg->spec.remote));
+      if (leg->latched) by_addr_.erase(leg->latched);
       by_id_.erase(lt);
       room.legs.erase(std::remove(room.legs.begin(), room.legs.end(), leg), room.legs.end());
       for (std::size_t i = 0; i < room.legs.size(); ++i) room.legs[i]->slot = i;
@@ -256,6 +260,7 @@ void Shard::on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::
   RtpPacket p;
   if (parse_rtp(d, p, static_cast<std::uint8_t>(leg.spec.level_ext)) != RtpError::ok) return;
   leg.last_rx = now_ms;
+  leg.received = true;
   if (p.payload_type == leg.spec.codec.pt) {
     leg.jb.put(p.seq, p.payload, now_ms);
     return;
@@ -275,6 +280,23 @@ void Shard::on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::
   }
 }
 
+// A source we do not know: senders behind NAT, or tools that send from another socket than the
+// one they receive on (ffmpeg), reach us from a port their SDP did not announce. Such a source is
+// bound to the one leg of the same IP that has received nothing yet; media still goes to the
+// announced address. Ambiguous or unmatched sources are dropped.
+std::unordered_map<std::uint64_t, Shard::Leg*>::iterator Shard::latch(const sockaddr_in& from) {
+  Leg* found = nullptr;
+  for (auto& [id, leg] : by_id_) {
+    if (leg->received || leg->latched || leg->spec.remote.sin_addr.s_addr != from.sin_addr.s_addr)
+      continue;
+    if (found) return by_addr_.end();  // two candidates: do not guess
+    found = leg;
+  }
+  if (!found) return by_addr_.end();
+  found->latched = addr_key(from);
+  return by_addr_.emplace(found->latched, found).first;
+}
+
 void Shard::receive(std::int64_t now_ms) {
   for (;;) {
     for (std::size_t i = 0; i < kBatch; ++i) rx_msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
@@ -282,7 +304,9 @@ void Shard::receive(std::int64_t now_ms) {
     if (n <= 0) return;
     rx_ += static_cast<std::uint64_t>(n);
     for (int i = 0; i < n; ++i) {
-      auto it = by_addr_.find(addr_key(rx_addr_[static_cast<std::size_t>(i)]));
+      auto& from = rx_addr_[static_cast<std::size_t>(i)];
+      auto it = by_addr_.find(addr_key(from));
+      if (it == by_addr_.end()) it = latch(from);
       if (it == by_addr_.end()) {
         ++rx_unknown_;
         continue;

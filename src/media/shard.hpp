@@ -50,6 +50,7 @@ class Shard {
   void run();
   void apply(const Command& c);
   void receive(std::int64_t now_ms);
+  std::unordered_map<std::uint64_t, Leg*>::iterator latch(const sockaddr_in& from);
   void on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::int64_t now_ms);
   void mix_room(Room& room, std::int64_t now_ms);
   void flush();

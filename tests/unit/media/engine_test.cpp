@@ -169,3 +169,18 @@ TEST(Engine, SilentLegsTimeOut) {
   EXPECT_EQ(events[0].type, EngineEvent::Type::timeout);
   EXPECT_EQ(events[0].leg, 70u);
 }
+
+TEST(Engine, ASenderFromAnotherPortIsLatchedToTheLegThatHasHeardNothing) {
+  EngineConfig cfg;
+  cfg.conference_rate = 8000;
+  Engine e(cfg);
+  auto port = e.add_room(3);
+  TestLeg listener(500), announced(1000), actual(1000);  // `actual` sends, `announced` receives
+  e.add_leg({30, 3, pcmu(), listener.addr, 0, true, true});
+  e.add_leg({31, 3, pcmu(), announced.addr, 0, true, true});
+  run_for(e, port, {&listener, &actual}, 40);
+  announced.drain();
+  EXPECT_GT(goertzel(listener.recent(), 1000), 600);  // heard, though from an unannounced port
+  EXPECT_GT(goertzel(announced.recent(), 500), 600);  // media still goes where the SDP said
+  EXPECT_TRUE(actual.heard.empty());
+}
