@@ -69,8 +69,9 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
   spec.codec = offer.codec;
   spec.remote = offer.remote;
   spec.level_ext = offer.offer.audio_level_ext;
-  spec.speak = p->speak;
-  spec.hear = p->hear;
+  bool held = room->holds(svc_.get("conference", room->account_id(), conference_id).body, *p);
+  spec.speak = p->speak && !held;
+  spec.hear = p->hear && !held;
   engine_.add_leg(spec);
   legs_[spec.leg] = {conference_id, room->account_id(), participant_id, it->second};
   leg_of_[{conference_id, participant_id}] = spec.leg;
@@ -95,16 +96,13 @@ void MediaBridge::on_core_event(const core::Event& e) {
     case EventType::unmute_member:
     case EventType::deaf_member:
     case EventType::undeaf_member:
-    case EventType::role_change: {
-      if (!e.participant) return;
-      auto it = leg_of_.find({e.conference_id, e.participant->participant_id});
-      if (it == leg_of_.end()) return;
-      engine_.set_flags(legs_[it->second].room, it->second, e.participant->speak,
-                        e.participant->hear);
+    case EventType::role_change:
+    case EventType::add_member:  // a moderator arriving releases members who wait for one
+      sync_flags(e.conference_id);
       return;
-    }
     case EventType::del_member:
       if (e.participant) drop_leg(e.conference_id, e.participant->participant_id);
+      sync_flags(e.conference_id);  // the last moderator leaving holds members again
       return;
     case EventType::conference_destroy: {
       auto it = rooms_.find(e.conference_id);
@@ -115,6 +113,18 @@ void MediaBridge::on_core_event(const core::Event& e) {
     }
     default:
       return;
+  }
+}
+
+void MediaBridge::sync_flags(const std::string& conference_id) {
+  auto* room = svc_.room(conference_id);
+  auto* doc = svc_.directory().find("conference", conference_id);
+  if (!room || !doc) return;
+  for (auto& p : room->participants()) {
+    auto it = leg_of_.find({conference_id, p.participant_id});
+    if (it == leg_of_.end()) continue;
+    bool held = room->holds(doc->body, p);
+    engine_.set_flags(legs_[it->second].room, it->second, p.speak && !held, p.hear && !held);
   }
 }
 

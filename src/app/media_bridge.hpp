@@ -48,6 +48,8 @@ class MediaBridge final : public api::MediaPort {
   void on_engine_event(const media::EngineEvent& e);
   void arm();
   void drop_leg(const std::string& conference_id, int participant_id);
+  // Engine flags follow core state: speak/hear, and wait-for-moderator holds.
+  void sync_flags(const std::string& conference_id);
 
   core::ConferenceService& svc_;
   bus::LocalBus& bus_;

@@ -178,6 +178,12 @@ bool Room::set_floor(int id, std::int64_t now, std::vector<Event>& out) {
   return true;
 }
 
+bool Room::holds(const json::object& doc, const ParticipantView& p) const {
+  if (p.is_moderator || !flag(doc, "wait_for_moderator", false)) return false;
+  return std::none_of(participants_.begin(), participants_.end(),
+                      [](const ParticipantView& x) { return x.is_moderator; });
+}
+
 const ParticipantView* Room::find_socket(std::string_view socket_id) const {
   if (socket_id.empty()) return nullptr;
   for (auto& p : participants_)

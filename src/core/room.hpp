@@ -72,12 +72,17 @@ class Room {
   void act_all(const ParticipantView* actor, std::string_view action, bool skip_moderators,
                int except_id, std::int64_t now, std::vector<Event>& out);
   const ParticipantView* find_user(std::string_view user_id) const;
+  // FreeSWITCH's wait-mod (the conference's wait_for_moderator): while no moderator is in the
+  // room, members are held, neither mixed nor hearing. Kazoo itself does not enforce it.
+  bool holds(const boost::json::object& conf_doc, const ParticipantView& p) const;
   // Media state: returns false when the participant is gone.
   bool set_talking(int participant_id, bool talking, int energy, std::int64_t now,
                    std::vector<Event>& out);
   bool set_energy(int participant_id, int energy);
   bool set_floor(int participant_id, std::int64_t now, std::vector<Event>& out);
   const ParticipantView* find_socket(std::string_view socket_id) const;
+  // Replaces a participant's metadata; false when the participant is gone.
+  bool set_metadata(int participant_id, boost::json::object metadata);
   // "lock" / "unlock".
   void set_locked(bool locked, std::int64_t now, std::vector<Event>& out);
 

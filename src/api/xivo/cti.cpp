@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>
 
+#include <deque>
+
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
@@ -136,6 +138,13 @@ struct Cti::Impl {
     bool refused = false;  // a bad token: LoggedOnError, then the socket closes
     bool listing = false;  // asked for the conference list: kept up to date
     std::shared_ptr<const std::string> last_list;
+    // Frames go out in the order their causes came in: a reply that waits for the store holds
+    // a place, and what follows it (pongs, events) queues behind that place.
+    struct Place {
+      std::shared_ptr<const std::string> frame;
+      bool ready = false;
+    };
+    std::deque<std::shared_ptr<Place>> order;
   };
   using SessionPtr = std::shared_ptr<Session>;
 
@@ -160,7 +169,32 @@ struct Cti::Impl {
   // --- sending ---------------------------------------------------------------------------
   // The net layer queues frames sent before the handshake completes.
   void send(Session& s, std::shared_ptr<const std::string> f) {
+    if (!s.order.empty()) {
+      s.order.push_back(std::make_shared<Session::Place>(Session::Place{std::move(f), true}));
+      return;
+    }
     if (auto c = s.conn.lock()) c->send(std::move(f));
+  }
+  // A place in the output for a reply that comes later.
+  std::shared_ptr<Session::Place> hold(Session& s) {
+    s.order.push_back(std::make_shared<Session::Place>());
+    return s.order.back();
+  }
+  // Fills a held place (or leaves it empty) and sends everything that was waiting behind it.
+  void release(Session& s, const std::shared_ptr<Session::Place>& place,
+               std::shared_ptr<const std::string> f = nullptr) {
+    place->frame = std::move(f);
+    place->ready = true;
+    auto c = s.conn.lock();
+    while (!s.order.empty() && s.order.front()->ready) {
+      if (c && s.order.front()->frame) c->send(s.order.front()->frame);
+      s.order.pop_front();
+    }
+  }
+  static std::shared_ptr<const std::string> refusal_frame(const Refused& r) {
+    json::object m{{"error", r.error}};
+    if (!r.message.empty()) m["message"] = r.message;
+    return frame("ConferenceCommandError", std::move(m));
   }
   void send(Session& s, std::string_view type, json::value msg) {
     send(s, frame(type, std::move(msg)));
@@ -461,10 +495,15 @@ void Cti::Impl::chat_send(const SessionPtr& s, const json::object& m) {
   }
   std::weak_ptr<Session> weak = s;
   // The room hears of it (ConferenceChatMessage, the sender included) once it is stored.
-  ctx.persist.write_messages(ctx.chat, {std::move(msg)}, [this, weak](const std::string& err) {
-    if (err.empty()) return;
-    if (auto s = weak.lock()) refuse(*s, {"Unavailable", "the message was not stored: " + err});
-  });
+  auto place = hold(*s);
+  ctx.persist.write_messages(
+      ctx.chat, {std::move(msg)}, [this, weak, place](const std::string& err) {
+        auto s = weak.lock();
+        if (!s) return;
+        release(*s, place,
+                err.empty() ? nullptr
+                            : refusal_frame({"Unavailable", "the message was not stored: " + err}));
+      });
 }
 
 void Cti::Impl::chat_history(const SessionPtr& s, const json::object& m) {
@@ -480,19 +519,21 @@ void Cti::Impl::chat_history(const SessionPtr& s, const json::object& m) {
   }
   std::weak_ptr<Session> weak = s;
   auto number = label(conf, {}).first;
-  ctx.persist.history(conf, before, static_cast<int>(std::min<std::int64_t>(limit, kHistoryMax)),
-                      [this, weak, number](const std::string& err, json::array rows) {
-                        auto s = weak.lock();
-                        if (!s) return;
-                        if (!err.empty())
-                          return refuse(*s, {"Unavailable", "history unavailable: " + err});
-                        json::array out;
-                        for (auto& r : rows)
-                          if (r.is_object())
-                            out.push_back(render::chat_message(ctx.svc, number, r.as_object()));
-                        send(*s, "ConferenceChatHistory",
-                             json::object{{"numConf", number}, {"messages", std::move(out)}});
-                      });
+  auto place = hold(*s);
+  ctx.persist.history(
+      conf, before, static_cast<int>(std::min<std::int64_t>(limit, kHistoryMax)),
+      [this, weak, number, place](const std::string& err, json::array rows) {
+        auto s = weak.lock();
+        if (!s) return;
+        if (!err.empty())
+          return release(*s, place, refusal_frame({"Unavailable", "history unavailable: " + err}));
+        json::array out;
+        for (auto& r : rows)
+          if (r.is_object()) out.push_back(render::chat_message(ctx.svc, number, r.as_object()));
+        release(*s, place,
+                frame("ConferenceChatHistory",
+                      json::object{{"numConf", number}, {"messages", std::move(out)}}));
+      });
 }
 
 void Cti::Impl::set_subject(const SessionPtr& s, const json::object& m) {
@@ -509,9 +550,13 @@ void Cti::Impl::set_subject(const SessionPtr& s, const json::object& m) {
   }
   std::weak_ptr<Session> weak = s;
   // The room hears of it (ConferenceSubject) once it is stored.
-  ctx.persist.write(std::move(w), [this, weak](const std::string& err) {
-    if (err.empty()) return;
-    if (auto s = weak.lock()) refuse(*s, {"Unavailable", "the subject was not stored: " + err});
+  auto place = hold(*s);
+  ctx.persist.write(std::move(w), [this, weak, place](const std::string& err) {
+    auto s = weak.lock();
+    if (!s) return;
+    release(*s, place,
+            err.empty() ? nullptr
+                        : refusal_frame({"Unavailable", "the subject was not stored: " + err}));
   });
 }
 
