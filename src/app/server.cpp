@@ -198,9 +198,23 @@ int serve(const Config& cfg) {
   };
   net::HttpServer http(
       io, hopts,
-      [&rest, &faces](net::Request&& req, net::Reply reply) {
+      [&rest, &faces, &engine, &media_bridge, &bus](net::Request&& req, net::Reply reply) {
         for (auto& f : faces)
           if (f->handles(req.path)) return f->handle(std::move(req), std::move(reply));
+        if (req.path == "/metrics") {  // counters for benchmarks and operators, JSON
+          auto s = engine.stats();
+          json::object m{{"media", json::object{{"ticks", s.ticks},
+                                                {"late_ticks", s.late_ticks},
+                                                {"rx_packets", s.rx_packets},
+                                                {"tx_packets", s.tx_packets},
+                                                {"rx_unknown", s.rx_unknown},
+                                                {"encodes", s.encodes},
+                                                {"decodes", s.decodes},
+                                                {"events_dropped", s.queue_full},
+                                                {"legs", media_bridge.legs()}}},
+                         {"events_published", bus.published()}};
+          return reply({200, json::serialize(m), "application/json", {}});
+        }
         if (req.path == "/healthz") {
           if (req.method != "GET" && req.method != "HEAD")
             return reply({405,
