@@ -235,7 +235,10 @@ std::string make_answer(const AudioOffer& o, const Negotiated& n, std::string_vi
   s += "c=IN " + ip + std::string(address) + "\r\n";
   s += "t=0 0\r\n";
   s += "m=audio " + std::to_string(port) + " RTP/AVP " + std::to_string(n.pt);
-  if (n.dtmf_pt >= 0) s += " " + std::to_string(n.dtmf_pt);
+  if (n.dtmf_pt >= 0) {  // two appends: GCC 12 -O3 warns (falsely) about " " + to_string
+    s += ' ';
+    s += std::to_string(n.dtmf_pt);
+  }
   s += "\r\n";
   s += "a=rtpmap:" + std::to_string(n.pt) + " " + std::string(codec_name(n.codec)) + "/" +
        std::to_string(n.clock) + (n.codec == Codec::opus ? "/2" : "") + "\r\n";
