@@ -69,6 +69,20 @@ json::object validate_hub(const json::value& input) {
   return doc;
 }
 
+std::string hub_of(const Doc& conference) {
+  return str_field(conference.body, "hub_id");
+}
+
+json::object attendee_view(const Doc& conference) {
+  json::object out;
+  for (auto& [k, v] : conference.body) {
+    if (k.starts_with("pvt_") || k == "bridge_password") continue;
+    out[k] = v;
+    if ((k == "moderator" || k == "member") && v.is_object()) out[k].as_object().erase("pins");
+  }
+  return out;
+}
+
 Calls::Calls(ConferenceService& svc, EventSink& sink) : svc_(svc), sink_(sink) {}
 
 void Calls::connect(SocketInfo s) {
@@ -87,8 +101,11 @@ void Calls::disconnect(const std::string& socket_id) {
     if (u->second.empty()) by_user_.erase(u);
   }
   for (auto& [conference, pid] : svc_.participations(socket_id)) {
+    auto* room = svc_.room(conference);
+    if (!room) continue;
+    auto account = room->account_id();  // a copy: leaving may end the room
     try {
-      svc_.leave(info.account_id, conference, pid, "disconnected");
+      svc_.leave(account, conference, pid, "disconnected");
     } catch (const Error&) {
     }
   }
@@ -109,6 +126,12 @@ void Calls::disconnect(const std::string& socket_id) {
 const SocketInfo* Calls::socket(std::string_view socket_id) const {
   auto it = sockets_.find(socket_id);
   return it == sockets_.end() ? nullptr : &it->second;
+}
+
+void Calls::check_socket(std::string_view socket_id, std::string_view user_id) const {
+  auto* s = socket(socket_id);
+  if (!s) throw Error(Errc::not_found, "unknown socket_id", json::object{{"cause", socket_id}});
+  if (s->user_id != user_id) throw Error(Errc::forbidden, "socket_id is not yours");
 }
 
 std::vector<std::string> Calls::sockets_of(std::string_view user_id) const {
@@ -137,6 +160,126 @@ void Calls::check_service(std::string_view hub_id, std::string_view user_id,
   if ((have & need) != need)
     throw Error(Errc::forbidden, "conference." + std::string(service) + ": PERMISSION_DENIED",
                 json::object{{"privilege", have}, {"required", need}});
+}
+
+const Doc& Calls::hub_scope(std::string_view service, const TokenClaims* claims,
+                            std::string_view conference_id, std::string_view hub_id) const {
+  auto bad = [](std::string_view id) {
+    return Error(Errc::not_found, "bad identifier", json::object{{"cause", id}});
+  };
+  const Doc* room = nullptr;
+  std::string hub_ref(hub_id);
+  if (!conference_id.empty()) {
+    room = svc_.directory().find("conference", conference_id);
+    if (!room) throw bad(conference_id);
+    hub_ref = hub_of(*room);
+    if (hub_ref.empty())
+      throw Error(Errc::not_found, "the room is not in a hub",
+                  json::object{{"cause", conference_id}});
+  }
+  auto* hub = svc_.directory().find("hub", hub_ref);
+  if (!hub) throw bad(hub_ref);
+  if (room && room->account_id != hub->account_id) throw bad(conference_id);
+  if (claims) svc_.authorize(*claims, hub->account_id, Access::join);
+  check_service(hub->id, claims ? claims->user_id : std::string(), service);
+  return *hub;
+}
+
+std::vector<std::string> Calls::hub_sockets(std::string_view hub_id) const {
+  auto* hub = svc_.directory().find("hub", hub_id);
+  if (!hub) throw Error(Errc::not_found, "bad identifier", json::object{{"cause", hub_id}});
+  std::set<std::string> out;
+  for (auto* d : svc_.directory().list("conference", hub->account_id)) {
+    if (hub_of(*d) != hub_id) continue;
+    if (auto* room = svc_.room(d->id))
+      for (auto& p : room->participants())
+        if (p.user_id.empty() && sockets_.contains(p.socket_id)) out.insert(p.socket_id);
+  }
+  for (auto& [id, s] : sockets_)
+    if (!s.user_id.empty() && s.account_id == hub->account_id &&
+        hub_privilege(hub_id, s.user_id) != privilege::none)
+      out.insert(id);
+  return {out.begin(), out.end()};
+}
+
+std::string Calls::hub_room_of(std::string_view socket_id) const {
+  std::string found;
+  for (auto& [conference_id, pid] : svc_.participations(socket_id))
+    if (auto* d = svc_.directory().find("conference", conference_id); d && !hub_of(*d).empty())
+      found = conference_id;
+  return found;
+}
+
+std::optional<std::pair<std::string, ParticipantView>> Calls::find_participant(
+    std::string_view socket_id, int number, std::string_view conference_id,
+    std::string_view hub_id) const {
+  if (!socket_id.empty())
+    for (auto& [conf, pid] : svc_.participations(socket_id))
+      if (auto* p = svc_.room(conf)->find(pid)) return std::pair{conf, *p};
+  if (number <= 0) return std::nullopt;
+  std::vector<std::string> rooms;
+  if (!conference_id.empty()) {
+    rooms.emplace_back(conference_id);
+  } else if (auto* hub = svc_.directory().find("hub", hub_id)) {
+    for (auto* d : svc_.directory().list("conference", hub->account_id))
+      if (hub_of(*d) == hub_id) rooms.push_back(d->id);
+  }
+  std::optional<std::pair<std::string, ParticipantView>> found;
+  for (auto& id : rooms)
+    if (auto* room = svc_.room(id))
+      if (auto* p = room->find(number)) {
+        if (found) return std::nullopt;  // in two rooms: ambiguous
+        found = std::pair{id, *p};
+      }
+  return found;
+}
+
+void Calls::broadcast(std::string_view hub_id, std::string_view from_socket, std::string_view event,
+                      const json::value& payload) {
+  auto* hub = svc_.directory().find("hub", hub_id);
+  if (!hub) throw Error(Errc::not_found, "bad identifier", json::object{{"cause", hub_id}});
+  Event e;
+  e.type = EventType::broadcast;
+  e.account_id = hub->account_id;
+  e.detail = std::string(event);
+  e.time = svc_.now();
+  for (auto& s : hub_sockets(hub_id))
+    if (s != from_socket) e.to_sockets.push_back(s);
+  e.except_socket = std::string(from_socket);
+  e.payload = json::object{{"event", event}, {"payload", payload}, {"hub_id", hub_id}};
+  sink_.publish(e);
+}
+
+std::optional<json::object> Calls::update(std::string_view conference_id,
+                                          std::string_view socket_id, std::string_view user_id,
+                                          json::object metadata, std::string_view event) {
+  auto* s = socket(socket_id);
+  auto* room = svc_.room(conference_id);
+  auto* p = room ? room->find_socket(socket_id) : nullptr;
+  if (!s || s->user_id != user_id || !p) return std::nullopt;
+  metadata["uid"] = user_id;
+  svc_.set_participant_metadata(conference_id, p->participant_id, metadata);
+  json::object data{{"room_id", conference_id},
+                    {"socket_id", socket_id},
+                    {"metadata", std::move(metadata)},
+                    {"timestamp", svc_.now() * 1000}};
+  if (!event.empty()) data["event"] = event;
+  Event e = room->make_event(EventType::room_update, svc_.now(), room->find_socket(socket_id),
+                             std::string(event));
+  auto* d = svc_.directory().find("conference", conference_id);
+  std::vector<std::string> to;
+  if (auto hub = d ? hub_of(*d) : std::string(); !hub.empty()) {
+    to = hub_sockets(hub);
+  } else {
+    for (auto& q : room->participants())
+      if (!q.socket_id.empty()) to.push_back(q.socket_id);
+  }
+  for (auto& x : to)
+    if (x != socket_id) e.to_sockets.push_back(x);
+  e.except_socket = std::string(socket_id);
+  e.payload = data;
+  sink_.publish(e);
+  return data;
 }
 
 const Invitation* Calls::crossed(std::string_view caller, std::string_view callee) const {
@@ -350,6 +493,31 @@ std::vector<Invitation> Calls::pending_for(std::string_view callee_user) const {
     if (i.callee_user == callee_user && !answered_.contains(i.conference_id + "/" + i.callee_user))
       out.push_back(i);
   return out;
+}
+
+const Invitation* Calls::ringing(std::string_view callee_user,
+                                 std::string_view caller_socket) const {
+  for (auto it = invitations_.rbegin(); it != invitations_.rend(); ++it)
+    if (it->callee_user == callee_user &&
+        (caller_socket.empty() || it->caller_socket == caller_socket) &&
+        !answered_.contains(it->conference_id + "/" + it->callee_user))
+      return &*it;
+  return nullptr;
+}
+
+std::string Calls::call_room(std::string_view hub_id, std::string_view socket_id,
+                             std::string_view callee_user) const {
+  std::set<std::string, std::less<>> called;
+  for (auto& inv : pending_for(callee_user)) called.insert(inv.conference_id);
+  std::string found;
+  for (auto& [conference_id, pid] : svc_.participations(socket_id)) {
+    auto* d = svc_.directory().find("conference", conference_id);
+    auto* room = svc_.room(conference_id);
+    if (d && hub_of(*d) == hub_id &&
+        (called.contains(conference_id) || (room && room->find_user(callee_user))))
+      found = conference_id;
+  }
+  return found;
 }
 
 void Calls::forget(std::string_view conference_id, std::string_view callee) {

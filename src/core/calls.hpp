@@ -26,6 +26,11 @@ constexpr int none = 0, anonymous = 1, read = 3, write = 7, remove = 15, admin =
 // a service that does not exist.
 int required_privilege(std::string_view service);
 boost::json::object validate_hub(const boost::json::value& input);
+// The hub a conference belongs to; empty for conferences outside hubs (made by other faces).
+std::string hub_of(const Doc& conference);
+// What anyone who may join a conference sees of its document: all but private fields and secrets
+// (PINs: whoever knows the moderator PIN can enter as an organizer by phone; bridge_password).
+boost::json::object attendee_view(const Doc& conference);
 
 struct SocketInfo {
   std::string socket_id;
@@ -53,9 +58,13 @@ class Calls {
 
   // --- presence --------------------------------------------------------------------------
   void connect(SocketInfo s);
-  // A socket that goes away leaves the rooms it joined and withdraws the calls it placed.
+  // A socket that goes away leaves the rooms it joined (each in the room's own account: a
+  // guest socket has none) and withdraws the calls it placed.
   void disconnect(const std::string& socket_id);
   const SocketInfo* socket(std::string_view socket_id) const;
+  // Throws not_found ("unknown socket_id") or forbidden ("socket_id is not yours") unless the
+  // socket is connected for that user (empty: a guest).
+  void check_socket(std::string_view socket_id, std::string_view user_id) const;
   std::vector<std::string> sockets_of(std::string_view user_id) const;
   bool online(std::string_view user_id) const { return !sockets_of(user_id).empty(); }
 
@@ -65,6 +74,35 @@ class Calls {
   // Throws forbidden ("PERMISSION_DENIED") unless the user's privilege covers the service's.
   void check_service(std::string_view hub_id, std::string_view user_id,
                      std::string_view service) const;
+  // The hub a Drumee service acts in, checked for its caller (`claims` null: a guest): the hub
+  // of `conference_id` when given (not_found when that conference is in no hub, or not in the
+  // hub's account), else `hub_id`; the token must reach the hub's account and the privilege
+  // there cover the service (forbidden).
+  const Doc& hub_scope(std::string_view service, const TokenClaims* claims,
+                       std::string_view conference_id, std::string_view hub_id) const;
+  // The live sockets a hub's news reaches: its account's connected users with a non-zero
+  // privilege in it, and the guests in its live rooms.
+  std::vector<std::string> hub_sockets(std::string_view hub_id) const;
+  // The last room of a hub that the socket is in; empty when none.
+  std::string hub_room_of(std::string_view socket_id) const;
+  // A participant named by its socket, or by its number in `conference_id`, or in the live rooms
+  // of `hub_id` (numbers are per room: only when exactly one has it). Returns (conference id,
+  // participant), or nullopt.
+  std::optional<std::pair<std::string, ParticipantView>> find_participant(
+      std::string_view socket_id, int number, std::string_view conference_id,
+      std::string_view hub_id) const;
+  // Relays an application payload to the hub's sockets but the sender's (event broadcast,
+  // payload {event, payload, hub_id}). Throws not_found for an unknown hub.
+  void broadcast(std::string_view hub_id, std::string_view from_socket, std::string_view event,
+                 const boost::json::value& payload);
+  // A participant's socket tells the others about itself (Drumee conference.update): when the
+  // socket is the user's and is in the room, its metadata (with `uid` = the user) is stored on
+  // the participant and sent to the other sockets of the room's hub (event room_update, payload
+  // {room_id, socket_id, metadata, timestamp (ms), event?}), which is returned. Otherwise
+  // nothing changes and nullopt is returned.
+  std::optional<boost::json::object> update(std::string_view conference_id,
+                                            std::string_view socket_id, std::string_view user_id,
+                                            boost::json::object metadata, std::string_view event);
 
   // --- calls -----------------------------------------------------------------------------
   // A pending call from `callee` to `caller` placed less than 5 s ago: the two called each
@@ -101,6 +139,12 @@ class Calls {
   // The call `guest` placed to `me`, ringing or answered; nullopt when none.
   std::optional<Invitation> caller_of(std::string_view me, std::string_view guest) const;
   std::vector<Invitation> pending_for(std::string_view callee_user) const;
+  // The latest call ringing for the callee from `caller_socket` (empty: from anyone), or null.
+  const Invitation* ringing(std::string_view callee_user, std::string_view caller_socket) const;
+  // The room of a hub that `socket_id` is in where `callee_user` is too, or is called to; empty
+  // when none (what revoke acts on when no room is named).
+  std::string call_room(std::string_view hub_id, std::string_view socket_id,
+                        std::string_view callee_user) const;
 
  private:
   Event call_event(std::string_view step, const Invitation& inv) const;

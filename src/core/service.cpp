@@ -9,6 +9,8 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+
 namespace confab::core {
 namespace json = boost::json;
 
@@ -23,6 +25,21 @@ std::string str_field(const json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
+
+// The longest prefix of `s` within `max` bytes that does not cut a UTF-8 sequence.
+std::string utf8_prefix(std::string s, std::size_t max) {
+  if (s.size() <= max) return s;
+  s.resize(max);
+  while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) s.pop_back();
+  if (!s.empty() && (static_cast<unsigned char>(s.back()) & 0x80)) s.pop_back();
+  return s;
+}
+
+std::string hub_room_key(std::string_view hub_id, std::string_view type) {
+  return std::string(hub_id) + "/" + std::string(type);
+}
+
+constexpr std::size_t kMaxConferenceName = 128;  // validate_conference's limit
 
 const json::object& as_patch(const json::value& data) {
   if (!data.is_object()) throw field_error("data", "type", "Value did not match type(s): object");
@@ -181,6 +198,78 @@ void ConferenceService::commit(const PendingWrite& w) {
     }
   }
   if (w.remove && w.doc.kind == "conference") end_room(w.doc.id, "conference deleted");
+  settle_hub_room(w, w.doc.id);
+}
+
+void ConferenceService::abort(const PendingWrite& w) {
+  dir_.abort(w);
+  settle_hub_room(w, {});
+}
+
+// --- hub rooms ---------------------------------------------------------------------------
+
+const Doc* ConferenceService::hub_room(std::string_view hub_id, std::string_view type) const {
+  auto* hub = dir_.find("hub", hub_id);
+  if (!hub) return nullptr;
+  const Doc* best = nullptr;
+  std::int64_t best_t = -1;
+  for (auto* d : dir_.list("conference", hub->account_id)) {
+    if (str_field(d->body, "hub_id") != hub_id || str_field(d->body, "type") != type) continue;
+    auto* r = room(d->id);
+    if (!r) continue;
+    if (!best || r->created() > best_t || (r->created() == best_t && d->id > best->id))
+      best = d, best_t = r->created();
+  }
+  return best;
+}
+
+const Doc& ConferenceService::hub_conference(std::string_view hub_id,
+                                             std::string_view conference_id) const {
+  auto* d = dir_.find("conference", conference_id);
+  auto* hub = dir_.find("hub", hub_id);
+  if (!d) throw Error(Errc::not_found, "bad identifier", json::object{{"cause", conference_id}});
+  if (!hub || str_field(d->body, "hub_id") != hub_id || d->account_id != hub->account_id)
+    throw Error(Errc::not_found, "the room is not in this hub",
+                json::object{{"cause", conference_id}});
+  return *d;
+}
+
+PendingWrite ConferenceService::prepare_hub_room(std::string_view account_id,
+                                                 std::string_view hub_id, std::string_view type,
+                                                 const TokenClaims* actor, bool shared) {
+  auto& hub = get("hub", account_id, hub_id);
+  if (type.empty()) throw field_error("type", "required", "a room type is required");
+  auto key = hub_room_key(hub_id, type);
+  if (shared && hub_rooms_.contains(key))
+    throw Error(Errc::conflict, "a room of this hub and type is being created",
+                json::object{{"cause", hub_id}, {"type", type}});
+  json::object doc{{"name", utf8_prefix(str_field(hub.body, "name") + " " + std::string(type),
+                                        kMaxConferenceName)},
+                   {"hub_id", hub_id},
+                   {"type", type},
+                   {"member", json::object{{"join_muted", false}}}};
+  auto w = prepare("conference", account_id, {}, WriteMode::create, doc, actor);
+  if (shared) hub_rooms_[key].ticket = w.ticket;
+  return w;
+}
+
+bool ConferenceService::await_hub_room(std::string_view hub_id, std::string_view type,
+                                       std::function<void(const std::string&)> then) {
+  auto it = hub_rooms_.find(hub_room_key(hub_id, type));
+  if (it == hub_rooms_.end()) return false;
+  it->second.waiting.push_back(std::move(then));
+  return true;
+}
+
+// The shared hub room a write created (or failed to): those waiting for it go on.
+void ConferenceService::settle_hub_room(const PendingWrite& w, const std::string& conference_id) {
+  if (w.remove || w.doc.kind != "conference" || hub_rooms_.empty()) return;
+  auto it = std::find_if(hub_rooms_.begin(), hub_rooms_.end(),
+                         [&](auto& kv) { return kv.second.ticket == w.ticket; });
+  if (it == hub_rooms_.end()) return;
+  auto waiting = std::move(it->second.waiting);
+  hub_rooms_.erase(it);  // first: a waiter may create the next room
+  for (auto& then : waiting) then(conference_id);
 }
 
 std::string ConferenceService::auth_api_key(std::string_view api_key, TokenClaims* out) const {
@@ -359,6 +448,9 @@ const Doc* ConferenceService::user_by_extension(std::string_view account_id,
 ParticipantView ConferenceService::join(std::string_view account_id, std::string_view conference_id,
                                         const JoinRequest& req) {
   auto& doc = get("conference", account_id, conference_id);
+  if (!req.socket_id.empty())
+    if (auto* r = room(conference_id))
+      if (auto* p = r->find_socket(req.socket_id)) return *p;
   auto t = now();
   auto who = !req.number.empty()    ? req.number
              : !req.user_id.empty() ? "user:" + req.user_id
@@ -418,6 +510,16 @@ void ConferenceService::leave(std::string_view account_id, std::string_view conf
   std::vector<Event> events;
   room.leave(participant_id, reason, now(), events);
   finish(conference_id, events);
+}
+
+bool ConferenceService::leave_socket(std::string_view account_id, std::string_view conference_id,
+                                     std::string_view socket_id, std::string_view reason) {
+  get("conference", account_id, conference_id);
+  auto* r = room(conference_id);
+  auto* p = r ? r->find_socket(socket_id) : nullptr;
+  if (!p) return false;
+  leave(account_id, conference_id, p->participant_id, reason);
+  return true;
 }
 
 void ConferenceService::conference_action(std::string_view account_id,
@@ -528,8 +630,7 @@ void ConferenceService::media_floor(std::string_view conference_id, int particip
   emit(events);
 }
 
-void ConferenceService::media_dtmf(std::string_view conference_id, int participant_id,
-                                   char digit) {
+void ConferenceService::media_dtmf(std::string_view conference_id, int participant_id, char digit) {
   auto it = rooms_.find(conference_id);
   if (it == rooms_.end()) return;
   auto* p = it->second->find(participant_id);
@@ -562,6 +663,14 @@ void ConferenceService::end_room(const std::string& conference_id, std::string_v
   emptied_[conference_id] = now();
   rooms_.erase(it);
   emit(events);
+}
+
+void ConferenceService::set_participant_metadata(std::string_view conference_id, int participant_id,
+                                                 json::object metadata) {
+  auto it = rooms_.find(conference_id);
+  if (it == rooms_.end() || !it->second->set_metadata(participant_id, std::move(metadata)))
+    throw Error(Errc::not_found, "participant not found",
+                json::object{{"cause", std::to_string(participant_id)}});
 }
 
 int ConferenceService::bad_pin_attempts(std::string_view conference_id) const {

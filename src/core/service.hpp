@@ -52,7 +52,7 @@ class ConferenceService {
   // A new account with a fresh API key, returned once through `api_key`.
   PendingWrite prepare_account(const boost::json::value& data, bool admin, std::string& api_key);
   void commit(const PendingWrite& w);
-  void abort(const PendingWrite& w) { dir_.abort(w); }
+  void abort(const PendingWrite& w);
   std::string new_id() const;
 
   // --- authentication ------------------------------------------------------------------
@@ -75,12 +75,39 @@ class ConferenceService {
   void authorize(const TokenClaims& c, std::string_view account_id, Access a,
                  std::string_view owner = {}) const;
 
+  // --- hub rooms (Drumee) ---------------------------------------------------------------
+  // A hub's rooms are conference documents with its `hub_id` and a `type` (the kind of
+  // meeting). The newest live room of the hub with that type, or null.
+  const Doc* hub_room(std::string_view hub_id, std::string_view type) const;
+  // A conference of the hub (same account); throws not_found ("the room is not in this hub").
+  const Doc& hub_conference(std::string_view hub_id, std::string_view conference_id) const;
+  // A new room for a hub: {"name": "<hub name> <type>", "hub_id", "type", "member":
+  // {"join_muted": false}} (Drumee meetings are conversations: attendees are heard at once).
+  // `shared`: a room that joins find by hub and type. Two of those must never be created at
+  // once, so while one is being written another for the same hub and type is refused with
+  // conflict: the second join waits for the first with await_hub_room. A private room (a call)
+  // is never shared. Throws not_found for a hub not in the account.
+  PendingWrite prepare_hub_room(std::string_view account_id, std::string_view hub_id,
+                                std::string_view type, const TokenClaims* actor,
+                                bool shared = true);
+  // While a shared room of the hub and type is being written: queues `then`, called with the
+  // room's id once it is committed (empty if the write was aborted), and returns true; false
+  // when none is being written. `then` runs inside commit()/abort() and must not throw.
+  bool await_hub_room(std::string_view hub_id, std::string_view type,
+                      std::function<void(const std::string& conference_id)> then);
+
   // --- live rooms ------------------------------------------------------------------------
   const Room* room(std::string_view conference_id) const;
+  // A socket already in the room keeps its place: joining again returns its participant and
+  // changes nothing.
   ParticipantView join(std::string_view account_id, std::string_view conference_id,
                        const JoinRequest& req);
   void leave(std::string_view account_id, std::string_view conference_id, int participant_id,
              std::string_view reason);
+  // The participant of a socket leaves; false when the socket is not in the room (so leaving
+  // twice is harmless).
+  bool leave_socket(std::string_view account_id, std::string_view conference_id,
+                    std::string_view socket_id, std::string_view reason);
   void conference_action(std::string_view account_id, std::string_view conference_id,
                          std::string_view action);
   void participants_action(std::string_view account_id, std::string_view conference_id,
@@ -88,6 +115,10 @@ class ConferenceService {
   void participant_action(std::string_view account_id, std::string_view conference_id,
                           int participant_id, std::string_view action);
   int bad_pin_attempts(std::string_view conference_id) const;
+  // Stores what a participant's client says about itself (replacing what it said before); no
+  // event: the caller tells whom it concerns. Throws not_found.
+  void set_participant_metadata(std::string_view conference_id, int participant_id,
+                                boost::json::object metadata);
   // When the conference's room last emptied (unix seconds); its creation when never used; 0
   // while it has occupants.
   std::int64_t empty_since(std::string_view conference_id) const;
@@ -126,10 +157,15 @@ class ConferenceService {
   Room& live_room(std::string_view account_id, std::string_view conference_id);
   void emit(std::vector<Event>& events);
   void end_room(const std::string& conference_id, std::string_view reason);
+  void settle_hub_room(const PendingWrite& w, const std::string& conference_id);
 
   struct PinFailures {
     int count = 0;
     std::int64_t last = 0;
+  };
+  struct HubRoomWrite {
+    std::uint64_t ticket = 0;
+    std::vector<std::function<void(const std::string&)>> waiting;
   };
 
   EventSink& sink_;
@@ -141,6 +177,7 @@ class ConferenceService {
   std::map<std::pair<std::string, std::string>, PinFailures> pin_failures_;  // (conf, caller)
   std::unordered_map<std::string, int> bad_pins_;                            // conf -> total
   std::unordered_map<std::string, std::int64_t> emptied_;  // conf -> when its room last emptied
+  std::map<std::string, HubRoomWrite, std::less<>> hub_rooms_;  // "<hub>/<type>" being written
 };
 
 }  // namespace confab::core

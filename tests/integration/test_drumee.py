@@ -54,18 +54,16 @@ def err(r, status, error, ack, reason=None):
 
 
 class Live:
-    """A Drumee live socket. The first frame the client sends opens the conversation: the server
-    answers sys.hello (with our socket_id), then the ping's sys.ping."""
+    """A Drumee live socket. The server speaks first: sys.hello (with our socket_id) arrives
+    without the client sending anything."""
 
     def __init__(self, server, token=None, path="/-/websocket"):
         if token:
             path += "?" + urllib.parse.urlencode({"token": token})
         self.ws = ws_connect(server, path, timeout=RECV_TIMEOUT)
-        self.ws.send(json.dumps({"service": "x.ping"}))
         self.hello = self.recv()
         assert self.hello["service"] == "sys.hello", self.hello
         self.socket_id = self.hello["data"]["socket_id"]
-        assert self.recv() == {"service": "sys.ping", "data": {"ok": 1}}
 
     def recv(self, timeout=RECV_TIMEOUT):
         self.ws.settimeout(timeout)
@@ -184,15 +182,34 @@ def test_hello_gives_socket_id_and_user(world):
     ws = websocket.create_connection(f"ws://127.0.0.1:{world.server.port}/websocket",
                                      timeout=RECV_TIMEOUT,
                                      cookie=f"regsid={world.tokens['bob']}")
-    ws.send(json.dumps({"service": "x.ping"}))
     hello = json.loads(ws.recv())
     assert hello["data"]["user"] == {"id": world.users["bob"], "username": "bob"}
+    ws.send(json.dumps({"service": "x.ping"}))
     assert json.loads(ws.recv()) == {"service": "sys.ping", "data": {"ok": 1}}
     ws.send("not json")
     assert json.loads(ws.recv()) == {"service": "sys.error", "data": {"error": "BAD_MESSAGE"}}
     ws.send(json.dumps({"service": "conference.nope"}))
     assert json.loads(ws.recv())["data"] == {"error": "SERVICE_NOT_FOUND:conference.nope"}
     ws.close()
+
+
+def test_the_server_speaks_first_and_notifications_flow_at_once(world):
+    """sys.hello, then notifications, reach a socket that never sent a frame."""
+    import websocket
+    raw = websocket.create_connection(
+        f"ws://127.0.0.1:{world.server.port}/-/websocket?token={world.tokens['alice']}",
+        timeout=RECV_TIMEOUT)
+    hello = json.loads(raw.recv())
+    assert hello["service"] == "sys.hello"
+    assert hello["data"]["user"] == {"id": world.users["alice"], "username": "alice"}
+    sock = hello["data"]["socket_id"]
+    ok(world.call("alice", "conference.join",
+                  {"hub_id": world.hub, "socket_id": sock, "metadata": {}}), "conference.join")
+    b = world.live("bob")
+    world.join("bob", b)
+    m = json.loads(raw.recv())
+    assert m["service"] == "conference.join" and m["model"]["uid"] == world.users["bob"]
+    raw.close()
 
 
 def test_a_bad_token_is_refused_not_taken_for_a_guest(world):
@@ -448,6 +465,35 @@ def test_a_drumee_room_is_a_conference_for_the_other_faces(world):
     m = a.expect("conference.leave")
     assert m["model"]["reason"] == "disconnected" and m["model"]["socket_id"] == g.socket_id
     assert [p["participant_id"] for p in world.participants(room)] == [1]
+
+
+def test_concurrent_first_joins_share_one_room(world):
+    """Joins that all find no live room of their type while the first one is being stored end
+    in that one room: the others wait for it instead of creating their own."""
+    import threading
+    socks = [world.live("bob") for _ in range(8)]
+    results, barrier = [None] * len(socks), threading.Barrier(len(socks))
+
+    def join(i):
+        barrier.wait()
+        results[i] = world.call("bob", "conference.join",
+                                {"hub_id": world.hub, "socket_id": socks[i].socket_id,
+                                 "metadata": {"type": "rush"}})
+
+    threads = [threading.Thread(target=join, args=(i,)) for i in range(len(socks))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rooms = {ok(r, "conference.join")["details"]["room_id"] for r in results}
+    assert len(rooms) == 1, rooms
+    room = rooms.pop()
+    parts = world.participants(room)
+    assert sorted(p["participant_id"] for p in parts) == list(range(1, len(socks) + 1))
+    assert [p["is_moderator"] for p in parts].count(True) == 1
+    r = world.server.request("GET", f"/v2/accounts/{world.account_id}/conferences",
+                             token=world.token)
+    assert [c["name"] for c in r.data].count("Team rush") == 1, r.data
 
 
 def test_attendee(world):
@@ -879,9 +925,12 @@ def test_the_service_param_renames_call_and_join_notifications_only(world):
     a.expect("conference.join")
 
 
-def test_a_guest_socket_stays_in_one_account(world, server):
+def test_a_guest_socket_in_two_accounts_leaves_both_rooms_on_close(world, server):
+    a = world.live("alice")
     g = world.live()
+    room = world.join("alice", a)["details"]["room_id"]
     world.join(None, g)
+    a.expect("conference.join")
     other_id, other_token = server.new_account("other")
     r = server.request("PUT", f"/v2/accounts/{other_id}/users",
                        {"data": {"username": "olga", "first_name": "Olga", "last_name": "K"}},
@@ -890,9 +939,21 @@ def test_a_guest_socket_stays_in_one_account(world, server):
     r = server.request("PUT", f"/v2/accounts/{other_id}/hubs",
                        {"data": {"name": "Theirs", "owner_id": olga}}, token=other_token)
     assert r.status == 201, r
-    r = world.call(None, "conference.join", {"hub_id": r.data["id"], "socket_id": g.socket_id,
-                                              "metadata": {}})
-    err(r, 403, "WEAK_PRIVILEGE", "conference.join", "this socket acts in another account")
+    data = ok(world.call(None, "conference.join",
+                         {"hub_id": r.data["id"], "socket_id": g.socket_id, "metadata": {}}),
+              "conference.join")
+    theirs = data["details"]["room_id"]
+    r = server.request("GET", f"/v2/accounts/{other_id}/conferences/{theirs}/participants",
+                       token=other_token)
+    assert [p["participant_id"] for p in r.data] == [1]
+    # Closing the socket takes it out of both rooms, each in its own account.
+    g.close()
+    m = a.expect("conference.leave")
+    assert m["model"]["reason"] == "disconnected" and m["model"]["socket_id"] == g.socket_id
+    assert [p["participant_id"] for p in world.participants(room)] == [1]
+    r = server.request("GET", f"/v2/accounts/{other_id}/conferences/{theirs}/participants",
+                       token=other_token)
+    assert r.data == []
 
 
 def test_numeric_participant_ids_are_per_room(world):

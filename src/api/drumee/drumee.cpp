@@ -11,12 +11,10 @@
 
 namespace confab::api::drumee {
 using core::Doc;
-using core::WriteMode;
 
 namespace {
 
 constexpr std::string_view kPrefix = "/-/svc/";
-constexpr std::size_t kMaxName = 128;  // conference names (Kazoo schema)
 
 // One service call, alive until it is answered (a store write may come first).
 struct Req {
@@ -37,14 +35,6 @@ struct Req {
 };
 using ReqPtr = std::shared_ptr<Req>;
 
-std::string utf8_prefix(std::string s, std::size_t max) {
-  if (s.size() <= max) return s;
-  s.resize(max);
-  while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) s.pop_back();
-  if (!s.empty() && (static_cast<unsigned char>(s.back()) & 0x80)) s.pop_back();
-  return s;
-}
-
 int positive(std::string_view s) {
   int n = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
@@ -52,9 +42,7 @@ int positive(std::string_view s) {
 }
 
 json::object public_fields(const Doc& d) {
-  json::object out;
-  for (auto& [k, v] : d.body)
-    if (!k.starts_with("pvt_")) out[k] = v;
+  auto out = core::attendee_view(d);
   out["room_id"] = d.id;
   return out;
 }
@@ -149,47 +137,20 @@ struct Drumee::Impl {
 
   // --- scope and privilege ---------------------------------------------------------------
 
-  const Doc& hub_doc(std::string_view id) const {
-    auto* h = ctx.svc.directory().find("hub", id);
-    if (!h) throw Error(Errc::not_found, "bad identifier", json::object{{"cause", id}});
-    return *h;
+  const core::TokenClaims* claims(const ReqPtr& r) const {
+    return r->claims ? &*r->claims : nullptr;
   }
 
-  const Doc& conference(std::string_view id) const {
-    auto* d = ctx.svc.directory().find("conference", id);
-    if (!d) throw Error(Errc::not_found, "bad identifier", json::object{{"cause", id}});
-    return *d;
+  // The hub a call acts in (the hub of `conference_id` when given, else the hub_id parameter),
+  // checked against the caller's privilege there.
+  const Doc& scope(const ReqPtr& r, std::string_view conference_id = {}) {
+    auto hub = r->p.str("hub_id");
+    if (conference_id.empty() && hub.empty()) throw MissingParam{"hub_id"};
+    return ctx.calls.hub_scope(r->name, claims(r), conference_id, hub);
   }
 
-  // The hub a call acts in: the hub of the room it acts on when there is one, else the hub_id
-  // parameter; checks that the caller's privilege there covers the service (COMPAT's ACL).
-  // Conferences made through other faces belong to no hub and are not Drumee rooms.
-  const Doc& scope(const ReqPtr& r, const Doc* room) {
-    if (room && hub_of(*room).empty())
-      throw Error(Errc::not_found, "the room is not in a hub", json::object{{"cause", room->id}});
-    std::string hub = room ? hub_of(*room) : r->p.str("hub_id");
-    if (hub.empty()) throw MissingParam{"hub_id"};
-    auto& h = hub_doc(hub);
-    if (room && room->account_id != h.account_id)
-      throw Error(Errc::not_found, "bad identifier", json::object{{"cause", room->id}});
-    if (r->claims) ctx.svc.authorize(*r->claims, h.account_id, core::Access::join);
-    ctx.calls.check_service(h.id, r->me, r->name);
-    return h;
-  }
-
-  // A room of the hub named by a parameter.
-  const Doc& hub_room(const Doc& hub, std::string_view room_id) const {
-    auto& d = conference(room_id);
-    if (hub_of(d) != hub.id || d.account_id != hub.account_id)
-      throw Error(Errc::not_found, "the room is not in this hub", json::object{{"cause", room_id}});
-    return d;
-  }
-
-  // The socket a call names must be the caller's own.
   void own_socket(const ReqPtr& r, std::string_view socket_id) const {
-    auto* s = ctx.calls.socket(socket_id);
-    if (!s) throw Error(Errc::not_found, "unknown socket_id", json::object{{"cause", socket_id}});
-    if (s->user_id != r->me) throw Error(Errc::forbidden, "socket_id is not yours");
+    ctx.calls.check_socket(socket_id, r->me);
   }
 
   json::array attendees(std::string_view conference_id, int except_id = 0) const {
@@ -200,45 +161,31 @@ struct Drumee::Impl {
     return out;
   }
 
-  // The newest live room of a hub for a kind of meeting, or null.
-  const Doc* live_room(const Doc& hub, std::string_view type) const {
-    const Doc* best = nullptr;
-    std::int64_t best_t = -1;
-    for (auto* d : ctx.svc.directory().list("conference", hub.account_id)) {
-      if (hub_of(*d) != hub.id || str_of(d->body, "type") != type) continue;
-      auto* room = ctx.svc.room(d->id);
-      if (!room) continue;
-      if (!best || room->created() > best_t || (room->created() == best_t && d->id > best->id))
-        best = d, best_t = room->created();
-    }
-    return best;
-  }
-
-  // Creates a conference document for a hub (durably), then continues with its id.
+  // Creates a room of a hub (durably), then continues with its id. A shared room being created
+  // by another join is waited for instead.
   template <class F>
-  void create_room(const ReqPtr& r, const Doc& hub, const std::string& type, F then) {
-    json::object doc{{"name", utf8_prefix(str_of(hub.body, "name") + " " + type, kMaxName)},
-                     {"hub_id", hub.id},
-                     {"type", type},
-                     // Drumee meetings are conversations: attendees are heard from the start.
-                     {"member", json::object{{"join_muted", false}}}};
-    auto w = ctx.svc.prepare("conference", hub.account_id, {}, WriteMode::create, doc,
-                             r->claims ? &*r->claims : nullptr);
-    auto id = w.doc.id;
-    ctx.persist.write(std::move(w), [this, r, id, then = std::move(then)](const std::string& err) {
+  void create_room(const ReqPtr& r, const Doc& hub, const std::string& type, bool shared, F then) {
+    auto next = [this, r, then = std::move(then)](const std::string& id, const std::string& err) {
       guard(r, [&] {
-        if (!err.empty()) throw Error(Errc::unavailable, err);
+        if (id.empty()) throw Error(Errc::unavailable, err);
         then(id);
       });
+    };
+    if (shared && ctx.svc.await_hub_room(hub.id, type, [next](const std::string& id) {
+          next(id, "the room could not be stored");
+        }))
+      return;
+    auto w = ctx.svc.prepare_hub_room(hub.account_id, hub.id, type, claims(r), shared);
+    auto id = w.doc.id;
+    ctx.persist.write(std::move(w), [next, id](const std::string& err) {
+      next(err.empty() ? id : std::string(), err);
     });
   }
 
-  // Joins a socket into a room (once: a socket already in it keeps its place).
+  // Joins a socket into a room; a socket already in it keeps its place (core).
   core::ParticipantView enter(const ReqPtr& r, const std::string& account,
                               const std::string& conference_id, const std::string& socket_id) {
     own_socket(r, socket_id);  // again: it may have closed while a room was being created
-    if (auto* room = ctx.svc.room(conference_id))
-      if (auto* p = room->find_socket(socket_id)) return *p;
     core::JoinRequest j;
     j.user_id = r->me;
     j.socket_id = socket_id;
@@ -258,73 +205,48 @@ struct Drumee::Impl {
     auto type = Params::text(metadata.if_contains("type"), "metadata.type");
     if (type.empty()) type = r->p.str("type");
     if (type.empty()) type = "meeting";
-    auto& hub = scope(r, nullptr);  // hub_id is required here
+    auto& hub = scope(r);  // hub_id is required here
     own_socket(r, socket);
-    if (!live.adopt(socket, hub.account_id))
-      throw Error(Errc::forbidden, "this socket acts in another account");
     auto account = hub.account_id;
     auto hub_id = hub.id;
     auto finish = [this, r, account, hub_id, socket](const std::string& conference_id) {
       auto me = enter(r, account, conference_id, socket);
-      auto& d = conference(conference_id);
-      answer(r, json::object{{"permission", ctx.calls.hub_privilege(hub_id, r->me)},
-                             {"details", public_fields(d)},
-                             {"configs", json::object{}},
-                             {"attendees", attendees(conference_id, me.participant_id)},
-                             {"user", attendee(ctx.svc, me)}});
+      answer(r, json::object{
+                    {"permission", ctx.calls.hub_privilege(hub_id, r->me)},
+                    {"details", public_fields(ctx.svc.get("conference", account, conference_id))},
+                    {"configs", json::object{}},
+                    {"attendees", attendees(conference_id, me.participant_id)},
+                    {"user", attendee(ctx.svc, me)}});
     };
-    if (auto room = r->p.str("room_id"); !room.empty()) return finish(hub_room(hub, room).id);
-    if (auto* d = live_room(hub, type)) return finish(d->id);
-    create_room(r, hub, type, finish);
+    if (auto room = r->p.str("room_id"); !room.empty())
+      return finish(ctx.svc.hub_conference(hub.id, room).id);
+    if (auto* d = ctx.svc.hub_room(hub.id, type)) return finish(d->id);
+    create_room(r, hub, type, true, finish);
   }
 
   void attendee_svc(const ReqPtr& r) {
     auto pid = r->p.need_str("participant_id");
-    const core::ParticipantView* found = nullptr;
-    std::string conference_id;
-    auto parts = ctx.svc.participations(pid);  // a socket id
-    if (!parts.empty()) {
-      conference_id = parts.front().first;
-      found = ctx.svc.room(conference_id)->find(parts.front().second);
-    } else if (int n = positive(pid); n > 0) {
-      std::vector<std::string> rooms;
-      if (auto room = r->p.str("room_id"); !room.empty()) {
-        rooms.push_back(room);
-      } else if (auto hub = r->p.str("hub_id"); !hub.empty()) {
-        auto& h = hub_doc(hub);
-        for (auto* d : ctx.svc.directory().list("conference", h.account_id))
-          if (hub_of(*d) == h.id) rooms.push_back(d->id);
-      }
-      // Numbers are per room: a hub-wide lookup must find exactly one.
-      int matches = 0;
-      for (auto& id : rooms)
-        if (auto* room = ctx.svc.room(id); room && room->find(n)) {
-          ++matches;
-          conference_id = id;
-          found = room->find(n);
-        }
-      if (matches > 1) found = nullptr;
-    }
+    auto found =
+        ctx.calls.find_participant(pid, positive(pid), r->p.str("room_id"), r->p.str("hub_id"));
     if (!found) {
-      if (!r->p.str("hub_id").empty()) scope(r, nullptr);  // privilege first, then absence
+      if (!r->p.str("hub_id").empty()) scope(r);  // privilege first, then absence
       throw Error(Errc::not_found, "participant not found", json::object{{"cause", pid}});
     }
-    scope(r, &conference(conference_id));
-    auto out = attendee(ctx.svc, *found);
-    out["room_id"] = conference_id;
+    scope(r, found->first);
+    auto out = attendee(ctx.svc, found->second);
+    out["room_id"] = found->first;
     answer(r, std::move(out));
   }
 
   void leave(const ReqPtr& r) {
     auto room_id = r->p.need_str("room_id");
     auto socket = r->p.need_str("socket_id");
-    auto& hub = scope(r, &conference(room_id));
+    auto& hub = scope(r, room_id);
     own_socket(r, socket);
-    if (auto* room = ctx.svc.room(room_id))
-      if (auto* p = room->find_socket(socket)) {
-        Live::Scope s(live, r->origin);
-        ctx.svc.leave(hub.account_id, room_id, p->participant_id, "left");
-      }
+    {
+      Live::Scope s(live, r->origin);
+      ctx.svc.leave_socket(hub.account_id, room_id, socket, "left");
+    }
     answer(r, json::object{{"peers", attendees(room_id)}});
   }
 
@@ -332,55 +254,21 @@ struct Drumee::Impl {
     auto room_id = r->p.need_str("room_id");
     auto socket = r->p.need_str("socket_id");
     auto metadata = r->p.need_obj("metadata");
-    auto& hub = scope(r, &conference(room_id));
-    // Only the owner of the socket updates it; anyone else gets an empty answer (Drumee).
-    auto* s = ctx.calls.socket(socket);
-    auto* room = ctx.svc.room(room_id);
-    if (!s || s->user_id != r->me || !room || !room->find_socket(socket))
-      return answer(r, json::object{});
-    metadata["uid"] = r->me;
-    json::object data{{"room_id", room_id},
-                      {"socket_id", socket},
-                      {"metadata", metadata},
-                      {"timestamp", unix_ms()}};
-    if (auto event = r->p.str("event"); !event.empty()) data["event"] = event;
-    core::Event e;
-    e.type = core::EventType::room_update;
-    e.account_id = hub.account_id;
-    e.conference_id = room_id;
-    e.detail = "conference.update";
-    e.time = ctx.svc.now();
-    e.to_sockets = live.hub_sockets(hub);
-    e.except_socket = socket;
-    e.payload = data;
-    {
-      Live::Scope sc(live, r->origin);
-      ctx.bus.publish(e);
-    }
-    answer(r, std::move(data));
+    scope(r, room_id);
+    Live::Scope s(live, r->origin);
+    auto data = ctx.calls.update(room_id, socket, r->me, std::move(metadata), r->p.str("event"));
+    answer(r, data ? std::move(*data) : json::object{});  // not the caller's: {} (Drumee)
   }
 
   void broadcast(const ReqPtr& r) {
     auto socket = r->p.need_str("socket_id");
     auto event = r->p.need_str("event");
     auto payload = r->p.need_value("payload");
-    const Doc* room = nullptr;
-    if (r->p.str("hub_id").empty())
-      for (auto& [conference_id, pid] : ctx.svc.participations(socket))
-        if (auto& d = conference(conference_id); !hub_of(d).empty()) room = &d;
-    auto& hub = scope(r, room);
+    auto& hub = scope(r, r->p.str("hub_id").empty() ? ctx.calls.hub_room_of(socket) : "");
     own_socket(r, socket);
-    core::Event e;
-    e.type = core::EventType::broadcast;
-    e.account_id = hub.account_id;
-    e.detail = "conference.broadcast";
-    e.time = ctx.svc.now();
-    e.to_sockets = live.hub_sockets(hub);
-    e.except_socket = socket;
-    e.payload = json::object{{"event", event}, {"payload", payload}, {"hub_id", hub.id}};
     {
-      Live::Scope sc(live, r->origin);
-      ctx.bus.publish(e);
+      Live::Scope s(live, r->origin);
+      ctx.calls.broadcast(hub.id, socket, event, payload);
     }
     answer(r, json::object{{"payload", payload}});
   }
@@ -391,7 +279,7 @@ struct Drumee::Impl {
     auto socket = r->p.need_str("socket_id");
     auto metadata = r->p.need_obj("metadata");
     auto type = Params::text(metadata.if_contains("type"), "metadata.type");
-    auto& hub = scope(r, nullptr);
+    auto& hub = scope(r);
     own_socket(r, socket);
     auto account = hub.account_id;
     ctx.svc.get("user", account, guest);
@@ -413,8 +301,9 @@ struct Drumee::Impl {
       if (rung.offline) return answer(r, json::object{{"offline", 1}, {"uid", guest}});
       answer(r, json::object{{"room_id", conference_id}, {"nid", conference_id}});
     };
-    if (auto room = r->p.str("room_id"); !room.empty()) return ring(hub_room(hub, room).id);
-    create_room(r, hub, type.empty() ? "connect" : type, ring);
+    if (auto room = r->p.str("room_id"); !room.empty())
+      return ring(ctx.svc.hub_conference(hub.id, room).id);
+    create_room(r, hub, type.empty() ? "connect" : type, false, ring);
   }
 
   // Answers the call from `caller_socket` (empty: the latest) on `socket`: the caller and the
@@ -433,26 +322,19 @@ struct Drumee::Impl {
     ctx.calls.accept(account, r->me, socket, caller_socket);
   }
 
-  // The room of the call ringing for me from `caller_socket` (empty: the latest), or null.
-  const Doc* ringing(const ReqPtr& r, const std::string& caller_socket) const {
-    const Doc* found = nullptr;
-    for (auto& inv : ctx.calls.pending_for(r->me))
-      if (caller_socket.empty() || inv.caller_socket == caller_socket)
-        found = ctx.svc.directory().find("conference", inv.conference_id);
-    return found;
-  }
-
-  const Doc& call_scope(const ReqPtr& r, const Doc* room) {
-    if (!room && r->p.str("hub_id").empty())
+  // The hub of the call ringing for me from `caller_socket` (empty: the latest).
+  const Doc& call_scope(const ReqPtr& r, const std::string& caller_socket) {
+    auto* inv = ctx.calls.ringing(r->me, caller_socket);
+    if (!inv && r->p.str("hub_id").empty())
       throw Error(Errc::not_found, "no call is ringing for you");
-    return scope(r, room);
+    return scope(r, inv ? inv->conference_id : std::string());
   }
 
   void accept(const ReqPtr& r) {
     auto caller = r->p.need_obj("caller");
     auto socket = r->p.need_str("socket_id");
     auto caller_socket = Params::text(caller.if_contains("caller_id"), "caller.caller_id");
-    auto& hub = call_scope(r, ringing(r, caller_socket));
+    auto& hub = call_scope(r, caller_socket);
     own_socket(r, socket);
     accept_call(r, hub.account_id, socket, caller_socket);
     answer(r, json::object{{"caller", caller}});
@@ -462,7 +344,7 @@ struct Drumee::Impl {
     auto caller = r->p.need_obj("caller");
     auto socket = r->p.str("socket_id");
     auto caller_socket = Params::text(caller.if_contains("caller_id"), "caller.caller_id");
-    auto& hub = call_scope(r, ringing(r, caller_socket));
+    auto& hub = call_scope(r, caller_socket);
     if (!socket.empty()) own_socket(r, socket);
     Live::Scope s(live, r->origin);
     ctx.calls.decline(hub.account_id, r->me, socket, caller_socket);
@@ -472,7 +354,7 @@ struct Drumee::Impl {
   void cancel(const ReqPtr& r) {
     auto room_id = r->p.need_str("room_id");
     auto socket = r->p.need_str("socket_id");
-    auto& hub = scope(r, &conference(room_id));
+    auto& hub = scope(r, room_id);
     own_socket(r, socket);
     Live::Scope s(live, r->origin);
     ctx.calls.cancel(hub.account_id, room_id, socket);
@@ -486,24 +368,14 @@ struct Drumee::Impl {
     auto user = Params::text(callee.if_contains("drumate_id"), "callee.drumate_id");
     if (user.empty()) user = Params::text(callee.if_contains("entity_id"), "callee.entity_id");
     if (user.empty()) throw MissingParam{"callee.drumate_id"};
-    auto& hub = scope(r, nullptr);
+    auto& hub = scope(r);
     own_socket(r, socket);
     auto room_id = r->p.str("room_id");
-    if (room_id.empty()) {
-      // The room of mine in this hub where the callee is, or is called to.
-      std::set<std::string> called;
-      for (auto& inv : ctx.calls.pending_for(user)) called.insert(inv.conference_id);
-      for (auto& [conference_id, pid] : ctx.svc.participations(socket)) {
-        auto* room = ctx.svc.room(conference_id);
-        if (hub_of(conference(conference_id)) == hub.id &&
-            (called.contains(conference_id) || (room && room->find_user(user))))
-          room_id = conference_id;
-      }
-      if (room_id.empty())
-        throw Error(Errc::not_found, "that user is neither in a room of yours nor called to it",
-                    json::object{{"cause", user}});
-    }
-    hub_room(hub, room_id);
+    if (room_id.empty()) room_id = ctx.calls.call_room(hub.id, socket, user);
+    if (room_id.empty())
+      throw Error(Errc::not_found, "that user is neither in a room of yours nor called to it",
+                  json::object{{"cause", user}});
+    ctx.svc.hub_conference(hub.id, room_id);
     auto peer = Params::text(callee.if_contains("entity_id"), "callee.entity_id");
     // The log is prepared (and checked) before anything changes.
     auto log =
@@ -520,9 +392,8 @@ struct Drumee::Impl {
   void get_caller(const ReqPtr& r) {
     auto guest = r->p.need_str("guest_id");
     auto inv = ctx.calls.caller_of(r->me, guest);
-    auto* room = inv ? ctx.svc.directory().find("conference", inv->conference_id) : nullptr;
-    auto& hub = scope(r, room);
-    if (!inv || !room) return answer(r, json::object{});
+    auto& hub = scope(r, inv ? inv->conference_id : std::string());
+    if (!inv) return answer(r, json::object{});
     auto out = person(ctx.svc, guest);
     out["hub_id"] = hub.id;
     out["room_id"] = inv->conference_id;
@@ -538,11 +409,9 @@ struct Drumee::Impl {
     auto peer = Params::text(callee.if_contains("entity_id"), "callee.entity_id");
     if (peer.empty()) throw MissingParam{"callee.entity_id"};
     auto duration = r->p.integer("duration", 0);
-    const Doc* room = nullptr;
-    if (auto id = r->p.str("room_id"); !id.empty()) room = &conference(id);
-    if (auto socket = r->p.str("socket_id"); !room && !socket.empty() && r->p.str("hub_id").empty())
-      for (auto& [conference_id, pid] : ctx.svc.participations(socket))
-        room = &conference(conference_id);
+    auto room = r->p.str("room_id");
+    if (auto socket = r->p.str("socket_id"); room.empty() && r->p.str("hub_id").empty())
+      room = ctx.calls.hub_room_of(socket);
     auto& hub = scope(r, room);
     auto log = ctx.chat.prepare_call_log(hub.account_id, r->me, peer, event, duration);
     if (log.empty()) return answer(r, json::object{{"callee", callee}});

@@ -9,7 +9,6 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
-#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -62,9 +61,7 @@ inline json::object attendee(const core::ConferenceService& svc, const core::Par
       {"status", "started"}};
 }
 
-inline std::string hub_of(const core::Doc& conference) {
-  return str_of(conference.body, "hub_id");
-}
+using core::hub_of;
 
 // What the request being served adds to the notifications its core calls cause. Core calls are
 // synchronous, so the events they publish arrive while this is set.
@@ -79,8 +76,6 @@ struct Origin {
 
 class Live {
  public:
-  static constexpr std::size_t kPendingLimit = 256;
-
   explicit Live(FaceContext& ctx) : ctx_(ctx) {
     sub_ = ctx_.bus.subscribe([this](const core::Event& e) { on_event(e); });
   }
@@ -101,100 +96,39 @@ class Live {
   };
 
   // A new live socket for a user (or a guest: empty user; an API-key token gives an account).
+  // The server speaks first: sys.hello goes out at once (the network layer holds frames until
+  // the handshake is done).
   net::WsHandlers open(std::shared_ptr<net::WsConnection> conn, std::string account_id,
                        std::string user_id) {
     auto s = std::make_shared<Session>();
     s->conn = conn;
     s->socket_id = core::random_hex(16);
-    s->account_id = std::move(account_id);
     s->user_id = std::move(user_id);
     sessions_[s->socket_id] = s;
-    ctx_.calls.connect({s->socket_id, s->account_id, s->user_id, "drumee"});
+    ctx_.calls.connect({s->socket_id, std::move(account_id), s->user_id, "drumee"});
+    json::value user = nullptr;
+    if (auto* u = s->user_id.empty() ? nullptr : ctx_.svc.directory().find("user", s->user_id))
+      user = json::object{{"id", s->user_id}, {"username", str_of(u->body, "username")}};
+    reply(*s, json::object{{"service", "sys.hello"},
+                           {"data", json::object{{"socket_id", s->socket_id}, {"user", user}}}});
     std::weak_ptr<Session> weak = s;
     net::WsHandlers h;
-    h.on_message = [this, s](std::string_view text) { on_message(*s, text); };
+    h.on_message = [this, weak](std::string_view text) {
+      if (auto s = weak.lock()) on_message(*s, text);
+    };
     h.on_close = [this, weak] {
       if (auto s = weak.lock()) drop(*s);
     };
-    set_on_open(h, [this, weak] {
-      if (auto s = weak.lock()) start(*s);
-    });
     return h;
-  }
-
-  bool is_live(std::string_view socket_id) const { return sessions_.contains(socket_id); }
-
-  // A guest socket opened without a token learns its account from the first hub it joins in, so
-  // that presence (and leaving rooms on close) works in that account. False when the socket
-  // already belongs to another account: core leaves rooms on close in the socket's account only.
-  bool adopt(std::string_view socket_id, const std::string& account_id) {
-    auto it = sessions_.find(socket_id);
-    if (it == sessions_.end()) {
-      auto* s = ctx_.calls.socket(socket_id);  // a socket of another face
-      return s && (s->account_id.empty() || s->account_id == account_id);
-    }
-    auto& s = *it->second;
-    if (!s.account_id.empty()) return s.account_id == account_id;
-    s.account_id = account_id;
-    ctx_.calls.connect({s.socket_id, account_id, s.user_id, "drumee"});
-    return true;
-  }
-
-  // The live sockets of a hub: its account's users with a privilege in it, and the guests in
-  // its rooms.
-  std::vector<std::string> hub_sockets(const core::Doc& hub) const {
-    std::set<std::string> guests_in_rooms;
-    for (auto* d : ctx_.svc.directory().list("conference", hub.account_id)) {
-      if (hub_of(*d) != hub.id) continue;
-      if (auto* room = ctx_.svc.room(d->id))
-        for (auto& p : room->participants())
-          if (p.user_id.empty() && !p.socket_id.empty()) guests_in_rooms.insert(p.socket_id);
-    }
-    std::vector<std::string> out;
-    for (auto& [id, s] : sessions_) {
-      if (s->account_id != hub.account_id) continue;
-      bool in = s->user_id.empty() ? guests_in_rooms.contains(id)
-                                   : ctx_.calls.hub_privilege(hub.id, s->user_id) != 0;
-      if (in) out.push_back(id);
-    }
-    return out;
   }
 
  private:
   struct Session {
     std::weak_ptr<net::WsConnection> conn;
-    std::string socket_id, account_id, user_id;
-    bool open = false;
-    std::deque<std::shared_ptr<const std::string>> pending;
+    std::string socket_id, user_id;
   };
 
-  // Frames may be sent only once the WebSocket handshake is done. net::WsHandlers has no
-  // "opened" callback yet, so a socket counts as open at its first frame from the client; if
-  // the net layer gains `on_open`, it is used without a change here.
-  template <class H, class F>
-  static void set_on_open(H& h, F f) {
-    if constexpr (requires(H & x) { x.on_open = f; }) h.on_open = std::move(f);
-  }
-
-  void start(Session& s) {
-    if (s.open) return;
-    s.open = true;
-    json::value user = nullptr;
-    if (auto* u = s.user_id.empty() ? nullptr : ctx_.svc.directory().find("user", s.user_id))
-      user = json::object{{"id", s.user_id}, {"username", str_of(u->body, "username")}};
-    json::object hello{{"service", "sys.hello"},
-                       {"data", json::object{{"socket_id", s.socket_id}, {"user", user}}}};
-    write(s, std::make_shared<const std::string>(json::serialize(hello)));
-    auto pending = std::move(s.pending);
-    s.pending.clear();
-    for (auto& m : pending) write(s, m);
-  }
-
   void write(Session& s, std::shared_ptr<const std::string> msg) {
-    if (!s.open) {
-      if (s.pending.size() < kPendingLimit) s.pending.push_back(std::move(msg));
-      return;
-    }
     if (auto c = s.conn.lock()) c->send(std::move(msg));
   }
 
@@ -203,7 +137,6 @@ class Live {
   }
 
   void on_message(Session& s, std::string_view text) {
-    start(s);
     boost::system::error_code ec;
     auto v = json::parse(text, ec);
     std::string service;
@@ -287,12 +220,10 @@ class Live {
         return on_call(e);
       case T::broadcast:
       case T::room_update: {
-        std::vector<std::string> to;
-        for (auto& s : e.to_sockets)
-          if (s != e.except_socket) to.push_back(s);
         auto* s = ctx_.calls.socket(e.except_socket);
-        return push(std::move(to), e.detail, e.payload,
-                    sender_for(e.except_socket, s ? s->user_id : std::string()));
+        return push(e.to_sockets,
+                    e.type == T::broadcast ? "conference.broadcast" : "conference.update",
+                    e.payload, sender_for(e.except_socket, s ? s->user_id : std::string()));
       }
       case T::chat_message:
         return on_chat(e);
