@@ -2,11 +2,17 @@
 // sessions on the control thread's io_context.
 #include "net/http_server.hpp"
 
+#include "net/ws_frame.hpp"
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstring>
 #include <deque>
 
 namespace confab::net {
@@ -81,103 +87,234 @@ Request to_request(const http::request<http::string_body>& r, const std::string&
   return out;
 }
 
+// A WebSocket connection. Beast performs the upgrade handshake; after it, this class owns the
+// TCP socket: it parses the client's frames itself (net/ws_frame) and writes frames straight to
+// the socket with one non-blocking writev when it can take them, waiting for writability only when
+// it cannot. Fan-out to many sockets then costs one system call each, not an asynchronous
+// operation each; and data, pongs and the close frame share one queue, so they never interleave.
 class WsSession final : public WsConnection, public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(std::size_t queue_limit, std::string remote)
-      : queue_limit_(queue_limit), remote_(std::move(remote)) {}
+      : queue_limit_(queue_limit), remote_(std::move(remote)), assembler_(kMaxMessage) {}
 
-  // The socket is handed over only once the face has accepted the upgrade.
   void start(tcp::socket&& s, http::request<http::string_body> req, WsHandlers h) {
-    ws_.emplace(std::move(s));
     handlers_ = std::move(h);
+    ws_.emplace(std::move(s));
     ws_->set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_->set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "confab"); }));
-    ws_->read_message_max(64 * 1024);
-    ws_->text(true);
     ws_->async_accept(req, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return self->closed();
       self->accepted_ = true;
-      // Frames a face sent while the handshake was under way go out now, then a close it asked
-      // for meanwhile.
-      if (self->closing_ && self->queue_.empty()) {
-        self->closing_ = false;
-        return self->close();
-      }
+      boost::system::error_code ignored;
+      self->socket().set_option(tcp::no_delay(true), ignored);
+      self->rbuf_.resize(kMaxMessage + 16);
       self->read();
-      self->write();
+      self->flush();  // what a face sent during the handshake, and a close it asked for
     });
   }
 
   void send(std::shared_ptr<const std::string> text) override {
-    if (done_) return;
-    if (queue_.size() >= queue_limit_) {
+    if (done_ || closing_) return;
+    if (queue_.size() >= queue_limit_) {  // a consumer this slow is dropped, not waited for
       ++dropped_;
-      return close();
+      return abort();
     }
-    queue_.push_back(std::move(text));
-    if (!writing_ && accepted_) write();
+    enqueue(ws::Opcode::text, std::move(text));
+    if (accepted_ && !waiting_) flush();
   }
 
   void close() override {
     if (done_ || closing_) return;
     closing_ = true;
-    // Before the handshake ends, or while a write is under way: done once that finishes.
-    if (writing_ || !accepted_) return;
-    ws_->async_close(websocket::close_code::normal,
-                     [self = shared_from_this()](beast::error_code) { self->closed(); });
+    std::string body("\x03\xe8", 2);  // 1000: normal closure
+    enqueue(ws::Opcode::close, std::make_shared<const std::string>(std::move(body)), true);
+    if (accepted_ && !waiting_) flush();
   }
 
   const std::string& remote() const override { return remote_; }
 
  private:
-  void read() {
-    ws_->async_read(buf_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return self->closed();
-      auto data = self->buf_.cdata();
-      std::string_view text(static_cast<const char*>(data.data()), data.size());
-      if (self->handlers_.on_message && !self->done_) self->handlers_.on_message(text);
-      self->buf_.consume(self->buf_.size());
-      self->read();
-    });
+  static constexpr std::size_t kMaxMessage = 64 * 1024;
+  static constexpr std::size_t kMaxIov = 32;
+
+  struct Out {
+    std::uint8_t header[10];
+    std::size_t header_len = 0;
+    std::shared_ptr<const std::string> payload;
+    std::size_t sent = 0;  // of header + payload
+    bool close_after = false;
+    std::size_t size() const { return header_len + payload->size(); }
+  };
+
+  tcp::socket& socket() { return ws_->next_layer(); }
+
+  void enqueue(ws::Opcode op, std::shared_ptr<const std::string> payload,
+               bool close_after = false) {
+    Out o;
+    o.header_len = ws::write_header(o.header, op, payload->size());
+    o.payload = std::move(payload);
+    o.close_after = close_after;
+    queue_.push_back(std::move(o));
   }
 
-  void write() {
-    if (queue_.empty() || done_) return;
-    writing_ = true;
-    auto& front = *queue_.front();
-    ws_->async_write(asio::buffer(front),
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->writing_ = false;
-                       if (ec) return self->closed();
-                       self->queue_.pop_front();
-                       if (self->closing_) {
-                         self->closing_ = false;
-                         return self->close();
-                       }
-                       self->write();
-                     });
+  // Writes as much of the queue as the socket takes now; waits for writability for the rest.
+  void flush() {
+    while (!done_ && !queue_.empty()) {
+      iovec iov[kMaxIov];
+      std::size_t n = 0;
+      for (std::size_t i = 0; i < queue_.size() && n + 2 <= kMaxIov; ++i) {
+        auto& o = queue_[i];
+        std::size_t skip = o.sent;
+        if (skip < o.header_len) {
+          iov[n++] = {o.header + skip, o.header_len - skip};
+          skip = 0;
+        } else {
+          skip -= o.header_len;
+        }
+        if (o.payload->size() > skip)
+          iov[n++] = {const_cast<char*>(o.payload->data()) + skip, o.payload->size() - skip};
+        if (o.close_after) break;  // nothing goes after a close frame
+      }
+      msghdr m{};
+      m.msg_iov = iov;
+      m.msg_iovlen = n;
+      ssize_t w = ::sendmsg(socket().native_handle(), &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return wait_writable();
+        return closed();
+      }
+      auto left = static_cast<std::size_t>(w);
+      while (left > 0 && !queue_.empty()) {
+        auto& o = queue_.front();
+        std::size_t rest = o.size() - o.sent;
+        if (left < rest) {
+          o.sent += left;
+          left = 0;
+          break;
+        }
+        left -= rest;
+        bool last = o.close_after;
+        queue_.pop_front();
+        if (last) return shutdown_after_close();
+      }
+    }
   }
+
+  void wait_writable() {
+    waiting_ = true;
+    socket().async_wait(tcp::socket::wait_write,
+                        [self = shared_from_this()](boost::system::error_code ec) {
+                          self->waiting_ = false;
+                          if (ec) return self->closed();
+                          self->flush();
+                        });
+  }
+
+  void shutdown_after_close() {
+    boost::system::error_code ec;
+    socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (close_received_) closed();  // otherwise the client's close (or EOF) ends it
+  }
+
+  void read() {
+    socket().async_read_some(
+        asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
+        [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          if (ec) return self->closed();
+          self->rlen_ += n;
+          if (!self->consume()) return;
+          self->read();
+        });
+  }
+
+  // Handles every whole frame in the read buffer; false when the connection is ending.
+  bool consume() {
+    std::size_t off = 0;
+    while (!done_) {
+      ws::Frame f;
+      auto r = ws::parse_frame(std::span(rbuf_.data() + off, rlen_ - off), kMaxMessage, f);
+      if (r == ws::Parse::need_more) break;
+      if (r != ws::Parse::frame) {
+        fail(r == ws::Parse::too_big ? 1009 : 1002);
+        return false;
+      }
+      off += f.size;
+      switch (f.opcode) {
+        case ws::Opcode::ping:
+          enqueue(ws::Opcode::pong,
+                  std::make_shared<const std::string>(
+                      reinterpret_cast<const char*>(f.payload.data()), f.payload.size()));
+          if (!waiting_) flush();
+          break;
+        case ws::Opcode::pong:
+          break;
+        case ws::Opcode::close:
+          close_received_ = true;
+          if (!closing_)
+            close();  // answer it; the socket ends once our close is out
+          else if (queue_.empty())
+            closed();
+          return false;
+        default:
+          if (assembler_.add(f)) {
+            if (handlers_.on_message && !closing_) handlers_.on_message(assembler_.message());
+            assembler_.clear();
+          } else if (assembler_.error()) {
+            fail(std::string_view(assembler_.error()) == "message too big" ? 1009 : 1002);
+            return false;
+          }
+      }
+    }
+    if (off > 0) {
+      std::memmove(rbuf_.data(), rbuf_.data() + off, rlen_ - off);
+      rlen_ -= off;
+    }
+    if (rlen_ == rbuf_.size()) {  // a frame bigger than we accept
+      fail(1009);
+      return false;
+    }
+    return !done_;
+  }
+
+  void fail(std::uint16_t code) {
+    if (closing_) return closed();
+    closing_ = true;
+    std::string body;
+    body.push_back(static_cast<char>(code >> 8));
+    body.push_back(static_cast<char>(code & 0xff));
+    enqueue(ws::Opcode::close, std::make_shared<const std::string>(std::move(body)), true);
+    close_received_ = true;  // do not wait for the client's answer
+    if (!waiting_) flush();
+  }
+
+  void abort() { closed(); }
 
   void closed() {
     if (done_) return;
     done_ = true;
     queue_.clear();
-    beast::error_code ec;
-    if (ws_) ws_->next_layer().close(ec);
+    if (ws_) {
+      boost::system::error_code ec;
+      socket().close(ec);
+    }
     if (handlers_.on_close) handlers_.on_close();
     handlers_ = {};  // break cycles: handlers may hold this session
   }
 
-  std::optional<websocket::stream<tcp::socket>> ws_;
-  beast::flat_buffer buf_;
-  std::deque<std::shared_ptr<const std::string>> queue_;
+  std::optional<websocket::stream<tcp::socket>> ws_;  // the handshake; then only its socket
+  std::vector<std::uint8_t> rbuf_;
+  std::size_t rlen_ = 0;
+  std::deque<Out> queue_;
   std::size_t queue_limit_;
   std::string remote_;
+  ws::Assembler assembler_;
   WsHandlers handlers_;
-  bool writing_ = false;
-  bool closing_ = false;
   bool accepted_ = false;
+  bool waiting_ = false;
+  bool closing_ = false;
+  bool close_received_ = false;
   bool done_ = false;
   std::size_t dropped_ = 0;
 };

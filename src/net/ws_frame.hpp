@@ -1,0 +1,58 @@
+#pragma once
+// WebSocket framing (RFC 6455) for the server side, after the HTTP upgrade: parsing the client's
+// frames (always masked) and writing the server's (never masked). Pure functions over buffers,
+// no I/O, so they can be tested and fuzzed on their own.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace confab::net::ws {
+
+enum class Opcode : std::uint8_t {
+  continuation = 0,
+  text = 1,
+  binary = 2,
+  close = 8,
+  ping = 9,
+  pong = 10
+};
+
+struct Frame {
+  bool fin = false;
+  Opcode opcode{};
+  std::span<const std::uint8_t> payload;  // unmasked in place
+  std::size_t size = 0;                   // bytes the frame took in the buffer
+};
+
+enum class Parse { frame, need_more, protocol_error, too_big };
+
+// Parses one frame from the front of `buf`, unmasking its payload in place. Frames from a client
+// must be masked; control frames must be final and at most 125 bytes; reserved bits must be zero.
+Parse parse_frame(std::span<std::uint8_t> buf, std::size_t max_payload, Frame& out);
+
+// The header of an unmasked server frame for a payload of `len` bytes; returns its length (2, 4
+// or 10) written into `out`.
+std::size_t write_header(std::uint8_t (&out)[10], Opcode op, std::size_t len, bool fin = true);
+
+// Reassembles a fragmented message; returns the reason when the sequence is not allowed.
+class Assembler {
+ public:
+  explicit Assembler(std::size_t max_message) : max_(max_message) {}
+  // For a data frame: true when a whole message is in `message()`. Throws nothing; `error()` is
+  // set on a protocol violation or an oversized message.
+  bool add(const Frame& f);
+  const std::string& message() const { return msg_; }
+  Opcode message_opcode() const { return op_; }
+  const char* error() const { return error_; }
+  void clear() { msg_.clear(); }
+
+ private:
+  std::size_t max_;
+  std::string msg_;
+  Opcode op_{};
+  bool in_progress_ = false;
+  const char* error_ = nullptr;
+};
+
+}  // namespace confab::net::ws
