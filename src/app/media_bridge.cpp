@@ -100,6 +100,13 @@ void MediaBridge::on_core_event(const core::Event& e) {
     case EventType::add_member:  // a moderator arriving releases members who wait for one
       sync_flags(e.conference_id);
       return;
+    case EventType::command:
+      if (e.detail == "relate") {
+        for (auto key : {"participant_id", "other_participant"})
+          if (auto* v = e.payload.if_contains(key); v && v->is_int64())
+            sync_blocked(e.conference_id, static_cast<int>(v->as_int64()));
+      }
+      return;
     case EventType::del_member:
       if (e.participant) drop_leg(e.conference_id, e.participant->participant_id);
       sync_flags(e.conference_id);  // the last moderator leaving holds members again
@@ -126,6 +133,17 @@ void MediaBridge::sync_flags(const std::string& conference_id) {
     bool held = room->holds(doc->body, p);
     engine_.set_flags(legs_[it->second].room, it->second, p.speak && !held, p.hear && !held);
   }
+}
+
+void MediaBridge::sync_blocked(const std::string& conference_id, int listener) {
+  auto* room = svc_.room(conference_id);
+  auto it = leg_of_.find({conference_id, listener});
+  if (!room || it == leg_of_.end()) return;
+  std::vector<std::uint64_t> legs;
+  for (int speaker : room->blocked_for(listener))
+    if (auto s = leg_of_.find({conference_id, speaker}); s != leg_of_.end())
+      legs.push_back(s->second);
+  engine_.set_blocked(legs_[it->second].room, it->second, legs);
 }
 
 void MediaBridge::on_engine_event(const media::EngineEvent& e) {

@@ -50,6 +50,8 @@ class MediaBridge final : public api::MediaPort {
   void drop_leg(const std::string& conference_id, int participant_id);
   // Engine flags follow core state: speak/hear, and wait-for-moderator holds.
   void sync_flags(const std::string& conference_id);
+  // Engine "must not hear" lists follow the room's relations.
+  void sync_blocked(const std::string& conference_id, int listener);
 
   core::ConferenceService& svc_;
   bus::LocalBus& bus_;

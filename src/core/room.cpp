@@ -208,8 +208,50 @@ void Room::leave(int id, std::string_view reason, std::int64_t now, std::vector<
                 json::object{{"cause", std::to_string(id)}});
   auto p = *it;
   participants_.erase(it);
+  std::erase_if(blocked_, [&](const auto& b) { return b.first == id || b.second == id; });
   out.push_back(make_event(EventType::del_member, now, &p, std::string(reason)));
   if (participants_.empty()) out.push_back(make_event(EventType::conference_destroy, now));
+}
+
+void Room::relate(int id, int other, std::string_view relationship, std::int64_t now,
+                  std::vector<Event>& out) {
+  if (relationship != "mute" && relationship != "deaf" && relationship != "reset" &&
+      relationship != "clear")
+    throw Error(
+        Errc::invalid_data, "invalid data",
+        json::object{{"relationship",
+                      json::object{{"enum", json::object{{"message",
+                                                          "Value not found in enumerated list of "
+                                                          "values"},
+                                                         {"value", json::array{"mute", "deaf",
+                                                                               "reset"}}}}}}});
+  auto* a = find(id);
+  auto* b = find(other);
+  if (!a || !b)
+    throw Error(Errc::not_found, "participant not found",
+                json::object{{"cause", std::to_string(!a ? id : other)}});
+  if (id == other) throw field_error("other_participant", "invalid", "a participant with itself");
+  if (relationship == "mute")
+    blocked_.insert({other, id});
+  else if (relationship == "deaf")
+    blocked_.insert({id, other});
+  else {
+    blocked_.erase({other, id});
+    blocked_.erase({id, other});
+  }
+  auto e = make_event(EventType::command, now, a, "relate");
+  e.payload = json::object{{"participant_id", id},
+                           {"other_participant", other},
+                           {"relationship", relationship == "clear" ? "reset" : relationship}};
+  out.push_back(std::move(e));
+}
+
+std::vector<int> Room::blocked_for(int listener) const {
+  std::vector<int> out;
+  for (auto it = blocked_.lower_bound({listener, 0}); it != blocked_.end() && it->first == listener;
+       ++it)
+    out.push_back(it->second);
+  return out;
 }
 
 bool Room::apply(const ParticipantView* actor, ParticipantView& p, std::string_view a,

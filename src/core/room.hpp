@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,13 @@ class Room {
   bool set_metadata(int participant_id, boost::json::object metadata);
   // "lock" / "unlock".
   void set_locked(bool locked, std::int64_t now, std::vector<Event>& out);
+  // Kazoo's relate (FreeSWITCH's conference relate) between two participants: "mute": `other`
+  // no longer hears `id`; "deaf": `id` no longer hears `other`; "reset" ends both. Emits a
+  // command event (detail "relate") naming both. Throws not_found / invalid_data.
+  void relate(int id, int other, std::string_view relationship, std::int64_t now,
+              std::vector<Event>& out);
+  // Who `listener` must not hear.
+  std::vector<int> blocked_for(int listener) const;
 
   Event make_event(EventType t, std::int64_t now, const ParticipantView* p = nullptr,
                    std::string detail = {}) const;
@@ -98,6 +106,7 @@ class Room {
   bool locked_ = false;
   int next_id_ = 1;
   std::vector<ParticipantView> participants_;  // in join order
+  std::set<std::pair<int, int>> blocked_;      // (listener, speaker) pairs from relate
 };
 
 bool is_participant_action(std::string_view action);

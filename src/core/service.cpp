@@ -544,6 +544,14 @@ void ConferenceService::participants_action(std::string_view account_id,
   finish(conference_id, events);
 }
 
+void ConferenceService::relate(std::string_view account_id, std::string_view conference_id,
+                               int participant_id, int other, std::string_view relationship) {
+  auto& room = live_room(account_id, conference_id);
+  std::vector<Event> events;
+  room.relate(participant_id, other, relationship, now(), events);
+  emit(events);
+}
+
 void ConferenceService::participant_action(std::string_view account_id,
                                            std::string_view conference_id, int participant_id,
                                            std::string_view action) {

@@ -112,6 +112,8 @@ class ConferenceService {
                          std::string_view action);
   void participants_action(std::string_view account_id, std::string_view conference_id,
                            std::string_view action);
+  void relate(std::string_view account_id, std::string_view conference_id, int participant_id,
+              int other_participant, std::string_view relationship);
   void participant_action(std::string_view account_id, std::string_view conference_id,
                           int participant_id, std::string_view action);
   int bad_pin_attempts(std::string_view conference_id) const;

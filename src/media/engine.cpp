@@ -2,6 +2,7 @@
 
 #include "media/shard.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -75,6 +76,17 @@ void Engine::set_flags(std::uint64_t room, std::uint64_t leg, bool speak, bool h
   c.leg = leg;
   c.speak = speak;
   c.hear = hear;
+  shard_of(room).command(c);
+}
+
+void Engine::set_blocked(std::uint64_t room, std::uint64_t listener,
+                         const std::vector<std::uint64_t>& speakers) {
+  Command c;
+  c.type = Command::Type::set_blocked;
+  c.room = room;
+  c.leg = listener;
+  c.blocked_count = static_cast<std::uint8_t>(std::min(speakers.size(), kMaxBlocked));
+  std::copy_n(speakers.begin(), c.blocked_count, c.blocked.begin());
   shard_of(room).command(c);
 }
 

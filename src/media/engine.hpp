@@ -58,6 +58,10 @@ class Engine {
   void add_leg(const LegSpec& spec);
   void remove_leg(std::uint64_t room, std::uint64_t leg);
   void set_flags(std::uint64_t room, std::uint64_t leg, bool speak, bool hear);
+  static constexpr std::size_t kMaxBlocked = 16;
+  // The legs `listener` must not hear (relate); replaces the previous list. At most kMaxBlocked.
+  void set_blocked(std::uint64_t room, std::uint64_t listener,
+                   const std::vector<std::uint64_t>& speakers);
   // Drains every event reported since the last call.
   std::size_t poll(const std::function<void(const EngineEvent&)>& on_event);
 

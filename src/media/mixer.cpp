@@ -14,6 +14,15 @@ void Limiter::plan(std::span<const std::int32_t> mix) {
   target_ = needed < gain_ ? needed : std::min(needed, gain_ + release_);
 }
 
+void Limiter::apply_last(std::span<const std::int32_t> in, std::span<std::int16_t> out) const {
+  float step = in.empty() ? 0.0f : (last_target_ - last_start_) / static_cast<float>(in.size());
+  float g = last_start_;
+  for (std::size_t i = 0; i < in.size(); ++i, g += step) {
+    auto v = static_cast<std::int32_t>(static_cast<float>(in[i]) * g);
+    out[i] = static_cast<std::int16_t>(std::clamp<std::int32_t>(v, -32768, 32767));
+  }
+}
+
 void Limiter::apply(std::span<const std::int32_t> in, std::span<std::int16_t> out) const {
   float start = std::min(gain_, target_);
   float step = in.empty() ? 0.0f : (target_ - start) / static_cast<float>(in.size());
@@ -45,6 +54,17 @@ std::span<const std::int16_t> Mixer::minus(std::size_t slot) const {
   for (std::size_t i = 0; i < speaker_count_; ++i)
     if (speakers_[i] == slot) return {minus16_.data() + i * frame_, frame_};
   return full16_;
+}
+
+void Mixer::mix_without(std::span<const MixerInput> inputs, std::span<const std::size_t> excluded,
+                        std::span<std::int16_t> out) {
+  std::copy(acc_.begin(), acc_.end(), scratch_.begin());
+  for (auto slot : excluded) {
+    if (!is_speaker(slot)) continue;
+    auto f = inputs[slot].frame;
+    for (std::size_t i = 0; i < frame_; ++i) scratch_[i] -= f[i];
+  }
+  limiter_.apply_last(scratch_, out);
 }
 
 void Mixer::mix(std::span<const MixerInput> inputs) {

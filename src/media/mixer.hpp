@@ -20,7 +20,11 @@ class Limiter {
   void plan(std::span<const std::int32_t> mix);
   // Applies the planned ramp to one signal (the full mix or a mix-minus).
   void apply(std::span<const std::int32_t> in, std::span<std::int16_t> out) const;
-  void commit() { gain_ = target_; }
+  void commit() {
+    last_start_ = std::min(gain_, target_);
+    last_target_ = target_;
+    gain_ = target_;
+  }
   float gain() const { return gain_; }
 
  private:
@@ -28,6 +32,11 @@ class Limiter {
   float release_;
   float gain_ = 1.0f;
   float target_ = 1.0f;
+
+ public:
+  // The ramp this tick used, for mixes made after commit() (relate).
+  float last_start_ = 1.0f, last_target_ = 1.0f;
+  void apply_last(std::span<const std::int32_t> in, std::span<std::int16_t> out) const;
 };
 
 struct MixerInput {
@@ -48,6 +57,10 @@ class Mixer {
   bool is_speaker(std::size_t slot) const;
   std::span<const std::int16_t> full() const { return full16_; }
   std::span<const std::int16_t> minus(std::size_t slot) const;
+  // The tick's mix without the frames of `excluded` slots (those not speaking are ignored), with
+  // the tick's limiter gain, into `out`. For listeners who must not hear someone (relate).
+  void mix_without(std::span<const MixerInput> inputs, std::span<const std::size_t> excluded,
+                   std::span<std::int16_t> out);
   std::size_t frame_samples() const { return frame_; }
 
  private:

@@ -65,6 +65,9 @@ struct Shard::Leg {
   JitterBuffer jb{32, kMaxPayload, 1, 8, 20};
   TalkDetector talk;
   std::vector<std::int16_t> pcm_codec, pcm_conf, out_codec;
+  std::vector<std::int16_t> mix_conf;  // a mix of its own (relate), at the conference rate
+  std::array<std::uint64_t, Engine::kMaxBlocked> blocked{};  // legs it must not hear
+  std::size_t blocked_count = 0;
   std::vector<std::uint8_t> payload;
   std::array<std::uint8_t, kRtpHeaderSize> header{};
   std::uint32_t ssrc = 0;
@@ -187,6 +190,7 @@ void Shard::apply(const Command& c) {
       }
       leg->pcm_codec.resize(frame * 2);  // room for a decoder that returns a longer frame
       leg->pcm_conf.resize(conf_frame_);
+      leg->mix_conf.resize(conf_frame_);
       leg->out_codec.resize(frame);
       leg->payload.resize(kMaxPayload);
       std::random_device rd;
@@ -246,6 +250,13 @@ void Shard::apply(const Command& c) {
       if (lt == by_id_.end()) break;
       lt->second->spec.speak = c.speak;
       lt->second->spec.hear = c.hear;
+      break;
+    }
+    case Command::Type::set_blocked: {
+      auto lt = by_id_.find(c.leg);
+      if (lt == by_id_.end()) break;
+      lt->second->blocked = c.blocked;
+      lt->second->blocked_count = c.blocked_count;
       break;
     }
     case Command::Type::stop:
@@ -390,9 +401,31 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
     if (leg->timed_out) continue;
     std::span<const std::uint8_t> payload;
     auto* g = leg->group;
+    // Speakers this leg must not hear (relate) make its mix its own this tick.
+    std::array<std::size_t, Engine::kMaxBlocked + 1> excluded{};
+    std::size_t nx = 0;
+    for (std::size_t k = 0; k < leg->blocked_count; ++k) {
+      auto bt = by_id_.find(leg->blocked[k]);
+      if (bt == by_id_.end()) continue;
+      auto s = bt->second->slot;
+      if (s < room.legs.size() && room.legs[s] == bt->second && room.mixer.is_speaker(s))
+        excluded[nx++] = s;
+    }
     if (!leg->spec.hear) {
       payload =
           std::span(g->silence).first(static_cast<std::size_t>(std::max(0, g->silence_bytes)));
+    } else if (nx > 0) {
+      if (room.mixer.is_speaker(leg->slot)) excluded[nx++] = leg->slot;
+      room.mixer.mix_without(room.inputs, std::span(excluded).first(nx), leg->mix_conf);
+      std::span<const std::int16_t> pcm = leg->mix_conf;
+      if (leg->down)
+        pcm =
+            std::span(leg->out_codec)
+                .first(static_cast<std::size_t>(leg->down->process(leg->mix_conf, leg->out_codec)));
+      int bytes = leg->enc->encode(pcm, leg->payload);
+      ++encodes_;
+      if (bytes <= 0) continue;
+      payload = std::span(leg->payload).first(static_cast<std::size_t>(bytes));
     } else if (room.mixer.is_speaker(leg->slot)) {
       auto mix = room.mixer.minus(leg->slot);
       std::span<const std::int16_t> pcm = mix;

@@ -8,6 +8,7 @@
 #include "media/spsc.hpp"
 #include "media/talk.hpp"
 
+#include <array>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -21,13 +22,23 @@ struct iovec;
 namespace confab::media {
 
 struct Command {
-  enum class Type : std::uint8_t { add_room, remove_room, add_leg, remove_leg, set_flags, stop };
+  enum class Type : std::uint8_t {
+    add_room,
+    remove_room,
+    add_leg,
+    remove_leg,
+    set_flags,
+    set_blocked,
+    stop
+  };
   Type type{};
   std::uint64_t room = 0;
   std::uint64_t leg = 0;
   LegSpec spec;
   bool speak = true;
   bool hear = true;
+  std::array<std::uint64_t, Engine::kMaxBlocked> blocked{};
+  std::uint8_t blocked_count = 0;
 };
 
 class Shard {

@@ -207,3 +207,47 @@ def test_silent_legs_time_out_with_a_reason(tmp_path):
         ws.close()
     finally:
         assert s.stop() == 0
+
+
+def test_relate_silences_one_pair_only(server, account, peers):
+    """Kazoo's relate: 'mute' stops one participant hearing another, 'deaf' the reverse, and
+    'reset' undoes it, while everyone else's mix is untouched."""
+    room = Room(server, account)
+    a, b, c = peers
+    pa, pb, pc = (room.join(p, n) for p, n in ((a, "a"), (b, "b"), (c, "c")))
+
+    def relate(x, y, rel):
+        r = server.request("PUT", room.base + "/participants",
+                           {"data": {"action": "relate", "participant_id": x,
+                                     "other_participant": y, "relationship": rel}},
+                           token=room.token)
+        assert r.status == 202, r
+        assert r.data == "relating participants"
+
+    def listen():
+        for p in peers:
+            p.heard.clear()
+        run(peers, 1.0)
+
+    relate(pa, pb, "mute")  # b no longer hears a
+    listen()
+    assert not hears(b, a.hz), "b still hears a after relate mute"
+    assert hears(b, c.hz) and hears(c, a.hz) and hears(a, b.hz)
+    relate(pc, pa, "deaf")  # c no longer hears a
+    listen()
+    assert not hears(c, a.hz) and hears(c, b.hz)
+    relate(pa, pb, "reset")
+    relate(pc, pa, "reset")
+    listen()
+    assert hears(b, a.hz) and hears(c, a.hz), "reset did not restore the mix"
+
+    bad = server.request("PUT", room.base + "/participants",
+                         {"data": {"action": "relate", "participant_id": pa,
+                                   "other_participant": pb, "relationship": "hug"}},
+                         token=room.token)
+    assert bad.status == 400 and "relationship" in bad.json["data"]
+    missing = server.request("PUT", room.base + "/participants",
+                             {"data": {"action": "relate", "participant_id": pa,
+                                       "other_participant": 99, "relationship": "mute"}},
+                             token=room.token)
+    assert missing.status == 404

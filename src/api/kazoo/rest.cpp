@@ -561,7 +561,20 @@ void Rest::participants(Ctx& c, const net::Request& req, const std::string& acco
       return reply(success(c, 201, std::move(out)));
     }
     svc_.authorize(c.claims, account, Access::write, owner_of(doc));
-    svc_.participants_action(account, conf, action_of(env));
+    auto action = action_of(env);
+    if (action == "relate") {  // Kazoo: data.participant_id, data.other_participant, relationship
+      auto data = data_of(env);
+      auto num = [&](std::string_view k) {
+        auto v = str_of(data, k);
+        if (v.empty()) throw field_error(k, "required", "Field is required but missing");
+        return participant_id(v);
+      };
+      auto rel = str_of(data, "relationship");
+      svc_.relate(account, conf, num("participant_id"), num("other_participant"),
+                  rel.empty() ? "reset" : rel);
+      return reply(success(c, 202, "relating participants", {}, "accepted"));
+    }
+    svc_.participants_action(account, conf, action);
     return reply(success(c, 202, "ok", {}, "accepted"));
   }
   int pid = participant_id(seg[6]);
