@@ -1,6 +1,7 @@
 #include "core/calls.hpp"
 
 #include "core/error.hpp"
+#include "core/json_util.hpp"
 
 #include <boost/json.hpp>
 
@@ -10,11 +11,6 @@ namespace confab::core {
 namespace json = boost::json;
 
 namespace {
-
-std::string str_field(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 bool valid_privilege(std::int64_t p) {
   using namespace privilege;

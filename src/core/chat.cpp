@@ -1,6 +1,7 @@
 #include "core/chat.hpp"
 
 #include "core/error.hpp"
+#include "core/json_util.hpp"
 #include "core/muc.hpp"
 
 #include <boost/json.hpp>
@@ -11,10 +12,6 @@ namespace json = boost::json;
 namespace {
 constexpr std::size_t kMaxBody = 4096;
 
-std::string str_field(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 }  // namespace
 
 json::object to_json(const ChatMessage& m) {

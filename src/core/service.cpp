@@ -5,6 +5,7 @@
 #include "core/crypto.hpp"
 #include "core/error.hpp"
 #include "core/identity.hpp"
+#include "core/json_util.hpp"
 #include "core/muc.hpp"
 
 #include <boost/json.hpp>
@@ -20,26 +21,6 @@ void copy_private(const json::object& from, json::object& to) {
   for (auto& [k, v] : from)
     if (k.starts_with("pvt_")) to[k] = v;
 }
-
-std::string str_field(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-// The longest prefix of `s` within `max` bytes that does not cut a UTF-8 sequence.
-std::string utf8_prefix(std::string s, std::size_t max) {
-  if (s.size() <= max) return s;
-  s.resize(max);
-  while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) s.pop_back();
-  if (!s.empty() && (static_cast<unsigned char>(s.back()) & 0x80)) s.pop_back();
-  return s;
-}
-
-std::string hub_room_key(std::string_view hub_id, std::string_view type) {
-  return std::string(hub_id) + "/" + std::string(type);
-}
-
-constexpr std::size_t kMaxConferenceName = 128;  // validate_conference's limit
 
 const json::object& as_patch(const json::value& data) {
   if (!data.is_object()) throw field_error("data", "type", "Value did not match type(s): object");
@@ -204,171 +185,6 @@ void ConferenceService::commit(const PendingWrite& w) {
 void ConferenceService::abort(const PendingWrite& w) {
   dir_.abort(w);
   settle_hub_room(w, {});
-}
-
-// --- hub rooms ---------------------------------------------------------------------------
-
-const Doc* ConferenceService::hub_room(std::string_view hub_id, std::string_view type) const {
-  auto* hub = dir_.find("hub", hub_id);
-  if (!hub) return nullptr;
-  const Doc* best = nullptr;
-  std::int64_t best_t = -1;
-  for (auto* d : dir_.list("conference", hub->account_id)) {
-    if (str_field(d->body, "hub_id") != hub_id || str_field(d->body, "type") != type) continue;
-    auto* r = room(d->id);
-    if (!r) continue;
-    if (!best || r->created() > best_t || (r->created() == best_t && d->id > best->id))
-      best = d, best_t = r->created();
-  }
-  return best;
-}
-
-const Doc& ConferenceService::hub_conference(std::string_view hub_id,
-                                             std::string_view conference_id) const {
-  auto* d = dir_.find("conference", conference_id);
-  auto* hub = dir_.find("hub", hub_id);
-  if (!d) throw Error(Errc::not_found, "bad identifier", json::object{{"cause", conference_id}});
-  if (!hub || str_field(d->body, "hub_id") != hub_id || d->account_id != hub->account_id)
-    throw Error(Errc::not_found, "the room is not in this hub",
-                json::object{{"cause", conference_id}});
-  return *d;
-}
-
-PendingWrite ConferenceService::prepare_hub_room(std::string_view account_id,
-                                                 std::string_view hub_id, std::string_view type,
-                                                 const TokenClaims* actor, bool shared) {
-  auto& hub = get("hub", account_id, hub_id);
-  if (type.empty()) throw field_error("type", "required", "a room type is required");
-  auto key = hub_room_key(hub_id, type);
-  if (shared && hub_rooms_.contains(key))
-    throw Error(Errc::conflict, "a room of this hub and type is being created",
-                json::object{{"cause", hub_id}, {"type", type}});
-  json::object doc{{"name", utf8_prefix(str_field(hub.body, "name") + " " + std::string(type),
-                                        kMaxConferenceName)},
-                   {"hub_id", hub_id},
-                   {"type", type},
-                   {"member", json::object{{"join_muted", false}}}};
-  auto w = prepare("conference", account_id, {}, WriteMode::create, doc, actor);
-  if (shared) hub_rooms_[key].ticket = w.ticket;
-  return w;
-}
-
-bool ConferenceService::await_hub_room(std::string_view hub_id, std::string_view type,
-                                       std::function<void(const std::string&)> then) {
-  auto it = hub_rooms_.find(hub_room_key(hub_id, type));
-  if (it == hub_rooms_.end()) return false;
-  it->second.waiting.push_back(std::move(then));
-  return true;
-}
-
-// The shared hub room a write created (or failed to): those waiting for it go on.
-void ConferenceService::settle_hub_room(const PendingWrite& w, const std::string& conference_id) {
-  if (w.remove || w.doc.kind != "conference" || hub_rooms_.empty()) return;
-  auto it = std::find_if(hub_rooms_.begin(), hub_rooms_.end(),
-                         [&](auto& kv) { return kv.second.ticket == w.ticket; });
-  if (it == hub_rooms_.end()) return;
-  auto waiting = std::move(it->second.waiting);
-  hub_rooms_.erase(it);  // first: a waiter may create the next room
-  for (auto& then : waiting) then(conference_id);
-}
-
-std::string ConferenceService::auth_api_key(std::string_view api_key, TokenClaims* out) const {
-  auto* acct =
-      api_key.empty() ? nullptr : dir_.find_account_by("pvt_api_key_hash", keyed_hash(api_key));
-  if (!acct) throw Error(Errc::unauthorized, "invalid credentials");
-  TokenClaims c{acct->id, {}, now() + cfg_.token_ttl_seconds, "api_key"};
-  if (out) *out = c;
-  return issue_token(secret_, c);
-}
-
-std::string ConferenceService::auth_user(std::string_view credentials,
-                                         std::string_view account_name, TokenClaims* out) const {
-  // Kazoo account names match case-insensitively; accounts are few and this runs only on login.
-  const Doc* acct = nullptr;
-  auto want = lower(account_name);
-  for (auto* a : dir_.all("account"))
-    if (lower(str_field(a->body, "name")) == want) acct = a;
-  if (!acct || credentials.empty()) throw Error(Errc::unauthorized, "invalid credentials");
-  auto* user = dir_.find_by("user", acct->id, "pvt_credentials", keyed_hash(lower(credentials)));
-  if (!user) throw Error(Errc::unauthorized, "invalid credentials");
-  TokenClaims c{acct->id, user->id, now() + cfg_.token_ttl_seconds, "user_auth"};
-  if (out) *out = c;
-  return issue_token(secret_, c);
-}
-
-std::string ConferenceService::auth_login(std::string_view login, std::string_view password,
-                                          TokenClaims* out) const {
-  auto at = login.rfind('@');
-  auto username = lower(login.substr(0, at));
-  auto account_name = at == std::string_view::npos ? std::string() : lower(login.substr(at + 1));
-  auto creds = keyed_hash(user_credentials(username, password));
-  const Doc* found = nullptr;
-  int matches = 0;
-  for (auto* u : dir_.all("user")) {
-    if (str_field(u->body, "username") != username) continue;
-    if (!account_name.empty()) {
-      auto* a = dir_.find("account", u->account_id);
-      if (!a || lower(str_field(a->body, "name")) != account_name) continue;
-    }
-    ++matches;
-    if (str_field(u->body, "pvt_credentials") == creds) found = u;
-  }
-  // The same username in two accounts needs "user@account" to say which.
-  if (!found || matches > 1 || password.empty())
-    throw Error(Errc::unauthorized,
-                matches > 1 ? "ambiguous login: use user@account" : "invalid credentials");
-  TokenClaims c{found->account_id, found->id, now() + cfg_.token_ttl_seconds, "login"};
-  if (out) *out = c;
-  return issue_token(secret_, c);
-}
-
-std::string ConferenceService::refresh(const TokenClaims& c) const {
-  TokenClaims fresh = c;
-  fresh.expires = now() + cfg_.token_ttl_seconds;
-  return issue_token(secret_, fresh);
-}
-
-std::int64_t ConferenceService::empty_since(std::string_view conference_id) const {
-  if (room(conference_id)) return 0;
-  if (auto it = emptied_.find(std::string(conference_id)); it != emptied_.end()) return it->second;
-  auto* d = dir_.find("conference", conference_id);
-  if (!d) return 0;
-  auto* c = d->body.if_contains("pvt_created");
-  return c && c->is_int64() ? c->as_int64() : 0;
-}
-
-TokenClaims ConferenceService::verify(std::string_view token) const {
-  auto c = verify_token(secret_, token, now());
-  if (!dir_.find("account", c.account_id)) throw Error(Errc::unauthorized, "invalid credentials");
-  if (!c.user_id.empty() && !dir_.find("user", c.user_id))
-    throw Error(Errc::unauthorized, "invalid credentials");
-  return c;
-}
-
-bool ConferenceService::is_admin_account(std::string_view account_id) const {
-  auto* a = dir_.find("account", account_id);
-  if (!a) return false;
-  auto* v = a->body.if_contains("pvt_superduper_admin");
-  return v && v->is_bool() && v->as_bool();
-}
-
-bool ConferenceService::is_admin_user(const TokenClaims& c) const {
-  if (c.user_id.empty()) return true;  // an API-key token acts for the whole account
-  auto* u = dir_.find("user", c.user_id);
-  return u && str_field(u->body, "priv_level") == "admin";
-}
-
-void ConferenceService::authorize(const TokenClaims& c, std::string_view account_id, Access a,
-                                  std::string_view owner) const {
-  auto forbidden = [] { return Error(Errc::forbidden, "forbidden"); };
-  bool admin_account = is_admin_account(c.account_id);
-  bool user_admin = is_admin_user(c);
-  if (a == Access::manage_accounts) {
-    if (!admin_account || !user_admin) throw forbidden();
-    return;
-  }
-  if (c.account_id != account_id && !admin_account) throw forbidden();
-  if (a == Access::write && !user_admin && (owner.empty() || owner != c.user_id)) throw forbidden();
 }
 
 // --- live rooms --------------------------------------------------------------------------

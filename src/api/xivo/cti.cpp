@@ -1,5 +1,6 @@
 #include "api/xivo/cti.hpp"
 
+#include "api/xivo/auth.hpp"
 #include "api/xivo/render.hpp"
 #include "core/crypto.hpp"
 #include "core/error.hpp"
@@ -20,8 +21,6 @@ using render::frame;
 
 namespace {
 
-constexpr std::string_view kLogin = "/xuc/api/2.0/auth/login";
-constexpr std::string_view kCheck = "/xuc/api/2.0/auth/check";
 constexpr std::string_view kCti = "/xuc/api/2.0/cti";
 constexpr int kHistoryDefault = 50, kHistoryMax = 200;
 
@@ -47,15 +46,6 @@ constexpr RoomCommand kRoomCommands[] = {
     {"conferenceKick", "kick", true},         {"conferenceClose", "close", false},
     {"conferenceGrantVoice", "voice", true},  {"conferenceRevokeVoice", "devoice", true},
 };
-
-net::Response json_response(int status, const json::object& body,
-                            std::vector<std::pair<std::string, std::string>> headers = {}) {
-  return net::Response{status, json::serialize(body), "application/json", std::move(headers)};
-}
-
-net::Response http_error(int status, std::string_view code, std::string_view message) {
-  return json_response(status, json::object{{"error", code}, {"message", message}});
-}
 
 // "<field>: <reason>" from a validation error's details, else its message.
 std::string describe(const Error& e) {
@@ -254,71 +244,7 @@ struct Cti::Impl {
   void chat_send(const SessionPtr& s, const json::object& m);
   void chat_history(const SessionPtr& s, const json::object& m);
   void set_subject(const SessionPtr& s, const json::object& m);
-
-  // --- HTTP --------------------------------------------------------------------------------
-  net::Response login(const net::Request& req);
-  net::Response check(const net::Request& req);
 };
-
-// ---------------------------------------------------------------------------------------------
-// HTTP: xuc's token API.
-
-net::Response Cti::Impl::login(const net::Request& req) {
-  if (req.method != "POST")
-    return json_response(405,
-                         json::object{{"error", "MethodNotAllowed"},
-                                      {"message", "use POST with {\"login\", \"password\"}"}},
-                         {{"Allow", "POST"}});
-  boost::system::error_code ec;
-  auto v = json::parse(req.body, ec);
-  if (ec || !v.is_object())
-    return http_error(400, "InvalidJson",
-                      "the body must be a JSON object {\"login\": ..., \"password\": ...}");
-  auto& o = v.as_object();
-  auto* login = o.if_contains("login");
-  auto* password = o.if_contains("password");
-  if (!login || !login->is_string() || login->as_string().empty())
-    return http_error(400, "InvalidJson", "login is required (a string)");
-  if (!password || !password->is_string())
-    return http_error(400, "InvalidJson", "password is required (a string)");
-  try {
-    auto token = ctx.svc.auth_login(login->as_string(), password->as_string());
-    return json_response(200, json::object{{"login", login->as_string()},
-                                           {"token", token},
-                                           {"TTL", ctx.svc.config().token_ttl_seconds}});
-  } catch (const Error& e) {
-    if (e.code != Errc::unauthorized) throw;
-    return http_error(401, "InvalidCredentials", e.message);
-  }
-}
-
-net::Response Cti::Impl::check(const net::Request& req) {
-  if (req.method != "GET")
-    return json_response(
-        405,
-        json::object{{"error", "MethodNotAllowed"},
-                     {"message", "use GET with the header Authorization: Bearer <token>"}},
-        {{"Allow", "GET"}});
-  auto h = req.header("authorization");
-  if (h.empty())
-    return http_error(401, "AuthorizationHeaderNotFound",
-                      "the header Authorization: Bearer <token> is required");
-  std::string scheme(h.substr(0, 7));
-  for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (scheme != "bearer " || h.size() == 7)
-    return http_error(401, "BearerNotFound", "the Authorization header must be: Bearer <token>");
-  try {
-    auto claims = ctx.svc.verify(h.substr(7));
-    if (claims.user_id.empty()) throw Error(Errc::unauthorized, "not a user's token");
-    auto& user = ctx.svc.get("user", claims.account_id, claims.user_id);
-    return json_response(200, json::object{{"login", render::str_field(user.body, "username")},
-                                           {"token", ctx.svc.refresh(claims)},
-                                           {"TTL", ctx.svc.config().token_ttl_seconds}});
-  } catch (const Error& e) {
-    if (e.code != Errc::unauthorized && e.code != Errc::not_found) throw;
-    return http_error(401, "InvalidToken", e.message);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The CTI socket.
@@ -692,9 +618,9 @@ void Cti::handle(net::Request&& req, net::Reply reply) {
   net::Response r;
   try {
     if (req.path == kLogin)
-      r = impl_->login(req);
+      r = login(impl_->ctx.svc, req);
     else if (req.path == kCheck)
-      r = impl_->check(req);
+      r = check(impl_->ctx.svc, req);
     else
       r = http_error(404, "NotFound", "no such endpoint: " + req.path);
   } catch (const std::exception& e) {

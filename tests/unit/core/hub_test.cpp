@@ -6,28 +6,20 @@
 #include "core/service.hpp"
 
 #include <gtest/gtest.h>
+
 #include <boost/json.hpp>
+#include "../support.hpp"
 
 namespace json = boost::json;
 using namespace confab::core;
 using confab::Errc;
 using confab::Error;
+using confab::test::code_of;
 
 namespace {
 
-struct Sink : EventSink {
-  std::vector<Event> events;
-  void publish(const Event& e) override { events.push_back(e); }
-  std::vector<Event> of(EventType t) const {
-    std::vector<Event> out;
-    for (auto& e : events)
-      if (e.type == t) out.push_back(e);
-    return out;
-  }
-};
-
 struct Hubs : ::testing::Test {
-  Sink sink;
+  confab::test::RecordingSink sink;
   std::int64_t clock = 1'000'000;
   ConferenceService svc{sink, [this] { return clock; }, "secret"};
   Calls calls{svc, sink};
@@ -73,16 +65,6 @@ struct Hubs : ::testing::Test {
     hub = new_hub(account, json::object{{"name", "Team"},
                                         {"owner_id", owner},
                                         {"privileges", json::object{{reader, 3}, {nobody, 0}}}});
-  }
-  template <typename F>
-  Errc code_of(F&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.code;
-    }
-    ADD_FAILURE() << "no error";
-    return Errc::conflict;
   }
 };
 

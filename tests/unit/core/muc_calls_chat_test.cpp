@@ -7,28 +7,20 @@
 #include "core/service.hpp"
 
 #include <gtest/gtest.h>
+
 #include <boost/json.hpp>
+#include "../support.hpp"
 
 namespace json = boost::json;
 using namespace confab::core;
 using confab::Errc;
 using confab::Error;
+using confab::test::code_of;
 
 namespace {
 
-struct Sink : EventSink {
-  std::vector<Event> events;
-  void publish(const Event& e) override { events.push_back(e); }
-  std::vector<Event> of(EventType t) const {
-    std::vector<Event> out;
-    for (auto& e : events)
-      if (e.type == t) out.push_back(e);
-    return out;
-  }
-};
-
 struct World : ::testing::Test {
-  Sink sink;
+  confab::test::RecordingSink sink;
   std::int64_t clock = 1'000'000;
   ConferenceService svc{sink, [this] { return clock; }, "secret"};
   Chat chat{svc, sink, [this] { return clock * 1000; }};
@@ -60,16 +52,6 @@ struct World : ::testing::Test {
     j.user_id = u;
     j.socket_id = std::move(socket);
     return svc.join(account, conf, j);
-  }
-  template <typename F>
-  Errc code_of(F&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.code;
-    }
-    ADD_FAILURE() << "no error";
-    return Errc::conflict;
   }
 };
 

@@ -2,12 +2,15 @@
 #include "core/error.hpp"
 
 #include <gtest/gtest.h>
+
 #include <boost/json.hpp>
+#include "../support.hpp"
 
 namespace json = boost::json;
 using namespace confab::core;
 using confab::Errc;
 using confab::Error;
+using confab::test::code_of;
 
 namespace {
 
@@ -19,16 +22,6 @@ std::vector<std::string> names(const std::vector<Event>& ev) {
   std::vector<std::string> out;
   for (auto& e : ev) out.emplace_back(event_name(e.type));
   return out;
-}
-
-Errc code_of(auto&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code;
-  }
-  ADD_FAILURE() << "no error thrown";
-  return Errc::conflict;
 }
 
 const auto kPins =

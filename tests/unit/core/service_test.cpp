@@ -3,22 +3,20 @@
 #include "core/identity.hpp"
 
 #include <gtest/gtest.h>
+
 #include <boost/json.hpp>
+#include "../support.hpp"
 
 namespace json = boost::json;
 using namespace confab::core;
 using confab::Errc;
 using confab::Error;
+using confab::test::code_of;
 
 namespace {
 
-struct Sink : EventSink {
-  std::vector<Event> events;
-  void publish(const Event& e) override { events.push_back(e); }
-};
-
 struct Fixture : ::testing::Test {
-  Sink sink;
+  confab::test::RecordingSink sink;
   std::int64_t clock = 1'000'000;
   ConferenceService svc{sink, [this] { return clock; }, "test-secret"};
   std::string account, api_key;
@@ -32,15 +30,6 @@ struct Fixture : ::testing::Test {
     auto w = svc.prepare("conference", account, {}, WriteMode::create, data);
     svc.commit(w);
     return w.doc.id;
-  }
-  Errc code_of(auto&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.code;
-    }
-    ADD_FAILURE() << "no error thrown";
-    return Errc::conflict;
   }
 };
 
