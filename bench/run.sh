@@ -49,6 +49,17 @@ if [ "${BENCH_PIN:-1}" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -g
   SERVER_PIN=(taskset -c 0) CLIENT_PIN=(taskset -c 1) PINNING="taskset: server CPU 0, client CPU 1"
 fi
 
+# Receive Packet Steering on loopback (BENCH_RPS=1, the default when root can set it): without it
+# the kernel runs each receiving client's TCP stack inline in the *sender's* softirq, so the
+# server's core pays for 1,000 subscribers' receive work, which on a real network happens on the
+# subscribers' machines. With it, loopback receive work moves to the load generator's CPU. The
+# previous setting is restored on exit.
+RPS_FILE=/sys/class/net/lo/queues/rx-0/rps_cpus RPS_SAVED="" RPS="off"
+if [ "${BENCH_RPS:-1}" = 1 ] && [ -n "${CLIENT_PIN[*]}" ] && [ -w "$RPS_FILE" ]; then
+  RPS_SAVED=$(cat "$RPS_FILE")
+  echo 2 > "$RPS_FILE" && RPS="loopback receive steered to CPU 1"
+fi
+
 # 1,000 subscribers need more descriptors than the usual 1,024 soft limit, on both sides.
 hard=$(ulimit -Hn)
 if [ "$hard" = unlimited ] || [ "$hard" -ge 65536 ]; then ulimit -n 65536; else ulimit -n "$hard"; fi
@@ -80,6 +91,7 @@ stop_server() {
 }
 
 cleanup() {
+  [ -n "$RPS_SAVED" ] && echo "$RPS_SAVED" > "$RPS_FILE"
   if declare -F perf_stop >/dev/null; then perf_stop; fi
   stop_server
   if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench: kept $WORK"; else rm -rf "$WORK"; fi
@@ -96,7 +108,7 @@ URL="http://127.0.0.1:$PORT"
 
 echo "== confab bench: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 echo "== binary $BIN ($(grep -m1 CMAKE_BUILD_TYPE: "$BUILD/CMakeCache.txt" 2>/dev/null | cut -d= -f2 || echo '?') build)"
-echo "== pinning: $PINNING; open files: $(ulimit -n); data dir: $WORK/data; $URL"
+echo "== pinning: $PINNING; rps: $RPS; open files: $(ulimit -n); data dir: $WORK/data; $URL"
 # Figures from a shared machine are only as good as its idleness: say how busy it was.
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== load average before the run: $LOAD_BEFORE"

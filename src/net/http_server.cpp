@@ -121,7 +121,15 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
       return abort();
     }
     enqueue(ws::Opcode::text, std::move(text));
-    if (accepted_ && !waiting_) flush();
+    // Written at the end of this pass of the event loop, not at once: when events come faster
+    // than sockets drain, several leave in one segment instead of one each.
+    if (accepted_ && !waiting_ && !flush_posted_) {
+      flush_posted_ = true;
+      asio::post(socket().get_executor(), [self = shared_from_this()] {
+        self->flush_posted_ = false;
+        if (!self->waiting_) self->flush();
+      });
+    }
   }
 
   void close() override {
@@ -313,6 +321,7 @@ class WsSession final : public WsConnection, public std::enable_shared_from_this
   WsHandlers handlers_;
   bool accepted_ = false;
   bool waiting_ = false;
+  bool flush_posted_ = false;
   bool closing_ = false;
   bool close_received_ = false;
   bool done_ = false;
