@@ -28,6 +28,7 @@ test: deps $(DEBUG)/build.ninja
 
 bench: build
 	bench/run.sh
+	bench/media/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

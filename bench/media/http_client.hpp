@@ -38,8 +38,8 @@ class HttpClient {
       std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + host_ + "\r\n" + extra_ +
                         "Connection: keep-alive\r\n";
       if (!body.empty() || method == "PUT" || method == "POST")
-        req += "Content-Type: application/json\r\nContent-Length: " +
-               std::to_string(body.size()) + "\r\n";
+        req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+               "\r\n";
       req += "\r\n" + body;
       if (!write_all(req)) {
         close_fd();

@@ -15,6 +15,11 @@
 // nothing (confab drops a leg silent for 30 s).
 #include "http_client.hpp"
 
+// GCC 12 at -O3 reports a false -Wrestrict inside std::string's operator+ (GCC bug 105329).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wrestrict"
+#endif
+
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -47,7 +52,7 @@ namespace {
 
 constexpr std::int64_t kTickNs = 20'000'000;
 constexpr std::uint32_t kIpBase = (127u << 24) | (1u << 16);  // 127.1.0.0
-constexpr unsigned kBatch = 1024;                               // UIO_MAXIOV
+constexpr unsigned kBatch = 1024;                             // UIO_MAXIOV
 
 std::int64_t mono_ns() {
   timespec ts{};
@@ -65,20 +70,20 @@ struct Options {
   std::string label;
   std::string host = "127.0.0.1";
   int http_port = 0;
-  std::string api_key;            // confab
+  std::string api_key;  // confab
   std::string janus_path = "/janus";
-  int pid = 0;                    // server process, for its CPU
+  int pid = 0;  // server process, for its CPU
   int rooms = 1;
   int per_room = 5;
-  int speakers = 5;  // per room
-  std::string codec = "opus";     // opus | pcmu
-  int janus_rate = 0;             // AudioBridge sampling_rate; 0: 48000 for Opus, 8000 for PCMU
+  int speakers = 5;            // per room
+  std::string codec = "opus";  // opus | pcmu
+  int janus_rate = 0;          // AudioBridge sampling_rate; 0: 48000 for Opus, 8000 for PCMU
   double warmup_s = 3;
   double window_s = 10;
   double setup_limit_s = 120;
   std::string listener_tx = "silence";  // silence | dtx | none
   int rtp_port = 0;                     // our UDP port (0: any)
-  int join_budget = 2000;  // confab: shard commands per 20 ms that joins may cause (queue: 4096)
+  int join_budget = 3000;  // confab: shard commands joins may have queued at once (queue: 4096)
   std::string json_out;
 };
 
@@ -98,24 +103,42 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) die("missing value for " + a);
       return argv[++i];
     };
-    if (a == "--target") o.target = val();
-    else if (a == "--label") o.label = val();
-    else if (a == "--host") o.host = val();
-    else if (a == "--http-port") o.http_port = std::stoi(val());
-    else if (a == "--api-key") o.api_key = val();
-    else if (a == "--pid") o.pid = std::stoi(val());
-    else if (a == "--rooms") o.rooms = std::stoi(val());
-    else if (a == "--per-room") o.per_room = std::stoi(val());
-    else if (a == "--speakers") o.speakers = std::stoi(val());
-    else if (a == "--codec") o.codec = val();
-    else if (a == "--janus-rate") o.janus_rate = std::stoi(val());
-    else if (a == "--warmup") o.warmup_s = std::stod(val());
-    else if (a == "--window") o.window_s = std::stod(val());
-    else if (a == "--setup-limit") o.setup_limit_s = std::stod(val());
-    else if (a == "--listener-tx") o.listener_tx = val();
-    else if (a == "--rtp-port") o.rtp_port = std::stoi(val());
-    else if (a == "--join-budget") o.join_budget = std::stoi(val());
-    else if (a == "--json") o.json_out = val();
+    if (a == "--target")
+      o.target = val();
+    else if (a == "--label")
+      o.label = val();
+    else if (a == "--host")
+      o.host = val();
+    else if (a == "--http-port")
+      o.http_port = std::stoi(val());
+    else if (a == "--api-key")
+      o.api_key = val();
+    else if (a == "--pid")
+      o.pid = std::stoi(val());
+    else if (a == "--rooms")
+      o.rooms = std::stoi(val());
+    else if (a == "--per-room")
+      o.per_room = std::stoi(val());
+    else if (a == "--speakers")
+      o.speakers = std::stoi(val());
+    else if (a == "--codec")
+      o.codec = val();
+    else if (a == "--janus-rate")
+      o.janus_rate = std::stoi(val());
+    else if (a == "--warmup")
+      o.warmup_s = std::stod(val());
+    else if (a == "--window")
+      o.window_s = std::stod(val());
+    else if (a == "--setup-limit")
+      o.setup_limit_s = std::stod(val());
+    else if (a == "--listener-tx")
+      o.listener_tx = val();
+    else if (a == "--rtp-port")
+      o.rtp_port = std::stoi(val());
+    else if (a == "--join-budget")
+      o.join_budget = std::stoi(val());
+    else if (a == "--json")
+      o.json_out = val();
     else if (a == "-h" || a == "--help") {
       usage();
       std::exit(0);
@@ -193,8 +216,8 @@ struct Part {
   std::uint32_t ip = 0;  // host order
   sockaddr_in dst{};     // where the server wants our RTP
   bool joined = false;
-  int participant_id = -1;      // confab
-  std::uint64_t handle = 0;     // janus
+  int participant_id = -1;   // confab
+  std::uint64_t handle = 0;  // janus
   const Frames* frames = nullptr;
   int frame = 0;
   std::uint32_t ssrc = 0;
@@ -224,9 +247,9 @@ std::string ip_str(std::uint32_t host_order) {
 // ---- process and machine CPU ----
 
 struct CpuSample {
-  double proc_s = 0;     // utime + stime of the server, seconds
-  double busy_s = 0;     // the whole machine, all cores
-  double self_s = 0;     // this load generator
+  double proc_s = 0;  // utime + stime of the server, seconds
+  double busy_s = 0;  // the whole machine, all cores
+  double self_s = 0;  // this load generator
   std::int64_t wall_ns = 0;
 };
 
@@ -273,8 +296,8 @@ CpuSample sample_cpu(int pid) {
 
 class LoadGen {
  public:
-  explicit LoadGen(Options o) : o_(std::move(o)), http_(o_.host, o_.http_port),
-                                poll_(o_.host, o_.http_port) {}
+  explicit LoadGen(Options o)
+      : o_(std::move(o)), http_(o_.host, o_.http_port), poll_(o_.host, o_.http_port) {}
 
   int run();
 
@@ -304,8 +327,9 @@ class LoadGen {
   Frames silence_;
   std::deque<std::function<void()>> steps_;
   std::vector<int> room_legs_;  // confab: legs placed per room so far
-  double tokens_ = 0;
-  std::int64_t tokens_at_ = 0;
+  std::deque<std::pair<std::int64_t, std::int64_t>> inflight_;  // (shard tick seen, commands)
+  std::int64_t outstanding_ = 0;
+  std::int64_t retry_at_ = 0;
   std::vector<std::string> conf_ids_;
   std::string account_;
   std::uint64_t session_ = 0;
@@ -361,10 +385,14 @@ void LoadGen::make_media() {
     voices_.push_back(make_frames(o_.codec, hz, amp));
   }
   silence_ = make_frames(o_.codec, 0, 0);
-  if (o_.listener_tx == "silence") tx_every_ = 1;
-  else if (o_.listener_tx == "dtx") tx_every_ = 20;
-  else if (o_.listener_tx == "none") tx_every_ = 0;
-  else die("--listener-tx must be silence, dtx or none");
+  if (o_.listener_tx == "silence")
+    tx_every_ = 1;
+  else if (o_.listener_tx == "dtx")
+    tx_every_ = 20;
+  else if (o_.listener_tx == "none")
+    tx_every_ = 0;
+  else
+    die("--listener-tx must be silence, dtx or none");
 }
 
 void LoadGen::plan_parts() {
@@ -437,8 +465,8 @@ void LoadGen::queue_confab_setup() {
     steps_.push_back([this, r, join_muted] {
       json::object data{{"name", "bench-" + std::to_string(r)},
                         {"member", {{"join_muted", join_muted}}}};
-      auto res = call("PUT", "/v2/accounts/" + account_ + "/conferences",
-                      json::object{{"data", data}});
+      auto res =
+          call("PUT", "/v2/accounts/" + account_ + "/conferences", json::object{{"data", data}});
       conf_ids_.push_back(std::string(res.at("data").at("id").as_string()));
     });
     for (int k = 0; k < o_.per_room; ++k) {
@@ -491,8 +519,10 @@ void LoadGen::janus_wait_joined(Part& p) {
     if (r.status != 200) continue;
     json::value v = json::parse(r.body);
     json::array evs;
-    if (v.is_array()) evs = v.as_array();
-    else evs.push_back(v);
+    if (v.is_array())
+      evs = v.as_array();
+    else
+      evs.push_back(v);
     bool mine = false;
     for (auto& e : evs) {
       auto* o = e.if_object();
@@ -542,15 +572,11 @@ void LoadGen::queue_janus_setup() {
       auto a = janus("/" + std::to_string(session_),
                      json::object{{"janus", "attach"}, {"plugin", "janus.plugin.audiobridge"}});
       p.handle = a.at("data").at("id").to_number<std::uint64_t>();
-      json::object rtp{{"ip", ip_str(p.ip)},
-                       {"port", port_},
-                       {"payload_type", o_.codec == "opus" ? 111 : 0}};
-      json::object body{{"request", "join"},
-                        {"room", 1000 + p.room},
-                        {"display", "p" + std::to_string(i)},
-                        {"codec", o_.codec},
-                        {"muted", !p.speaker},
-                        {"rtp", rtp}};
+      json::object rtp{
+          {"ip", ip_str(p.ip)}, {"port", port_}, {"payload_type", o_.codec == "opus" ? 111 : 0}};
+      json::object body{
+          {"request", "join"}, {"room", 1000 + p.room}, {"display", "p" + std::to_string(i)},
+          {"codec", o_.codec}, {"muted", !p.speaker},   {"rtp", rtp}};
       janus("/" + std::to_string(session_) + "/" + std::to_string(p.handle),
             json::object{{"janus", "message"}, {"body", body}});
       janus_wait_joined(p);
@@ -633,9 +659,11 @@ void LoadGen::on_datagram(std::uint32_t dst_ip, const std::uint8_t* d, std::size
     }
   }
   ++p.rx;
-  // Payloads of a heard tone are tens of bytes (Opus) or any non-silent mu-law; silence is tiny.
-  std::size_t payload = len - 12 - 4 * static_cast<std::size_t>(d[0] & 0x0F);
-  bool loud = o_.codec == "opus" ? payload > 20 : (d[12 + 4 * (d[0] & 0x0F)] != 0xFF);
+  // A heard tone: Opus at 32 kb/s takes ~80 bytes a frame, silence ~20 (with in-band FEC) or
+  // fewer; mu-law silence is 0xFF (or 0x7F) throughout, so its first byte tells.
+  std::size_t hdr = 12 + 4 * static_cast<std::size_t>(d[0] & 0x0F);
+  std::size_t payload = len > hdr ? len - hdr : 0;
+  bool loud = o_.codec == "opus" ? payload > 40 : payload > 0 && (d[hdr] & 0x7F) != 0x7F;
   if (loud) ++p.audible;
   if (in_window_) {
     ++p.win_rx;
@@ -654,8 +682,8 @@ void LoadGen::receive() {
       h.msg_control = rx_ctl_.data() + i * 64;
       h.msg_controllen = 64;
     }
-    int n = ::recvmmsg(fd_, rx_msgs_.data(), static_cast<unsigned>(rx_msgs_.size()),
-                       MSG_DONTWAIT, nullptr);
+    int n = ::recvmmsg(fd_, rx_msgs_.data(), static_cast<unsigned>(rx_msgs_.size()), MSG_DONTWAIT,
+                       nullptr);
     if (n <= 0) return;
     for (int k = 0; k < n; ++k) {
       auto& h = rx_msgs_[static_cast<std::size_t>(k)].msg_hdr;
@@ -710,8 +738,10 @@ json::object LoadGen::finish_window() {
       listen_audible += p.win_audible;
     }
     if (p.win_rx == 0) ++silent;
-    if (p.win_started) seq_expected += p.ext_seq() - p.win_ext_start;
-    else if (p.rx_any) seq_expected += p.win_rx;
+    if (p.win_started)
+      seq_expected += p.ext_seq() - p.win_ext_start;
+    else if (p.rx_any)
+      seq_expected += p.win_rx;
   }
   double expected = static_cast<double>(parts_.size()) * wall * 50.0;
   auto n = static_cast<double>(parts_.size());
@@ -734,9 +764,9 @@ json::object LoadGen::finish_window() {
                                                          static_cast<double>(seq_expected))
                                     : 100.0},
       {"participants_without_audio", silent},
-      {"listener_audible_pct", listen_rx ? 100.0 * static_cast<double>(listen_audible) /
-                                               static_cast<double>(listen_rx)
-                                         : 0.0},
+      {"listener_audible_pct",
+       listen_rx ? 100.0 * static_cast<double>(listen_audible) / static_cast<double>(listen_rx)
+                 : 0.0},
       {"server_cpu_pct", cpu},
       {"server_cpu_per_participant_pct", cpu / n},
       {"loadgen_cpu_pct", (w1.self_s - w0_.self_s) / wall * 100.0},
@@ -768,14 +798,14 @@ int LoadGen::run() {
   open_socket();
   make_media();
   plan_parts();
-  if (o_.target == "confab") queue_confab_setup();
-  else queue_janus_setup();
+  if (o_.target == "confab")
+    queue_confab_setup();
+  else
+    queue_janus_setup();
 
   std::int64_t start = mono_ns();
   std::int64_t next = start + kTickNs;
   std::int64_t warm_end = 0, win_end = 0;
-  tokens_at_ = start;
-  tokens_ = o_.join_budget;
   pollfd pfd{fd_, POLLIN, 0};
   for (;;) {
     std::int64_t now = mono_ns();
@@ -803,24 +833,37 @@ int LoadGen::run() {
       continue;
     }
     receive();
-    // Control work fits between ticks; confab joins are paced so the shard's command queue
-    // (4096 per 20 ms drain; a join costs one set_flags per leg of its room) never overflows.
-    if (!steps_.empty() && next - now > 3'000'000) {
-      tokens_ = std::min<double>(o_.join_budget,
-                                 tokens_ + static_cast<double>(now - tokens_at_) / kTickNs *
-                                               o_.join_budget);
-      tokens_at_ = now;
-      double cost = 1;
-      if (o_.target == "confab" && !conf_ids_.empty()) {
-        // The next join's room: rooms are filled in order.
+    // Control work fits between ticks. confab joins are paced by the shard's own progress: a
+    // join into a room of k legs pushes k set_flags commands and an add_leg onto the shard's
+    // bounded queue (4,096), which is drained whole at the start of each tick; commands pushed
+    // before tick T was observed are gone once tick T+2 is. Past the bound, confab drops
+    // commands silently, add_leg included (see docs/performance-media.md).
+    if (!steps_.empty() && next - now > 3'000'000 && now >= retry_at_) {
+      std::int64_t cost = 1;
+      if (o_.target == "confab" && !conf_ids_.empty())
         for (std::size_t r = 0; r < room_legs_.size(); ++r)
           if (room_legs_[r] < o_.per_room) {
             cost = room_legs_[r] + 2;
+            if (room_legs_[r] < o_.speakers) cost *= 2;  // and an unmute
             break;
           }
+      bool go = true;
+      if (cost > 1) {
+        auto m = metrics();
+        std::int64_t ticks = m.empty() ? 0 : m.at("ticks").to_number<std::int64_t>();
+        while (!inflight_.empty() && ticks >= inflight_.front().first + 2) {
+          outstanding_ -= inflight_.front().second;
+          inflight_.pop_front();
+        }
+        if (outstanding_ > 0 && outstanding_ + cost > o_.join_budget) {
+          go = false;
+          retry_at_ = now + 2'000'000;
+        } else {
+          inflight_.emplace_back(ticks, cost);
+          outstanding_ += cost;
+        }
       }
-      if (tokens_ >= std::min<double>(cost, o_.join_budget)) {  // may go negative: waits
-        tokens_ -= cost;
+      if (go) {
         auto step = std::move(steps_.front());
         steps_.pop_front();
         step();
@@ -830,7 +873,7 @@ int LoadGen::run() {
     std::int64_t wait = next - mono_ns();
     if (wait <= 0) continue;
     timespec ts{wait / 1'000'000'000, wait % 1'000'000'000};
-    if (!steps_.empty() && wait > 3'000'000) ts = {0, 1'000'000};  // come back for the bucket
+    if (!steps_.empty() && wait > 3'000'000) ts = {0, 1'000'000};  // come back for the steps
     ::ppoll(&pfd, 1, &ts, nullptr);
   }
 
