@@ -50,9 +50,39 @@ want() { [[ "$SCENARIOS" == *" $1 "* ]]; }
 die() { echo "bench-media: $*" >&2; exit 1; }
 
 [ -x "$BIN" ] || die "$BIN is missing: run 'make build' first"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/confab-media-bench.XXXXXX")
-SERVER_PID="" JANUS_PID="" PERF_PID=""
+WORK="" SERVER_PID="" JANUS_PID="" PERF_PID=""
+RPS_FILE=/sys/class/net/lo/queues/rx-0/rps_cpus RPS_SAVED="" RPS="off"
 FAILED=()
+
+stop_pid() {  # stop_pid PID NAME: TERM, then KILL after 10 s
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "bench-media: $2 did not stop within 10 s of SIGTERM; killing it" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+perf_stop() {
+  [ -n "$PERF_PID" ] || return 0
+  kill -INT "$PERF_PID" 2>/dev/null || true
+  wait "$PERF_PID" 2>/dev/null || true
+  PERF_PID=""
+}
+cleanup() {
+  if [ -n "$RPS_SAVED" ]; then echo "$RPS_SAVED" >"$RPS_FILE"; fi
+  perf_stop
+  stop_pid "$SERVER_PID" confab
+  stop_pid "$JANUS_PID" janus
+  if [ -z "$WORK" ]; then :; elif [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench-media: kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/confab-media-bench.XXXXXX")
 
 # The benchmark binaries: from the CMake tree (bench/media/CMakeLists.txt) when it has them,
 # else compiled here with g++ into the temp dir (same flags as the tree, no install).
@@ -110,7 +140,6 @@ fi
 # runs it, in the sender's softirq) onto the load generator's CPU. For this UDP load it did not
 # lower the server's CPU (59 % vs 58 % in the webinar) and the CPU 1 backlog dropped 0.1 % of
 # packets, so it stays off (see docs/performance-media.md). Restored on exit.
-RPS_FILE=/sys/class/net/lo/queues/rx-0/rps_cpus RPS_SAVED="" RPS="off"
 # Janus is not a one-thread-per-core design (a mixer thread per room, an encoder thread per
 # participant): pinned to one core it saturates at ~100 participants and its CPU time is capped,
 # which understates its cost. By default it may use both cores (BENCH_MEDIA_JANUS_PIN=1 pins it
@@ -125,34 +154,6 @@ fi
 hard=$(ulimit -Hn)
 if [ "$hard" = unlimited ] || [ "$hard" -ge 65536 ]; then ulimit -n 65536; else ulimit -n "$hard"; fi
 
-stop_pid() {  # stop_pid PID NAME: TERM, then KILL after 10 s
-  local pid=$1
-  [ -n "$pid" ] || return 0
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      echo "bench-media: $2 did not stop within 10 s of SIGTERM; killing it" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-perf_stop() {
-  [ -n "$PERF_PID" ] || return 0
-  kill -INT "$PERF_PID" 2>/dev/null || true
-  wait "$PERF_PID" 2>/dev/null || true
-  PERF_PID=""
-}
-cleanup() {
-  if [ -n "$RPS_SAVED" ]; then echo "$RPS_SAVED" >"$RPS_FILE"; fi
-  perf_stop
-  stop_pid "$SERVER_PID" confab
-  stop_pid "$JANUS_PID" janus
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench-media: kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 if [ "${BENCH_RPS:-0}" = 1 ] && [[ "${CLIENT_PIN[*]}" == *"taskset -c 1"* ]] && [ -w "$RPS_FILE" ]; then
   RPS_SAVED=$(cat "$RPS_FILE")
   echo 2 >"$RPS_FILE" && RPS="loopback receive steered to CPU 1"
