@@ -72,8 +72,14 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
   bool held = room->holds(svc_.get("conference", room->account_id(), conference_id).body, *p);
   spec.speak = p->speak && !held;
   spec.hear = p->hear && !held;
-  engine_.add_leg(spec);
-  legs_[spec.leg] = {conference_id, room->account_id(), participant_id, it->second};
+  if (!engine_.add_leg(spec)) {
+    // The shard is saturated with commands: refuse the join rather than admit someone who
+    // would never hear or be heard.
+    svc_.leave(room->account_id(), conference_id, participant_id, "media unavailable");
+    throw Error(Errc::unavailable, "the media engine is busy: try again");
+  }
+  legs_[spec.leg] = {conference_id, room->account_id(), participant_id,
+                     it->second,    spec.speak,         spec.hear};
   leg_of_[{conference_id, participant_id}] = spec.leg;
   return media::make_answer(offer.offer, offer.codec, advertise_ip_, port, spec.leg);
 }
@@ -131,7 +137,13 @@ void MediaBridge::sync_flags(const std::string& conference_id) {
     auto it = leg_of_.find({conference_id, p.participant_id});
     if (it == leg_of_.end()) continue;
     bool held = room->holds(doc->body, p);
-    engine_.set_flags(legs_[it->second].room, it->second, p.speak && !held, p.hear && !held);
+    auto& leg = legs_[it->second];
+    bool speak = p.speak && !held, hear = p.hear && !held;
+    // Only changes go to the engine: a join must not resend every leg of a big room.
+    if (speak == leg.speak && hear == leg.hear) continue;
+    leg.speak = speak;
+    leg.hear = hear;
+    engine_.set_flags(leg.room, it->second, speak, hear);
   }
 }
 

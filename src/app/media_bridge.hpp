@@ -43,6 +43,8 @@ class MediaBridge final : public api::MediaPort {
     std::string account_id;
     int participant_id = 0;
     std::uint64_t room = 0;
+    bool speak = true;  // what the engine was last told
+    bool hear = true;
   };
   void on_core_event(const core::Event& e);
   void on_engine_event(const media::EngineEvent& e);

@@ -52,13 +52,13 @@ void Engine::remove_room(std::uint64_t room) {
   placement_.erase(room);
 }
 
-void Engine::add_leg(const LegSpec& spec) {
+bool Engine::add_leg(const LegSpec& spec) {
   Command c;
   c.type = Command::Type::add_leg;
   c.room = spec.room;
   c.leg = spec.leg;
   c.spec = spec;
-  shard_of(spec.room).command(c);
+  return shard_of(spec.room).command(c);
 }
 
 void Engine::remove_leg(std::uint64_t room, std::uint64_t leg) {

@@ -55,7 +55,8 @@ class Engine {
   // Control thread API. A room lives on one shard; its legs receive on that shard's port.
   std::uint16_t add_room(std::uint64_t room);  // returns the port legs of this room use
   void remove_room(std::uint64_t room);
-  void add_leg(const LegSpec& spec);
+  // False when the shard's command queue is full: the leg was not added.
+  bool add_leg(const LegSpec& spec);
   void remove_leg(std::uint64_t room, std::uint64_t leg);
   void set_flags(std::uint64_t room, std::uint64_t leg, bool speak, bool hear);
   static constexpr std::size_t kMaxBlocked = 16;

@@ -506,7 +506,11 @@ void Shard::run() {
     if (now_ts.tv_sec > next.tv_sec ||
         (now_ts.tv_sec == next.tv_sec && now_ts.tv_nsec > next.tv_nsec)) {
       ++late_;
-      next = now_ts;  // we are behind: start the next tick at once, from now
+      // Behind: run the next tick at once and keep the schedule, so the ticks missed are made
+      // up (listeners keep 50 frames a second); only when far behind start over from now.
+      long behind_ns =
+          (now_ts.tv_sec - next.tv_sec) * 1'000'000'000L + (now_ts.tv_nsec - next.tv_nsec);
+      if (behind_ns > 5 * tick_ns) next = now_ts;
       continue;
     }
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);

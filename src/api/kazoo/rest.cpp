@@ -213,7 +213,7 @@ net::Response Rest::failure(const Ctx& c, const Error& e) const {
       break;
     case Errc::unavailable:
       status = 503, message = "datastore_fault",
-      with_message("the store failed; nothing was written");
+      with_message(e.message.empty() ? "the store failed; nothing was written" : e.message);
       break;
     case Errc::not_acceptable:  // SIP would say 488 Not Acceptable Here
       status = 415, message = "not_acceptable_here", with_message(e.message);
