@@ -1,6 +1,7 @@
 // confab_media_alloc_count: runs the real media engine in-process (one shard, one room) with
 // RTP peers on loopback, and counts heap allocations made by the engine's threads once the room
-// is in steady state. DESIGN.md section 3 asks for none per packet and none per tick.
+// is in steady state. DESIGN.md section 3 asks for none per packet and none per tick. The room
+// mixes Opus and PCMU legs (resampled), has talk spurts, a deaf leg and a relate block.
 //
 // Every global operator new/delete is replaced, and so are malloc/calloc/realloc/free (they
 // forward to glibc's __libc_* entry points), so C libraries (libopus, speexdsp, spandsp, libc's
@@ -293,7 +294,7 @@ int main(int argc, char** argv) {
   server.sin_port = htons(server_port);
   inet_pton(AF_INET, "127.0.0.1", &server.sin_addr);
 
-  // Codec mix: one speaker in four and one listener in five use PCMU (resampled to 48 kHz and
+  // Codec mix: one speaker in three and one listener in five use PCMU (resampled to 48 kHz and
   // back; their own listener group), the rest Opus; the last listener is deaf (silence frames).
   std::vector<Peer> peers(static_cast<std::size_t>(speakers + listeners));
   auto silence_opus = tone(Codec::opus, 0, 0);
@@ -302,7 +303,7 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < peers.size(); ++i) {
     auto& p = peers[i];
     p.speaker = static_cast<int>(i) < speakers;
-    p.codec = (p.speaker ? i % 4 == 3 : i % 5 == 4) ? Codec::pcmu : Codec::opus;
+    p.codec = (p.speaker ? i % 3 == 2 : i % 5 == 4) ? Codec::pcmu : Codec::opus;
     p.fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -332,6 +333,11 @@ int main(int argc, char** argv) {
     engine.add_leg(spec);
     specs.push_back(spec);
   }
+
+  // One listener must not hear the first speaker (Kazoo's relate): its own mix every tick.
+  if (listeners > 1 && speakers > 0)
+    engine.set_blocked(room, specs[static_cast<std::size_t>(speakers) + 1].leg,
+                       {specs.front().leg});
 
   // The peers: one thread, 20 ms, each sends its frame and drains what it hears.
   std::atomic<bool> stop{false};

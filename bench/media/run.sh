@@ -21,17 +21,23 @@
 # skipped (the command to install it is printed). Exit status: non-zero only when a scenario
 # could not run; a missed target is reported, never fatal.
 #
-# Knobs (environment): BENCH_MEDIA_JANUS_PIN (0: Janus may use both cores; 1: CPU 0 like confab),
-# BENCH_MEDIA_SCENARIOS ("webinar meeting webinar100 rooms rooms8k alloc"),
-# BENCH_MEDIA_WARMUP (3 s), BENCH_MEDIA_WINDOW (10 s), BENCH_MEDIA_JANUS (1; 0 skips Janus),
-# BENCH_MEDIA_JANUS_ROOMS (1: Janus runs the 200-room scenario too; off by default: pinned to
-# one core it did not finish 1,000 joins in 90 s), BENCH_PIN (1: servers on
-# CPU 0, load generator on CPU 1), BENCH_MEDIA_NICE (-10: priority of servers and load generator;
-# 0 leaves it), BENCH_MEDIA_RT (1: SCHED_FIFO 10 for them instead), BENCH_RPS (1: loopback
-# receive work on the load generator's CPU while pinned; default 0: the kernel's default), BENCH_MEDIA_LISTENER_TX, BENCH_MEDIA_RESULTS (JSON lines,
-# default build/release/bench/media-results.jsonl), BENCH_QUIET_WAIT (30: seconds to wait for
-# the machine to be idle before each run), BENCH_PERF (1: perf profile of confab per scenario,
-# kept in the temp dir), BENCH_KEEP (1: keep the temp dir), CONFAB_BUILD (build/release).
+# Knobs (environment):
+#   BENCH_MEDIA_SCENARIOS    "webinar meeting webinar100 rooms rooms8k alloc"
+#   BENCH_MEDIA_WARMUP       3 (s)      BENCH_MEDIA_WINDOW  10 (s)
+#   BENCH_MEDIA_LISTENER_TX  silence | dtx | none
+#   BENCH_MEDIA_JANUS        1; 0 skips Janus
+#   BENCH_MEDIA_JANUS_PIN    0: Janus may use both cores; 1: on CPU 0 with confab
+#   BENCH_MEDIA_JANUS_ROOMS  0; 1 runs Janus in the 200-room scenario too (pinned to one core it
+#                            did not finish 1,000 joins in 90 s)
+#   BENCH_PIN                1: confab on CPU 0, load generator on CPU 1; 0: no pinning
+#   BENCH_MEDIA_NICE         -10: priority of servers and load generator; 0 leaves it
+#   BENCH_MEDIA_RT           1: SCHED_FIFO 10 for them instead
+#   BENCH_RPS                0; 1 steers loopback receive work to the load generator's CPU
+#   BENCH_QUIET_WAIT         30: seconds to wait for the machine to be idle before each run
+#   BENCH_MEDIA_RESULTS      JSON lines, default build/release/bench/media-results.jsonl
+#   BENCH_PERF               1: perf profile of confab per scenario, kept in the temp dir
+#   BENCH_KEEP               1: keep the temp dir and its logs
+#   CONFAB_BUILD             build/release; MEDIA_LOADGEN, MEDIA_ALLOC_COUNT: binaries to use
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
