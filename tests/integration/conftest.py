@@ -133,6 +133,25 @@ class Server:
         return r.data["id"], self.token_for_key(r.data["api_key"])
 
 
+def error_data(r, status, message):
+    """Checks Kazoo's error envelope (status, error code, message, request id); returns data."""
+    assert r.status == status, r
+    j = r.json
+    assert j is not None, r
+    assert j["status"] == "error", r
+    assert j["error"] == str(status), r
+    assert j["message"] == message, r
+    assert isinstance(j["request_id"], str) and j["request_id"], r
+    return j["data"]
+
+
+def ok(r, status=200):
+    """Checks Kazoo's success envelope; returns data."""
+    assert r.status == status, r
+    assert r.json["status"] == "success", r
+    return r.data
+
+
 def create_account_offline(data_dir, name):
     out = subprocess.run([BIN, "account", "create", "--name", name, "--data-dir", str(data_dir)],
                          check=True, capture_output=True, text=True).stdout

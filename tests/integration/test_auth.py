@@ -10,29 +10,13 @@ import time
 
 import pytest
 
-from conftest import BIN, Server, create_account_offline
+from conftest import BIN, Server, create_account_offline, error_data, ok
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 GREGORIAN_OFFSET = 62167219200  # seconds from year 0 to the unix epoch (Kazoo timestamps)
 
 
-def error_data(r, status, message):
-    """Checks the Kazoo error envelope and returns its data."""
-    assert r.status == status, r
-    j = r.json
-    assert j is not None, r
-    assert j["status"] == "error", r
-    assert j["error"] == str(status), r
-    assert j["message"] == message, r
-    assert isinstance(j["request_id"], str) and j["request_id"], r
-    return j["data"]
-
-
-def success_data(r, status=200):
-    assert r.status == status, r
-    assert r.json["status"] == "success", r
-    return r.data
 
 
 def md5(s):
@@ -59,7 +43,7 @@ def user_token(server, username, password, account_name):
 
 def test_api_auth_with_good_key_returns_token_and_account(server):
     r = server.request("PUT", "/v2/api_auth", {"data": {"api_key": server.admin_key}})
-    data = success_data(r, 201)
+    data = ok(r, 201)
     token = r.json["auth_token"]
     assert isinstance(token, str) and len(token) > 20
     assert data["account_id"] == server.admin_account
@@ -70,13 +54,13 @@ def test_api_auth_with_good_key_returns_token_and_account(server):
     assert 3600 - 30 <= data["expires"] - now_g <= 3600 + 5
     # The token works.
     r = server.request("GET", f"/v2/accounts/{server.admin_account}", token=token)
-    assert success_data(r)["id"] == server.admin_account
+    assert ok(r)["id"] == server.admin_account
     assert r.json["auth_token"] == token
 
 
 def test_api_auth_with_post_method_also_works(server):
     r = server.request("POST", "/v2/api_auth", {"data": {"api_key": server.admin_key}})
-    assert success_data(r, 201)["account_id"] == server.admin_account
+    assert ok(r, 201)["account_id"] == server.admin_account
 
 
 def test_api_auth_with_wrong_key_is_401_kazoo_shape(server):
@@ -152,7 +136,7 @@ def test_bad_tokens_are_401(server, account, case):
 def test_token_in_query_string_is_accepted(server, account):
     account_id, token = account
     r = server.request("GET", f"/v2/accounts/{account_id}/conferences?auth_token={token}")
-    assert success_data(r) == []
+    assert ok(r) == []
 
 
 def test_expired_token_is_401_with_cause(tmp_path):
@@ -185,7 +169,7 @@ def test_other_accounts_token_gets_403_and_no_data(server):
     r = server.request("PUT", f"/v2/accounts/{a_id}/conferences",
                        {"data": {"name": "alpha-private", "member": {"pins": ["4321"]}}},
                        token=a_tok)
-    conf = success_data(r, 201)
+    conf = ok(r, 201)
     cid = conf["id"]
     r = server.request("POST", f"/v2/accounts/{a_id}/conferences/{cid}/participants",
                        {"data": {"name": "Ann", "number": "100", "pin": "4321"}}, token=a_tok)
@@ -221,18 +205,18 @@ def test_other_accounts_token_gets_403_and_no_data(server):
 
     # Nothing changed in account A.
     r = server.request("GET", f"{base}/conferences/{cid}", token=a_tok)
-    doc = success_data(r)
+    doc = ok(r)
     assert doc["name"] == "alpha-private"
     assert r.json["revision"].startswith("1-")
     assert doc["_read_only"]["members"] == 1
     assert doc["_read_only"]["is_locked"] is False
     assert doc["_read_only"]["participants"][0]["speak"] is False  # still join_muted, not touched
-    assert [c["name"] for c in success_data(server.request("GET", f"{base}/conferences",
+    assert [c["name"] for c in ok(server.request("GET", f"{base}/conferences",
                                                            token=a_tok))] == ["alpha-private"]
-    assert success_data(server.request("GET", f"{base}/users", token=a_tok)) == []
-    assert success_data(server.request("GET", base, token=a_tok))["name"] == "alpha"
+    assert ok(server.request("GET", f"{base}/users", token=a_tok)) == []
+    assert ok(server.request("GET", base, token=a_tok))["name"] == "alpha"
     # B's own account is still fine.
-    assert success_data(server.request("GET", f"/v2/accounts/{b_id}/conferences",
+    assert ok(server.request("GET", f"/v2/accounts/{b_id}/conferences",
                                        token=b_tok)) == []
 
 
@@ -241,7 +225,7 @@ def test_foreign_token_cannot_probe_which_ids_exist(server):
     before it loads the document); otherwise B learns A's conference ids."""
     a_id, a_tok = server.new_account("alpha")
     _, b_tok = server.new_account("bravo")
-    cid = success_data(server.request("PUT", f"/v2/accounts/{a_id}/conferences",
+    cid = ok(server.request("PUT", f"/v2/accounts/{a_id}/conferences",
                                       {"data": {"name": "x"}}, token=a_tok), 201)["id"]
     existing = server.request("GET", f"/v2/accounts/{a_id}/conferences/{cid}", token=b_tok)
     missing = server.request("GET", f"/v2/accounts/{a_id}/conferences/{'f' * 32}", token=b_tok)
@@ -254,10 +238,10 @@ def test_foreign_token_cannot_probe_which_ids_exist(server):
 
 def test_admin_token_reaches_other_accounts(server, account):
     account_id, token = account
-    success_data(server.request("PUT", f"/v2/accounts/{account_id}/conferences",
+    ok(server.request("PUT", f"/v2/accounts/{account_id}/conferences",
                                 {"data": {"name": "c"}}, token=token), 201)
     r = server.request("GET", f"/v2/accounts/{account_id}/conferences", token=server.admin_token())
-    assert [c["name"] for c in success_data(r)] == ["c"]
+    assert [c["name"] for c in ok(r)] == ["c"]
 
 
 # --- accounts --------------------------------------------------------------------------------------
@@ -266,7 +250,7 @@ def test_admin_creates_accounts_and_lists_children(server):
     admin = server.admin_token()
     r = server.request("PUT", "/v2/accounts", {"data": {"name": "Globex", "realm": "globex.example"}},
                        token=admin)
-    created = success_data(r, 201)
+    created = ok(r, 201)
     assert HEX32.match(created["id"])
     assert HEX64.match(created["api_key"])
     assert created["name"] == "Globex"
@@ -275,12 +259,12 @@ def test_admin_creates_accounts_and_lists_children(server):
     assert re.match(r"^1-[0-9a-f]{32}$", r.json["revision"])
 
     r2 = server.request("PUT", "/v2/accounts", {"data": {"name": "Initech"}}, token=admin)
-    second = success_data(r2, 201)
+    second = ok(r2, 201)
     assert second["id"] != created["id"] and second["api_key"] != created["api_key"]
 
     # GET shows the document without the key or any private field.
     r = server.request("GET", f"/v2/accounts/{created['id']}", token=admin)
-    got = success_data(r)
+    got = ok(r)
     assert got["id"] == created["id"] and got["name"] == "Globex"
     assert got["is_master_account"] is False
     assert "api_key" not in got
@@ -288,24 +272,24 @@ def test_admin_creates_accounts_and_lists_children(server):
     assert created["api_key"] not in r.raw
 
     r = server.request("GET", f"/v2/accounts/{server.admin_account}", token=admin)
-    assert success_data(r)["is_master_account"] is True
+    assert ok(r)["is_master_account"] is True
 
     r = server.request("GET", f"/v2/accounts/{server.admin_account}/children", token=admin)
-    children = success_data(r)
+    children = ok(r)
     assert sorted((c["id"], c["name"]) for c in children) == sorted(
         [(created["id"], "Globex"), (second["id"], "Initech")])
     assert server.admin_account not in [c["id"] for c in children]
 
     # The returned key is a working key for that account.
     r = server.request("PUT", "/v2/api_auth", {"data": {"api_key": created["api_key"]}})
-    assert success_data(r, 201)["account_id"] == created["id"]
+    assert ok(r, 201)["account_id"] == created["id"]
     assert r.data["account_name"] == "Globex"
     assert r.data["is_master_account"] is False
 
 
 def test_account_names_are_unique_case_insensitively(server):
     admin = server.admin_token()
-    success_data(server.request("PUT", "/v2/accounts", {"data": {"name": "Umbrella"}}, token=admin), 201)
+    ok(server.request("PUT", "/v2/accounts", {"data": {"name": "Umbrella"}}, token=admin), 201)
     r = server.request("PUT", "/v2/accounts", {"data": {"name": "UMBRELLA"}}, token=admin)
     data = error_data(r, 400, "invalid data")
     assert data["name"]["unique"]["message"] == "Value already in use"
@@ -315,7 +299,7 @@ def test_account_names_are_unique_case_insensitively(server):
     r = server.request("PUT", "/v2/accounts", {"data": {"name": "x" * 129}}, token=admin)
     assert error_data(r, 400, "invalid data")["name"]["maxLength"]["message"] == \
         "String must not be more than 128 characters"
-    children = success_data(server.request(
+    children = ok(server.request(
         "GET", f"/v2/accounts/{server.admin_account}/children", token=admin))
     assert [c["name"] for c in children] == ["Umbrella"]
 
@@ -334,8 +318,8 @@ def test_non_admin_cannot_create_or_list_accounts(server, account):
     r = server.request("PUT", "/v2/accounts", {"data": {"name": "sneaky"}}, token=token)
     error_data(r, 403, "forbidden")
     r = server.request("GET", f"/v2/accounts/{account_id}", token=token)
-    assert success_data(r)["is_master_account"] is False
-    names = [c["name"] for c in success_data(server.request(
+    assert ok(r)["is_master_account"] is False
+    names = [c["name"] for c in ok(server.request(
         "GET", f"/v2/accounts/{server.admin_account}/children", token=server.admin_token()))]
     assert names == ["acme"]
 
@@ -357,7 +341,7 @@ def test_user_requires_first_and_last_name(server, account):
     assert data["first_name"]["minLength"]["message"] == "String must be at least 1 characters"
     assert data["priv_level"]["enum"]["message"] == "Value not found in enumerated list of values"
     assert data["extension"]["pattern"]["message"] == "Failed to match pattern '^[0-9]+$'"
-    assert success_data(server.request("GET", f"/v2/accounts/{account_id}/users", token=token)) == []
+    assert ok(server.request("GET", f"/v2/accounts/{account_id}/users", token=token)) == []
 
 
 def test_users_crud(server, account):
@@ -367,7 +351,7 @@ def test_users_crud(server, account):
                                               "username": "Alice", "password": "wonderland-1",
                                               "email": "alice@example.com", "extension": "101"}},
                        token=token)
-    user = success_data(r, 201)
+    user = ok(r, 201)
     uid = user["id"]
     assert HEX32.match(uid)
     assert user["username"] == "alice"  # usernames are stored lower-case
@@ -378,24 +362,24 @@ def test_users_crud(server, account):
     assert r.json["revision"].startswith("1-")
 
     r = server.request("GET", f"{base}/{uid}", token=token)
-    got = success_data(r)
+    got = ok(r)
     assert got == user
     assert "wonderland-1" not in r.raw
 
-    listed = success_data(server.request("GET", base, token=token))
+    listed = ok(server.request("GET", base, token=token))
     assert listed == [{"id": uid, "username": "alice", "first_name": "Alice",
                        "last_name": "Liddell", "email": "alice@example.com",
                        "priv_level": "user", "extension": "101"}]
 
     r = server.request("PATCH", f"{base}/{uid}", {"data": {"email": "a@wonder.land"}}, token=token)
-    patched = success_data(r)
+    patched = ok(r)
     assert patched["email"] == "a@wonder.land" and patched["first_name"] == "Alice"
     assert patched["extension"] == "101"
     assert r.json["revision"].startswith("2-")
 
     r = server.request("POST", f"{base}/{uid}", {"data": {"first_name": "Al", "last_name": "L",
                                                           "username": "alice"}}, token=token)
-    replaced = success_data(r)
+    replaced = ok(r)
     assert replaced["first_name"] == "Al"
     assert "email" not in replaced and "extension" not in replaced
     assert r.json["revision"].startswith("3-")
@@ -403,11 +387,11 @@ def test_users_crud(server, account):
     user_token(server, "alice", "wonderland-1", "acme")
 
     r = server.request("DELETE", f"{base}/{uid}", token=token)
-    assert success_data(r) == {"id": uid, "_deleted": True}
+    assert ok(r) == {"id": uid, "_deleted": True}
     r = server.request("GET", f"{base}/{uid}", token=token)
     data = error_data(r, 404, "bad_identifier")
     assert data["cause"] == uid
-    assert success_data(server.request("GET", base, token=token)) == []
+    assert ok(server.request("GET", base, token=token)) == []
     r = server.request("PUT", "/v2/user_auth", {"data": {"credentials": md5("alice:wonderland-1"),
                                                          "account_name": "acme"}})
     error_data(r, 401, "invalid_credentials")
@@ -420,7 +404,7 @@ def test_password_is_never_returned_nor_stored_in_plain_text(server, account):
     r = server.request("PUT", f"/v2/accounts/{account_id}/users",
                        {"data": {"first_name": "M", "last_name": "Q", "username": "mallory",
                                  "password": password}}, token=token)
-    uid = success_data(r, 201)["id"]
+    uid = ok(r, 201)["id"]
     r = server.request("PATCH", f"/v2/accounts/{account_id}/users/{uid}",
                        {"data": {"password": password + "2"}}, token=token)
     assert r.status == 200 and password not in r.raw
@@ -469,7 +453,7 @@ def test_username_change_with_new_password_moves_credentials(server, account):
     uid = new_user(server, account_id, token, username="bob", password="old-pass")["id"]
     r = server.request("PATCH", f"/v2/accounts/{account_id}/users/{uid}",
                        {"data": {"username": "robert", "password": "new-pass"}}, token=token)
-    assert success_data(r)["username"] == "robert"
+    assert ok(r)["username"] == "robert"
     r = server.request("PUT", "/v2/user_auth", {"data": {"credentials": md5("robert:new-pass"),
                                                          "account_name": "acme"}})
     assert r.status == 201, r
@@ -496,7 +480,7 @@ def test_username_and_extension_are_unique_per_account(server, account):
                                               "username": "carol", "extension": "201"}},
                        token=token)
     assert set(error_data(r, 400, "invalid data")) == {"username", "extension"}
-    assert len(success_data(server.request("GET", base, token=token))) == 1
+    assert len(ok(server.request("GET", base, token=token))) == 1
     # Another account may use the same username and extension.
     other_id, other_tok = server.new_account("elsewhere")
     new_user(server, other_id, other_tok, username="carol", extension="201")
@@ -513,18 +497,18 @@ def test_user_auth_with_md5_credentials(server, account):
                    priv_level="admin")["id"]
     r = server.request("PUT", "/v2/user_auth",
                        {"data": {"credentials": md5("dave:hunter2"), "account_name": "ACME"}})
-    data = success_data(r, 201)
+    data = ok(r, 201)
     assert data["owner_id"] == uid
     assert data["account_id"] == account_id
     assert data["account_name"] == "acme"
     utok = r.json["auth_token"]
-    assert success_data(server.request("GET", f"/v2/accounts/{account_id}/conferences",
+    assert ok(server.request("GET", f"/v2/accounts/{account_id}/conferences",
                                        token=utok)) == []
     # Upper-case hex is the same credential; method md5 is accepted explicitly.
     r = server.request("PUT", "/v2/user_auth",
                        {"data": {"credentials": md5("dave:hunter2").upper(), "method": "md5",
                                  "account_name": "acme"}})
-    assert success_data(r, 201)["owner_id"] == uid
+    assert ok(r, 201)["owner_id"] == uid
 
     for creds, name in ((md5("dave:hunter3"), "acme"), (md5("Dave:hunter2"), "acme"),
                         (md5("dave:hunter2"), "other-account"), ("0" * 32, "acme")):
@@ -557,13 +541,13 @@ def test_user_privilege_levels(server, account):
     worker_tok, wdata = user_token(server, "worker", "pw-worker", "acme")
     assert wdata["owner_id"] == worker["id"]
 
-    others_conf = success_data(server.request(
+    others_conf = ok(server.request(
         "PUT", base, {"data": {"name": "others", "owner_id": other["id"]}}, token=token), 201)
 
     # A plain user reads...
-    listed = success_data(server.request("GET", base, token=worker_tok))
+    listed = ok(server.request("GET", base, token=worker_tok))
     assert [c["name"] for c in listed] == ["others"]
-    assert success_data(server.request("GET", f"{base}/{others_conf['id']}",
+    assert ok(server.request("GET", f"{base}/{others_conf['id']}",
                                        token=worker_tok))["owner_id"] == other["id"]
     # ...but cannot create for someone else, nor unowned, nor change others' conferences.
     for data in ({"name": "mine?", "owner_id": other["id"]}, {"name": "unowned"}):
@@ -579,22 +563,22 @@ def test_user_privilege_levels(server, account):
                               {"data": {"first_name": "N", "last_name": "U"}}, token=worker_tok),
                403, "forbidden")
     # It may create, change and delete its own conference, and join others.
-    own = success_data(server.request("PUT", base, {"data": {"name": "own",
+    own = ok(server.request("PUT", base, {"data": {"name": "own",
                                                              "owner_id": worker["id"]}},
                                       token=worker_tok), 201)
-    assert success_data(server.request("PATCH", f"{base}/{own['id']}", {"data": {"play_name": True}},
+    assert ok(server.request("PATCH", f"{base}/{own['id']}", {"data": {"play_name": True}},
                                        token=worker_tok))["play_name"] is True
     r = server.request("POST", f"{base}/{others_conf['id']}/participants",
                        {"data": {"name": "W", "number": "5"}}, token=worker_tok)
-    assert success_data(r, 201)["participant_id"] == 1
+    assert ok(r, 201)["participant_id"] == 1
     # An admin user can create a conference owned by someone else.
     r = server.request("PUT", base, {"data": {"name": "for-other", "owner_id": other["id"]}},
                        token=boss_tok)
-    assert success_data(r, 201)["owner_id"] == other["id"]
-    assert success_data(server.request("PATCH", f"{base}/{others_conf['id']}",
+    assert ok(r, 201)["owner_id"] == other["id"]
+    assert ok(server.request("PATCH", f"{base}/{others_conf['id']}",
                                        {"data": {"name": "renamed"}}, token=boss_tok))["name"] == \
         "renamed"
-    names = sorted(c["name"] for c in success_data(server.request("GET", base, token=token)))
+    names = sorted(c["name"] for c in ok(server.request("GET", base, token=token)))
     assert names == ["for-other", "own", "renamed"]
 
 
@@ -607,7 +591,7 @@ def test_user_cannot_raise_own_priv_level(server, account):
     r = server.request("PATCH", f"/v2/accounts/{account_id}/users/{worker['id']}",
                        {"data": {"priv_level": "admin"}}, token=worker_tok)
     assert r.status in (400, 403), r
-    got = success_data(server.request("GET", f"/v2/accounts/{account_id}/users/{worker['id']}",
+    got = ok(server.request("GET", f"/v2/accounts/{account_id}/users/{worker['id']}",
                                       token=token))
     assert got["priv_level"] == "user"
     r = server.request("PUT", f"/v2/accounts/{account_id}/conferences",
@@ -622,7 +606,7 @@ def test_user_can_edit_own_document_but_not_others(server, account):
     worker_tok, _ = user_token(server, "worker", "pw", "acme")
     r = server.request("PATCH", f"/v2/accounts/{account_id}/users/{worker['id']}",
                        {"data": {"email": "w@example.com"}}, token=worker_tok)
-    assert success_data(r)["email"] == "w@example.com"
+    assert ok(r)["email"] == "w@example.com"
     r = server.request("PATCH", f"/v2/accounts/{account_id}/users/{other['id']}",
                        {"data": {"email": "x@example.com"}}, token=worker_tok)
     error_data(r, 403, "forbidden")
@@ -658,14 +642,14 @@ def test_offline_account_create_key_works_after_start(tmp_path):
         assert s.admin_key is None
         assert not any("admin_account_id" in line for line in s.log_lines)
         r = s.request("PUT", "/v2/api_auth", {"data": {"api_key": out["api_key"]}})
-        data = success_data(r, 201)
+        data = ok(r, 201)
         assert data["account_id"] == out["account_id"]
         assert data["account_name"] == "Offline Co"
         assert data["is_master_account"] is False
         tok = r.json["auth_token"]
         r = s.request("PUT", f"/v2/accounts/{out['account_id']}/conferences",
                       {"data": {"name": "offline-room"}}, token=tok)
-        assert success_data(r, 201)["name"] == "offline-room"
+        assert ok(r, 201)["name"] == "offline-room"
         error_data(s.request("PUT", "/v2/accounts", {"data": {"name": "n"}}, token=tok),
                    403, "forbidden")
     finally:
@@ -682,7 +666,7 @@ def test_offline_admin_account_can_create_accounts(tmp_path):
     try:
         tok = s.token_for_key(created["api_key"])
         r = s.request("PUT", "/v2/accounts", {"data": {"name": "child"}}, token=tok)
-        assert success_data(r, 201)["name"] == "child"
+        assert ok(r, 201)["name"] == "child"
     finally:
         assert s.stop() == 0
 

@@ -4,24 +4,11 @@ import re
 
 import pytest
 
+from conftest import error_data, ok
+
 REVISION = re.compile(r"^(\d+)-[0-9a-f]{32}$")
 READ_ONLY_KEYS = {"members", "moderators", "duration", "is_locked", "participants"}
 
-
-def error_data(r, status, message):
-    assert r.status == status, r
-    j = r.json
-    assert j is not None, r
-    assert j["status"] == "error", r
-    assert j["error"] == str(status), r
-    assert j["message"] == message, r
-    return j["data"]
-
-
-def ok(r, status=200):
-    assert r.status == status, r
-    assert r.json["status"] == "success", r
-    return r.data
 
 
 def rev(r):

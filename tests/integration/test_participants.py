@@ -5,23 +5,9 @@ import re
 
 import pytest
 
-from conftest import ws_connect
+from conftest import ws_connect, error_data, ok
 
 
-def error_data(r, status, message):
-    assert r.status == status, r
-    j = r.json
-    assert j is not None, r
-    assert j["status"] == "error", r
-    assert j["error"] == str(status), r
-    assert j["message"] == message, r
-    return j["data"]
-
-
-def ok(r, status=200):
-    assert r.status == status, r
-    assert r.json["status"] == "success", r
-    return r.data
 
 
 class Api:
