@@ -2,6 +2,9 @@
 // Helpers shared by the unit tests.
 #include "core/error.hpp"
 #include "core/events.hpp"
+#include "core/service.hpp"
+
+#include <boost/json.hpp>
 
 #include <gtest/gtest.h>
 
@@ -32,5 +35,19 @@ Errc code_of(F&& f) {
   ADD_FAILURE() << "no error thrown";
   return Errc::conflict;
 }
+
+// A core on its own: an event recorder, a clock the test moves, the service, and accounts.
+struct CoreWorld : ::testing::Test {
+  RecordingSink sink;
+  std::int64_t clock = 1'000'000;
+  core::ConferenceService svc{sink, [this] { return clock; }, "secret"};
+
+  std::string new_account(const std::string& name) {
+    std::string key;
+    auto w = svc.prepare_account(boost::json::object{{"name", name}}, false, key);
+    svc.commit(w);
+    return w.doc.id;
+  }
+};
 
 }  // namespace confab::test

@@ -18,19 +18,10 @@ using confab::test::code_of;
 
 namespace {
 
-struct Hubs : ::testing::Test {
-  confab::test::RecordingSink sink;
-  std::int64_t clock = 1'000'000;
-  ConferenceService svc{sink, [this] { return clock; }, "secret"};
+struct Hubs : confab::test::CoreWorld {
   Calls calls{svc, sink};
   std::string account, other_account, owner, reader, nobody, hub;
 
-  std::string new_account(std::string name) {
-    std::string key;
-    auto w = svc.prepare_account(json::object{{"name", name}}, false, key);
-    svc.commit(w);
-    return w.doc.id;
-  }
   std::string user(const std::string& acct, std::string name) {
     auto w =
         svc.prepare("user", acct, {}, WriteMode::create,

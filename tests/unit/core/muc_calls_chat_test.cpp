@@ -19,20 +19,12 @@ using confab::test::code_of;
 
 namespace {
 
-struct World : ::testing::Test {
-  confab::test::RecordingSink sink;
-  std::int64_t clock = 1'000'000;
-  ConferenceService svc{sink, [this] { return clock; }, "secret"};
+struct World : confab::test::CoreWorld {
   Chat chat{svc, sink, [this] { return clock * 1000; }};
   Calls calls{svc, sink};
   std::string account;
 
-  void SetUp() override {
-    std::string key;
-    auto w = svc.prepare_account(json::object{{"name", "acme"}}, false, key);
-    svc.commit(w);
-    account = w.doc.id;
-  }
+  void SetUp() override { account = new_account("acme"); }
   std::string user(std::string name, std::string ext = {}) {
     json::object d{
         {"first_name", name}, {"last_name", "X"}, {"username", name}, {"password", "pw"}};
