@@ -1,5 +1,7 @@
 #include "app/config.hpp"
 
+#include "media/tone.hpp"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -81,6 +83,7 @@ void apply_toml(Config& c, const std::filesystem::path& file) {
     c.max_speakers = small(*v, "media.max_speakers", 1, 16);
   if (auto v = get<std::int64_t>(t["media"]["rtp_timeout_ms"], "media.rtp_timeout_ms"))
     c.rtp_timeout_ms = small(*v, "media.rtp_timeout_ms", 100, 3'600'000);
+  if (auto v = get<std::string>(t["media"]["hold_music"], "media.hold_music")) c.hold_music = *v;
   if (auto v = get<std::int64_t>(t["auth"]["token_ttl"], "auth.token_ttl"))
     c.token_ttl =
         static_cast<int>(std::min<std::int64_t>(positive(*v, "auth.token_ttl"), 1LL << 30));
@@ -110,6 +113,17 @@ void apply_env(Config& c) {
     c.rtp_timeout_ms = static_cast<int>(env_number("CONFAB_RTP_TIMEOUT_MS", v));
   if (auto* v = std::getenv("CONFAB_BODY_LIMIT"))
     c.body_limit = static_cast<std::size_t>(env_number("CONFAB_BODY_LIMIT", v));
+  if (auto* v = std::getenv("CONFAB_HOLD_MUSIC")) c.hold_music = v;
+}
+
+void check(const Config& c) {
+  if (c.hold_music.starts_with(media::kToneScheme)) {
+    try {
+      media::parse_tone(c.hold_music);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("config: media.hold_music: " + std::string(e.what()));
+    }
+  }
 }
 
 }  // namespace confab::app

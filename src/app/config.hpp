@@ -24,6 +24,8 @@ struct Config {
   int media_tick_ms = 20;
   int max_speakers = 3;
   int rtp_timeout_ms = 30000;
+  // What members waiting for a moderator hear: a tone string or a media id; "" for silence.
+  std::string hold_music = "tone_stream://v=-20;%(400,100,523);%(400,100,659);%(400,1600,784)";
 
   std::string host() const;
   std::uint16_t port() const;  // throws std::invalid_argument naming the bad value
@@ -33,5 +35,7 @@ struct Config {
 void apply_toml(Config& c, const std::filesystem::path& file);
 // Applies CONFAB_DATA_DIR, CONFAB_HTTP, CONFAB_LOG_LEVEL, CONFAB_TOKEN_TTL, CONFAB_BODY_LIMIT.
 void apply_env(Config& c);
+// Checks what can be checked once every source is applied; throws std::invalid_argument.
+void check(const Config& c);
 
 }  // namespace confab::app

@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
       spdlog::set_level(level);
       spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
       cfg.port();  // validate early, naming the bad value
+      confab::app::check(cfg);
     }
     if (*serve) return confab::app::serve(cfg);
     if (*create) return confab::app::create_account_offline(cfg.data_dir, name, admin);

@@ -6,13 +6,25 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <ctime>
 #include <stdexcept>
 
 namespace confab::app {
+namespace json = boost::json;
+
+int profile_rate(const json::object& conference) {
+  auto* v = conference.if_contains("profile");
+  if (!v || !v->is_string()) return 0;
+  std::string_view p = v->as_string();
+  if (p == "narrowband" || p == "8000" || p == "8k") return 8000;
+  if (p == "wideband" || p == "16000" || p == "16k") return 16000;
+  if (p == "cdquality" || p == "fullband" || p == "48000" || p == "48k") return 48000;
+  return 0;
+}
 
 MediaBridge::MediaBridge(core::ConferenceService& svc, bus::LocalBus& bus, media::Engine& engine,
-                         boost::asio::io_context& io, std::string advertise_ip)
-    : svc_(svc), bus_(bus), engine_(engine), timer_(io), advertise_ip_(std::move(advertise_ip)) {
+                         api::Persister& persist, boost::asio::io_context& io, MediaOptions opts)
+    : svc_(svc), bus_(bus), engine_(engine), persist_(persist), timer_(io), opts_(std::move(opts)) {
   sub_ = bus_.subscribe([this](const core::Event& e) { on_core_event(e); });
   arm();
 }
@@ -30,6 +42,7 @@ void MediaBridge::arm() {
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopping_) return;
     engine_.poll([this](const media::EngineEvent& e) { on_engine_event(e); });
+    collect_recordings();
     arm();
   });
 }
@@ -60,18 +73,27 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
   auto* room = svc_.room(conference_id);
   auto* p = room ? room->find(participant_id) : nullptr;
   if (!p) throw Error(Errc::not_found, "participant not found");
-  auto [it, fresh] = rooms_.try_emplace(conference_id, 0);
-  if (fresh) it->second = next_id_++;
-  auto port = engine_.add_room(it->second);
+  auto [it, fresh] = rooms_.try_emplace(conference_id);
+  auto& doc = svc_.get("conference", room->account_id(), conference_id).body;
+  if (fresh) {
+    it->second = {next_id_++, engine_.room_rate(profile_rate(doc)), room->account_id()};
+  }
+  auto port = engine_.add_room(it->second.id, it->second.rate);
+  if (fresh && !opts_.hold_music.empty())
+    if (auto clip = clip_for(room->account_id(), opts_.hold_music, it->second.rate)) {
+      auto id = next_id_++;
+      if (engine_.set_hold_music(it->second.id, clip.get(), id)) plays_[id] = clip;
+    }
   media::LegSpec spec;
   spec.leg = next_id_++;
-  spec.room = it->second;
+  spec.room = it->second.id;
   spec.codec = offer.codec;
   spec.remote = offer.remote;
   spec.level_ext = offer.offer.audio_level_ext;
-  bool held = room->holds(svc_.get("conference", room->account_id(), conference_id).body, *p);
+  bool held = room->holds(doc, *p);
   spec.speak = p->speak && !held;
   spec.hear = p->hear && !held;
+  spec.held = held;
   if (!engine_.add_leg(spec)) {
     // The shard is saturated with commands: refuse the join rather than admit someone who
     // would never hear or be heard.
@@ -79,9 +101,10 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
     throw Error(Errc::unavailable, "the media engine is busy: try again");
   }
   legs_[spec.leg] = {conference_id, room->account_id(), participant_id,
-                     it->second,    spec.speak,         spec.hear};
+                     it->second.id, spec.speak,         spec.hear,
+                     held};
   leg_of_[{conference_id, participant_id}] = spec.leg;
-  return media::make_answer(offer.offer, offer.codec, advertise_ip_, port, spec.leg);
+  return media::make_answer(offer.offer, offer.codec, opts_.advertise_ip, port, spec.leg);
 }
 
 void MediaBridge::drop_leg(const std::string& conference_id, int participant_id) {
@@ -103,24 +126,25 @@ void MediaBridge::on_core_event(const core::Event& e) {
     case EventType::deaf_member:
     case EventType::undeaf_member:
     case EventType::role_change:
-    case EventType::add_member:  // a moderator arriving releases members who wait for one
       sync_flags(e.conference_id);
       return;
+    case EventType::add_member:  // a moderator arriving releases members who wait for one
+      sync_flags(e.conference_id);
+      play_tone(e.conference_id, "play_entry_tone", media::kDefaultEntryTone);
+      return;
     case EventType::command:
-      if (e.detail == "relate") {
-        for (auto key : {"participant_id", "other_participant"})
-          if (auto* v = e.payload.if_contains(key); v && v->is_int64())
-            sync_blocked(e.conference_id, static_cast<int>(v->as_int64()));
-      }
+      on_command(e);
       return;
     case EventType::del_member:
       if (e.participant) drop_leg(e.conference_id, e.participant->participant_id);
       sync_flags(e.conference_id);  // the last moderator leaving holds members again
+      play_tone(e.conference_id, "play_exit_tone", media::kDefaultExitTone);
       return;
     case EventType::conference_destroy: {
       auto it = rooms_.find(e.conference_id);
       if (it == rooms_.end()) return;
-      engine_.remove_room(it->second);
+      engine_.remove_room(it->second.id);  // a recording still running ends with it
+      recording_of_.erase(e.conference_id);
       rooms_.erase(it);
       return;
     }
@@ -140,10 +164,11 @@ void MediaBridge::sync_flags(const std::string& conference_id) {
     auto& leg = legs_[it->second];
     bool speak = p.speak && !held, hear = p.hear && !held;
     // Only changes go to the engine: a join must not resend every leg of a big room.
-    if (speak == leg.speak && hear == leg.hear) continue;
+    if (speak == leg.speak && hear == leg.hear && held == leg.held) continue;
     leg.speak = speak;
     leg.hear = hear;
-    engine_.set_flags(leg.room, it->second, speak, hear);
+    leg.held = held;
+    engine_.set_flags(leg.room, it->second, speak, hear, held);
   }
 }
 
@@ -159,6 +184,10 @@ void MediaBridge::sync_blocked(const std::string& conference_id, int listener) {
 }
 
 void MediaBridge::on_engine_event(const media::EngineEvent& e) {
+  if (e.type == media::EngineEvent::Type::played) {
+    plays_.erase(e.ref);  // the engine no longer reads the clip
+    return;
+  }
   auto it = legs_.find(e.leg);
   if (it == legs_.end()) return;  // the leg left meanwhile
   auto ref = it->second;          // leave() below may erase it
@@ -179,6 +208,8 @@ void MediaBridge::on_engine_event(const media::EngineEvent& e) {
     case T::dtmf:
       svc_.media_dtmf(ref.conference_id, ref.participant_id, static_cast<char>(e.value));
       break;
+    case T::played:
+      break;
     case T::timeout:
       try {
         svc_.leave(ref.account_id, ref.conference_id, ref.participant_id, "rtp timeout");
@@ -187,6 +218,159 @@ void MediaBridge::on_engine_event(const media::EngineEvent& e) {
         drop_leg(ref.conference_id, ref.participant_id);
       }
       break;
+  }
+}
+
+}  // namespace confab::app
+
+namespace confab::app {
+
+MediaBridge::ClipPtr MediaBridge::clip_for(const std::string& account_id, const std::string& ref,
+                                           int rate) {
+  auto key =
+      std::make_pair(ref.starts_with(media::kToneScheme) ? ref : account_id + "/" + ref, rate);
+  if (auto it = clips_.find(key); it != clips_.end()) return it->second;
+  auto clip = std::make_shared<media::Clip>();
+  clip->rate = rate;
+  try {
+    if (ref.starts_with(media::kToneScheme)) {
+      clip->pcm = media::render_tone(media::parse_tone(ref), rate);
+    } else {
+      clip->pcm = load_media(account_id, ref, rate);
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("media: cannot play {}: {}", ref, e.what());
+    return nullptr;
+  }
+  // A few dozen distinct sources at most in practice; drop the ones nobody plays any more.
+  if (clips_.size() >= 64)
+    std::erase_if(clips_, [](const auto& kv) { return kv.second.use_count() == 1; });
+  clips_[key] = clip;
+  return clip;
+}
+
+void MediaBridge::start_play(const RoomRef& room, std::uint64_t leg, ClipPtr clip, bool loop) {
+  if (!clip) return;
+  auto id = next_id_++;
+  if (engine_.play(room.id, leg, clip.get(), id, loop))
+    plays_[id] = std::move(clip);
+  else
+    spdlog::warn("media: the engine is busy; a play to room {} was dropped", room.id);
+}
+
+void MediaBridge::play_tone(const std::string& conference_id, std::string_view key,
+                            std::string_view default_tone) {
+  auto room = rooms_.find(conference_id);
+  auto* doc = svc_.directory().find("conference", conference_id);
+  if (room == rooms_.end() || !doc) return;
+  auto* v = doc->body.if_contains(key);
+  std::string ref;
+  if (v && v->is_bool() && v->as_bool()) ref = default_tone;
+  if (v && v->is_string()) ref = v->as_string();
+  if (ref.empty()) return;  // absent or false: Kazoo plays nothing
+  start_play(room->second, 0, clip_for(room->second.account_id, ref, room->second.rate));
+}
+
+void MediaBridge::on_command(const core::Event& e) {
+  if (e.detail == "relate") {
+    for (auto key : {"participant_id", "other_participant"})
+      if (auto* v = e.payload.if_contains(key); v && v->is_int64())
+        sync_blocked(e.conference_id, static_cast<int>(v->as_int64()));
+    return;
+  }
+  auto room = rooms_.find(e.conference_id);
+  if (room == rooms_.end()) return;  // nobody joined with media: nothing to play or record
+  if (e.detail == "play") {
+    auto* media_id = e.payload.if_contains("media_id");
+    if (!media_id || !media_id->is_string()) return;
+    std::uint64_t leg = 0;
+    if (e.participant) {
+      auto it = leg_of_.find({e.conference_id, e.participant->participant_id});
+      if (it == leg_of_.end()) return;  // no media leg: nobody to play to
+      leg = it->second;
+    }
+    start_play(
+        room->second, leg,
+        clip_for(room->second.account_id, std::string(media_id->as_string()), room->second.rate));
+    return;
+  }
+  if (e.detail == "record") {
+    auto* action = e.payload.if_contains("action");
+    bool start = action && action->is_string() && action->as_string() == "start";
+    if (!start) {
+      engine_.record_stop(room->second.id);
+      recording_of_.erase(e.conference_id);
+      return;
+    }
+    auto dir = opts_.data_dir / "recordings" / room->second.account_id;
+    auto part = dir / (svc_.new_id() + ".wav.part");
+    try {
+      auto rec = engine_.record_start(room->second.id, room->second.rate, part);
+      auto* doc = svc_.directory().find("conference", e.conference_id);
+      std::string name;
+      if (doc)
+        if (auto* n = doc->body.if_contains("name"); n && n->is_string()) name = n->as_string();
+      recordings_[rec.get()] = {rec,
+                                {room->second.account_id, e.conference_id, name,
+                                 static_cast<std::int64_t>(std::time(nullptr))}};
+      recording_of_[e.conference_id] = rec.get();
+    } catch (const std::exception& err) {
+      spdlog::error("media: cannot record conference {}: {}", e.conference_id, err.what());
+    }
+  }
+}
+
+std::vector<std::int16_t> MediaBridge::load_media(const std::string&, const std::string& id, int) {
+  throw std::runtime_error("media " + id + ": media files are not supported yet");
+}
+
+// A finished recording file becomes a recording document: renamed to its id, then stored.
+void MediaBridge::collect_recordings() {
+  for (auto& rec : engine_.take_recordings()) {
+    auto it = recordings_.find(rec.get());
+    if (it == recordings_.end()) continue;
+    auto ref = it->second.second;
+    recordings_.erase(it);
+    std::error_code ec;
+    if (!rec->error().empty()) {
+      spdlog::error("media: recording of {} failed: {}", ref.conference_id, rec->error());
+      std::filesystem::remove(rec->path(), ec);
+      continue;
+    }
+    auto ms =
+        static_cast<std::int64_t>(rec->samples() * 1000 / static_cast<std::uint64_t>(rec->rate()));
+    json::object body{{"name", ref.conference_name.empty() ? "conference recording"
+                                                           : ref.conference_name + " recording"},
+                      {"conference_id", ref.conference_id},
+                      {"media_source", "recorded"},
+                      {"source_type", "conference"},
+                      {"content_type", "audio/wav"},
+                      {"media_type", "wav"},
+                      {"start", ref.start},
+                      {"duration_ms", ms},
+                      {"duration", ms / 1000},
+                      {"content_length", static_cast<std::int64_t>(44 + rec->samples() * 2)},
+                      {"sample_rate", rec->rate()},
+                      {"channels", 1},
+                      {"samples_dropped", static_cast<std::int64_t>(rec->dropped())}};
+    try {
+      auto w = svc_.prepare("recording", ref.account_id, "", core::WriteMode::create, body);
+      auto path = rec->path().parent_path() / (w.doc.id + ".wav");
+      std::filesystem::rename(rec->path(), path, ec);
+      if (ec) {
+        svc_.abort(w);
+        throw std::runtime_error("cannot rename " + rec->path().string() + ": " + ec.message());
+      }
+      persist_.write(std::move(w), [path, id = ref.conference_id](const std::string& error) {
+        if (error.empty()) return;
+        spdlog::error("media: recording of {} not stored: {}", id, error);
+        std::error_code ignored;
+        std::filesystem::remove(path, ignored);
+      });
+    } catch (const std::exception& err) {
+      spdlog::error("media: recording of {} not stored: {}", ref.conference_id, err.what());
+      std::filesystem::remove(rec->path(), ec);
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 // mute/deaf/kick and room ends become engine commands; what the engine hears (talking, energy,
 // floor, DTMF, silent legs) comes back to the core on the control thread.
 #include "api/common/media_port.hpp"
+#include "api/common/persist.hpp"
 #include "bus/local_bus.hpp"
 #include "core/service.hpp"
 #include "media/engine.hpp"
@@ -11,7 +12,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 
@@ -25,10 +28,21 @@ struct MediaPort::Offer {
 
 namespace confab::app {
 
+struct MediaOptions {
+  std::string advertise_ip = "127.0.0.1";
+  std::filesystem::path data_dir;  // media/ and recordings/ live under it
+  std::string hold_music;          // tone string or media id; empty: held members hear silence
+};
+
+// A conference's `profile` names its mixing rate: narrowband 8 kHz, wideband 16 kHz,
+// cdquality / fullband 48 kHz (or the rate itself, "8000"...); anything else (FreeSWITCH
+// profile names we do not know, "default") mixes at the engine's configured rate: 0.
+int profile_rate(const boost::json::object& conference);
+
 class MediaBridge final : public api::MediaPort {
  public:
   MediaBridge(core::ConferenceService& svc, bus::LocalBus& bus, media::Engine& engine,
-              boost::asio::io_context& io, std::string advertise_ip);
+              api::Persister& persist, boost::asio::io_context& io, MediaOptions opts);
   ~MediaBridge() override;
 
   std::shared_ptr<Offer> check(std::string_view sdp) override;
@@ -36,8 +50,32 @@ class MediaBridge final : public api::MediaPort {
                      const Offer& offer) override;
 
   std::size_t legs() const { return legs_.size(); }
+  std::size_t plays() const { return plays_.size(); }
 
  private:
+  struct RoomRef {
+    std::uint64_t id = 0;
+    int rate = 0;
+    std::string account_id;
+  };
+  struct RecordingRef {
+    std::string account_id, conference_id, conference_name;
+    std::int64_t start = 0;  // unix seconds
+  };
+  using ClipPtr = std::shared_ptr<const media::Clip>;
+  // A tone string or a media id of the account, at `rate`; null (and logged) when it cannot be
+  // had. Kept in a small cache: the same entry tone serves every join.
+  ClipPtr clip_for(const std::string& account_id, const std::string& ref, int rate);
+  // Plays a clip to the room (leg 0) or one leg, keeping it alive until the engine is done.
+  void start_play(const RoomRef& room, std::uint64_t leg, ClipPtr clip, bool loop = false);
+  // play_entry_tone / play_exit_tone of the conference: true, a tone string or a media id.
+  void play_tone(const std::string& conference_id, std::string_view key,
+                 std::string_view default_tone);
+  // A media document's audio, mono at `rate`. Throws naming what is wrong.
+  std::vector<std::int16_t> load_media(const std::string& account_id, const std::string& id,
+                                       int rate);
+  void on_command(const core::Event& e);
+  void collect_recordings();
   struct LegRef {
     std::string conference_id;
     std::string account_id;
@@ -45,6 +83,7 @@ class MediaBridge final : public api::MediaPort {
     std::uint64_t room = 0;
     bool speak = true;  // what the engine was last told
     bool hear = true;
+    bool held = false;
   };
   void on_core_event(const core::Event& e);
   void on_engine_event(const media::EngineEvent& e);
@@ -58,13 +97,19 @@ class MediaBridge final : public api::MediaPort {
   core::ConferenceService& svc_;
   bus::LocalBus& bus_;
   media::Engine& engine_;
+  api::Persister& persist_;
   boost::asio::steady_timer timer_;
-  std::string advertise_ip_;
+  MediaOptions opts_;
   int sub_ = 0;
   bool stopping_ = false;
   std::uint64_t next_id_ = 1;
-  std::unordered_map<std::string, std::uint64_t> rooms_;  // conference id -> engine room
-  std::unordered_map<std::uint64_t, LegRef> legs_;        // engine leg -> participant
+  std::unordered_map<std::string, RoomRef> rooms_;        // conference id -> engine room
+  std::unordered_map<std::uint64_t, ClipPtr> plays_;      // play id -> clip the engine reads
+  std::map<std::pair<std::string, int>, ClipPtr> clips_;  // (source, rate) -> clip
+  std::map<const media::Recording*, std::pair<std::shared_ptr<media::Recording>, RecordingRef>>
+      recordings_;
+  std::unordered_map<std::string, const media::Recording*> recording_of_;  // conference id
+  std::unordered_map<std::uint64_t, LegRef> legs_;  // engine leg -> participant
   std::map<std::pair<std::string, int>, std::uint64_t> leg_of_;
 };
 

@@ -175,7 +175,8 @@ int serve(const Config& cfg) {
   ecfg.max_speakers = cfg.max_speakers;
   ecfg.rtp_timeout_ms = cfg.rtp_timeout_ms;
   media::Engine engine(ecfg);
-  MediaBridge media_bridge(svc, bus, engine, io, cfg.media_ip);
+  MediaBridge media_bridge(svc, bus, engine, persist, io,
+                           {cfg.media_ip, cfg.data_dir, cfg.hold_music});
   api::kazoo::Rest rest(svc, persist, {node, CONFAB_VERSION, &media_bridge});
   api::kazoo::EventSocket events(svc, bus, node);
   api::FaceContext ctx{svc, chat, calls, persist, bus, node};
@@ -211,7 +212,8 @@ int serve(const Config& cfg) {
                                                 {"encodes", s.encodes},
                                                 {"decodes", s.decodes},
                                                 {"events_dropped", s.queue_full},
-                                                {"legs", media_bridge.legs()}}},
+                                                {"legs", media_bridge.legs()},
+                                                {"plays", media_bridge.plays()}}},
                          {"events_published", bus.published()}};
           return reply({200, json::serialize(m), "application/json", {}});
         }

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/muc.hpp"
+#include "media/tone.hpp"
 
 #include <boost/json.hpp>
 
@@ -114,8 +115,16 @@ void check_tone(Report& r, const json::object& o, std::string_view key) {
   if (!v) return;
   if (v->is_bool()) return;
   if (v->is_string()) {
-    if (v->as_string().empty())
+    std::string_view s = v->as_string();
+    if (s.empty()) {
       r.fail(std::string(key), "minLength", "String must be at least 1 characters");
+    } else if (s.starts_with(media::kToneScheme)) {
+      try {
+        media::parse_tone(s);
+      } catch (const std::invalid_argument& e) {
+        r.fail(std::string(key), "pattern", e.what());
+      }
+    }
     return;
   }
   r.fail(std::string(key), "type", "Value did not match type(s): boolean, string");

@@ -350,6 +350,26 @@ void Room::act_all(const ParticipantView* actor, std::string_view a, bool skip_m
   }
 }
 
+void Room::play(const ParticipantView* target, json::object payload, std::int64_t now,
+                std::vector<Event>& out) {
+  auto e = make_event(EventType::command, now, target, "play");
+  if (target) payload["participant_id"] = target->participant_id;
+  e.payload = std::move(payload);
+  out.push_back(std::move(e));
+}
+
+void Room::set_recording(bool on, std::int64_t now, std::vector<Event>& out) {
+  if (on == recording_)
+    throw Error(
+        Errc::conflict,
+        on ? "the conference is already being recorded" : "the conference is not being recorded",
+        json::object{{"cause", conference_id_}});
+  recording_ = on;
+  auto e = make_event(EventType::command, now, nullptr, "record");
+  e.payload = json::object{{"action", on ? "start" : "stop"}};
+  out.push_back(std::move(e));
+}
+
 void Room::set_locked(bool locked, std::int64_t now, std::vector<Event>& out) {
   out.push_back(make_event(EventType::command, now, nullptr, locked ? "lock" : "unlock"));
   if (locked_ == locked) return;

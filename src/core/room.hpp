@@ -86,6 +86,14 @@ class Room {
   bool set_metadata(int participant_id, boost::json::object metadata);
   // "lock" / "unlock".
   void set_locked(bool locked, std::int64_t now, std::vector<Event>& out);
+  // A play request (payload: media_id) for the room, or for `target` alone: a command event
+  // with detail "play" that the media side carries out.
+  void play(const ParticipantView* target, boost::json::object payload, std::int64_t now,
+            std::vector<Event>& out);
+  // Recording on or off: a command event with detail "record" and payload {action}. Throws
+  // conflict when it is already so.
+  void set_recording(bool on, std::int64_t now, std::vector<Event>& out);
+  bool recording() const { return recording_; }
   // Kazoo's relate (FreeSWITCH's conference relate) between two participants: "mute": `other`
   // no longer hears `id`; "deaf": `id` no longer hears `other`; "reset" ends both. Emits a
   // command event (detail "relate") naming both. Throws not_found / invalid_data.
@@ -104,6 +112,7 @@ class Room {
   std::string account_id_, conference_id_, name_, instance_id_;
   std::int64_t created_;
   bool locked_ = false;
+  bool recording_ = false;
   int next_id_ = 1;
   std::vector<ParticipantView> participants_;  // in join order
   std::set<std::pair<int, int>> blocked_;      // (listener, speaker) pairs from relate

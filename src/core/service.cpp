@@ -339,12 +339,18 @@ bool ConferenceService::leave_socket(std::string_view account_id, std::string_vi
 }
 
 void ConferenceService::conference_action(std::string_view account_id,
-                                          std::string_view conference_id, std::string_view action) {
-  if (action != "lock" && action != "unlock")
+                                          std::string_view conference_id, std::string_view action,
+                                          const json::value& data) {
+  if (action != "lock" && action != "unlock" && action != "play" && action != "record")
     throw Error(Errc::unknown_action, "unknown action: " + std::string(action));
   auto& room = live_room(account_id, conference_id);
   std::vector<Event> events;
-  room.set_locked(action == "lock", now(), events);
+  if (action == "play")
+    room.play(nullptr, media_payload(account_id, data), now(), events);
+  else if (action == "record")
+    room.set_recording(record_switch(data), now(), events);
+  else
+    room.set_locked(action == "lock", now(), events);
   emit(events);
 }
 
@@ -370,11 +376,20 @@ void ConferenceService::relate(std::string_view account_id, std::string_view con
 
 void ConferenceService::participant_action(std::string_view account_id,
                                            std::string_view conference_id, int participant_id,
-                                           std::string_view action) {
-  if (!is_participant_action(action))
+                                           std::string_view action, const json::value& data) {
+  if (!is_participant_action(action) && action != "play")
     throw Error(Errc::unknown_action, "unknown action: " + std::string(action));
   auto& room = live_room(account_id, conference_id);
   std::vector<Event> events;
+  if (action == "play") {
+    auto* p = room.find(participant_id);
+    if (!p)
+      throw Error(Errc::not_found, "participant not found",
+                  json::object{{"cause", std::to_string(participant_id)}});
+    room.play(p, media_payload(account_id, data), now(), events);
+    emit(events);
+    return;
+  }
   room.act(nullptr, participant_id, action, now(), events);
   finish(conference_id, events);
 }

@@ -108,14 +108,22 @@ class ConferenceService {
   // twice is harmless).
   bool leave_socket(std::string_view account_id, std::string_view conference_id,
                     std::string_view socket_id, std::string_view reason);
+  // lock, unlock, play {media_id} (to the whole room), record {action: start|stop}.
   void conference_action(std::string_view account_id, std::string_view conference_id,
-                         std::string_view action);
+                         std::string_view action, const boost::json::value& data = {});
   void participants_action(std::string_view account_id, std::string_view conference_id,
                            std::string_view action);
   void relate(std::string_view account_id, std::string_view conference_id, int participant_id,
               int other_participant, std::string_view relationship);
+  // mute, unmute, deaf, undeaf, kick, and play {media_id} (to this participant alone).
   void participant_action(std::string_view account_id, std::string_view conference_id,
-                          int participant_id, std::string_view action);
+                          int participant_id, std::string_view action,
+                          const boost::json::value& data = {});
+  // What a play's media_id (or play_entry_tone) names must exist: a tone string
+  // (tone_stream://...) that parses, or a media document of the account with audio uploaded.
+  // Throws invalid_data naming `field`.
+  void check_media_ref(std::string_view account_id, std::string_view ref,
+                       std::string_view field) const;
   int bad_pin_attempts(std::string_view conference_id) const;
   // Stores what a participant's client says about itself (replacing what it said before); no
   // event: the caller tells whom it concerns. Throws not_found.
@@ -156,6 +164,11 @@ class ConferenceService {
   bool is_admin_user(const TokenClaims& c) const;
   Admission admit(std::string_view account_id, const Doc& conf, const JoinRequest& req);
   void finish(std::string_view conference_id, std::vector<Event>& events);
+  // data.media_id of a play, checked; the command event's payload.
+  boost::json::object media_payload(std::string_view account_id,
+                                    const boost::json::value& data) const;
+  // data.action of a record: true for "start", false for "stop"; throws invalid_data.
+  static bool record_switch(const boost::json::value& data);
   Room& live_room(std::string_view account_id, std::string_view conference_id);
   void emit(std::vector<Event>& events);
   void end_room(const std::string& conference_id, std::string_view reason);

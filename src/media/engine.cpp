@@ -25,7 +25,10 @@ Shard& Engine::shard_of(std::uint64_t room) const {
   return *shards_[it == placement_.end() ? 0 : it->second];
 }
 
-std::uint16_t Engine::add_room(std::uint64_t room) {
+std::uint16_t Engine::add_room(std::uint64_t room, int rate) {
+  rate = room_rate(rate);
+  if (rate != 8000 && rate != 16000 && rate != 48000)
+    throw std::invalid_argument("media: a room's rate must be 8000, 16000 or 48000");
   auto& p = placement_;
   auto it = p.find(room);
   if (it == p.end()) {
@@ -40,6 +43,7 @@ std::uint16_t Engine::add_room(std::uint64_t room) {
   Command c;
   c.type = Command::Type::add_room;
   c.room = room;
+  c.rate = rate;
   shards_[it->second]->command(c);
   return shards_[it->second]->port();
 }
@@ -69,13 +73,70 @@ void Engine::remove_leg(std::uint64_t room, std::uint64_t leg) {
   shard_of(room).command(c);
 }
 
-void Engine::set_flags(std::uint64_t room, std::uint64_t leg, bool speak, bool hear) {
+void Engine::set_flags(std::uint64_t room, std::uint64_t leg, bool speak, bool hear, bool held) {
   Command c;
   c.type = Command::Type::set_flags;
   c.room = room;
   c.leg = leg;
   c.speak = speak;
   c.hear = hear;
+  c.held = held;
+  shard_of(room).command(c);
+}
+
+bool Engine::play(std::uint64_t room, std::uint64_t leg, const Clip* clip, std::uint64_t id,
+                  bool loop) {
+  Command c;
+  c.type = Command::Type::play;
+  c.room = room;
+  c.leg = leg;
+  c.clip = clip;
+  c.ref = id;
+  c.loop = loop;
+  return shard_of(room).command(c);
+}
+
+void Engine::stop_play(std::uint64_t room, std::uint64_t leg) {
+  Command c;
+  c.type = Command::Type::stop_play;
+  c.room = room;
+  c.leg = leg;
+  shard_of(room).command(c);
+}
+
+bool Engine::set_hold_music(std::uint64_t room, const Clip* clip, std::uint64_t id) {
+  Command c;
+  c.type = Command::Type::hold_music;
+  c.room = room;
+  c.clip = clip;
+  c.ref = id;
+  return shard_of(room).command(c);
+}
+
+std::shared_ptr<Recording> Engine::record_start(std::uint64_t room, int rate,
+                                                const std::filesystem::path& path) {
+  // Two seconds of ring: the writer wakes every 100 ms, so only a stalled disk drops samples.
+  auto rec = std::make_shared<Recording>(path, room_rate(rate),
+                                         static_cast<std::size_t>(room_rate(rate)) * 2);
+  Command c;
+  c.type = Command::Type::record_start;
+  c.room = room;
+  c.rec = rec.get();
+  if (!shard_of(room).command(c)) {
+    rec->close();
+    rec->finish();
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    throw std::runtime_error("the media engine is busy: try again");
+  }
+  recorder_.add(rec);
+  return rec;
+}
+
+void Engine::record_stop(std::uint64_t room) {
+  Command c;
+  c.type = Command::Type::record_stop;
+  c.room = room;
   shard_of(room).command(c);
 }
 

@@ -2,7 +2,9 @@
 // The audio engine (DESIGN.md sections 2-3): K shard threads, each owning one UDP socket and the
 // rooms placed on it. The control thread talks to a shard through a bounded command queue and
 // hears back through an event queue; nothing else is shared.
+#include "media/recorder.hpp"
 #include "media/sdp.hpp"
+#include "media/tone.hpp"
 
 #include <netinet/in.h>
 
@@ -20,7 +22,7 @@ struct EngineConfig {
   std::uint16_t port_base = 0;  // shard i binds port_base + i; 0: any free port
   int shards = 1;
   int tick_ms = 20;
-  int conference_rate = 48000;  // 8000, 16000 or 48000 (the profile's rate)
+  int conference_rate = 48000;  // default room rate: 8000, 16000 or 48000 (profile "default")
   int max_speakers = 3;
   int rtp_timeout_ms = 30000;  // a leg that sends nothing this long is dropped
 };
@@ -33,14 +35,17 @@ struct LegSpec {
   int level_ext = 0;  // RFC 6464 extension id, 0 when not negotiated
   bool speak = true;
   bool hear = true;
+  bool held = false;  // waiting for a moderator (see set_flags)
 };
 
 struct EngineEvent {
-  enum class Type : std::uint8_t { talking, quiet, energy, dtmf, timeout, floor };
+  // played: a play ended (finished, stopped, replaced, or its leg/room went); `ref` names it.
+  enum class Type : std::uint8_t { talking, quiet, energy, dtmf, timeout, floor, played };
   Type type{};
   std::uint64_t room = 0;
   std::uint64_t leg = 0;
-  int value = 0;  // energy score; DTMF: the digit character
+  int value = 0;          // energy score; DTMF: the digit character
+  std::uint64_t ref = 0;  // played: the play's id
 };
 
 class Shard;
@@ -53,12 +58,31 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Control thread API. A room lives on one shard; its legs receive on that shard's port.
-  std::uint16_t add_room(std::uint64_t room);  // returns the port legs of this room use
+  // Returns the port legs of this room use. `rate`: the room's mixing rate (0: the default).
+  std::uint16_t add_room(std::uint64_t room, int rate = 0);
+  int room_rate(int rate) const { return rate ? rate : cfg_.conference_rate; }
   void remove_room(std::uint64_t room);
   // False when the shard's command queue is full: the leg was not added.
   bool add_leg(const LegSpec& spec);
   void remove_leg(std::uint64_t room, std::uint64_t leg);
-  void set_flags(std::uint64_t room, std::uint64_t leg, bool speak, bool hear);
+  // `held`: waiting for a moderator; hears the room's hold music (or silence), is not heard.
+  void set_flags(std::uint64_t room, std::uint64_t leg, bool speak, bool hear, bool held = false);
+  // Plays `clip` (at the room's rate) to the whole room (leg 0) or one leg, once or in a loop.
+  // The clip must stay alive until a `played` event with this `id` comes back. A leg has one
+  // play at a time (a new one replaces it); a room mixes up to kRoomPlays at once.
+  static constexpr std::size_t kRoomPlays = 4;
+  bool play(std::uint64_t room, std::uint64_t leg, const Clip* clip, std::uint64_t id,
+            bool loop = false);
+  void stop_play(std::uint64_t room, std::uint64_t leg);  // leg 0: every room-wide play
+  // The music held legs hear (null: silence). Same lifetime rule, reported as played too.
+  bool set_hold_music(std::uint64_t room, const Clip* clip, std::uint64_t id);
+  // Records the room's mix to `path` (WAV, the room's rate). Throws std::runtime_error when the
+  // file cannot be created or the shard is saturated. A finished recording comes back through
+  // take_recordings() after record_stop() or the room's removal.
+  std::shared_ptr<Recording> record_start(std::uint64_t room, int rate,
+                                          const std::filesystem::path& path);
+  void record_stop(std::uint64_t room);
+  std::vector<std::shared_ptr<Recording>> take_recordings() { return recorder_.take_finished(); }
   static constexpr std::size_t kMaxBlocked = 16;
   // The legs `listener` must not hear (relate); replaces the previous list. At most kMaxBlocked.
   void set_blocked(std::uint64_t room, std::uint64_t listener,
@@ -78,6 +102,7 @@ class Engine {
  private:
   Shard& shard_of(std::uint64_t room) const;
   EngineConfig cfg_;
+  Recorder recorder_;  // declared before the shards: they stop writing before it goes
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unordered_map<std::uint64_t, std::size_t> placement_;  // room -> shard (control thread)
 };

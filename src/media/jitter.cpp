@@ -22,6 +22,14 @@ JitterBuffer::JitterBuffer(std::size_t slots, std::size_t max_payload, int min_f
       frame_ms_(frame_ms),
       target_(min_frames) {}
 
+void JitterBuffer::reset() {
+  for (auto& s : slots_) s.full = false;
+  started_ = primed_ = have_transit_ = false;
+  jitter16_ = 0;
+  surplus_ticks_ = 0;
+  target_ = min_;
+}
+
 std::span<const std::uint8_t> JitterBuffer::data(const Slot& s) const {
   auto index = static_cast<std::size_t>(&s - slots_.data());
   return {store_.data() + index * max_payload_, s.size};

@@ -27,6 +27,8 @@ class JitterBuffer {
   };
   // One frame per tick. `waiting` before playout starts or while the buffer refills.
   Frame pop();
+  // Forgets everything buffered, as for a new stream (a leg unmuted after being ignored).
+  void reset();
 
   int target_frames() const { return target_; }
   std::size_t buffered() const;

@@ -67,7 +67,7 @@ void Mixer::mix_without(std::span<const MixerInput> inputs, std::span<const std:
   limiter_.apply_last(scratch_, out);
 }
 
-void Mixer::mix(std::span<const MixerInput> inputs) {
+void Mixer::mix(std::span<const MixerInput> inputs, std::span<const std::int16_t> extra) {
   // Choose the N loudest audible legs (insertion into a tiny sorted array: N is 3).
   speaker_count_ = 0;
   for (std::size_t slot = 0; slot < inputs.size(); ++slot) {
@@ -82,7 +82,10 @@ void Mixer::mix(std::span<const MixerInput> inputs) {
     speaker_count_ = std::min(speaker_count_ + 1, max_speakers_);
   }
 
-  std::fill(acc_.begin(), acc_.end(), 0);
+  if (extra.size() >= frame_)
+    std::copy_n(extra.begin(), frame_, acc_.begin());
+  else
+    std::fill(acc_.begin(), acc_.end(), 0);
   for (std::size_t k = 0; k < speaker_count_; ++k) {
     auto f = inputs[speakers_[k]].frame;
     for (std::size_t i = 0; i < frame_; ++i) acc_[i] += f[i];

@@ -50,8 +50,9 @@ class Mixer {
   Mixer(std::size_t frame_samples, std::size_t max_legs, std::size_t max_speakers = 3);
 
   // Mixes one tick. `inputs` is indexed by leg slot. Afterwards: speakers() lists the chosen
-  // slots, full() is the mix everyone else hears, minus(slot) a speaker's own mix.
-  void mix(std::span<const MixerInput> inputs);
+  // slots, full() is the mix everyone else hears, minus(slot) a speaker's own mix. `extra`
+  // (empty, or one frame: tones and prompts) is heard by everyone, speakers included.
+  void mix(std::span<const MixerInput> inputs, std::span<const std::int16_t> extra = {});
 
   std::span<const std::size_t> speakers() const { return {speakers_.data(), speaker_count_}; }
   bool is_speaker(std::size_t slot) const;

@@ -53,6 +53,12 @@ struct Shard::Group {
   std::vector<std::uint8_t> silence;  // one encoded silent frame, for deaf legs
   int silence_bytes = 0;
   int users = 0;
+  // Hold music has its own encoder and resampler: their state must not mix with the room's.
+  std::unique_ptr<Encoder> hold_enc;
+  std::unique_ptr<Resampler> hold_down;
+  std::vector<std::uint8_t> hold_payload;
+  int hold_bytes = 0;
+  bool hold_encoded = false;  // this tick
 };
 
 struct Shard::Leg {
@@ -84,21 +90,35 @@ struct Shard::Leg {
   int energy_tick = 0;
   int last_energy = -1;
   std::size_t slot = 0;
+  bool held = false;  // waiting for a moderator: hears the hold music
+  Play play;          // a prompt for this leg alone
 };
 
 struct Shard::Room {
   std::uint64_t id;
+  int rate;
+  std::size_t frame;  // samples per tick at `rate`
   Mixer mixer;
   std::vector<Leg*> legs;  // slot order
   std::vector<MixerInput> inputs;
   std::map<std::uint64_t, std::unique_ptr<Group>> groups;
   std::uint64_t floor = 0;
-  Room(std::uint64_t i, std::size_t frame, int speakers)
-      : id(i), mixer(frame, 64, static_cast<std::size_t>(speakers)) {}
+  std::array<Play, Engine::kRoomPlays> plays;  // heard by everyone, through the mixer
+  Play hold;                                   // looped for held legs
+  bool hold_ready = false;                     // hold_pcm holds this tick's frame
+  std::vector<std::int16_t> extra, hold_pcm, zeros;
+  Recording* rec = nullptr;
+  Room(std::uint64_t i, int r, int tick_ms, int speakers)
+      : id(i),
+        rate(r),
+        frame(static_cast<std::size_t>(r * tick_ms / 1000)),
+        mixer(frame, 64, static_cast<std::size_t>(speakers)),
+        extra(frame),
+        hold_pcm(frame),
+        zeros(frame) {}
 };
 
-Shard::Shard(const EngineConfig& cfg, int index)
-    : cfg_(cfg), conf_frame_(static_cast<std::size_t>(cfg.conference_rate * cfg.tick_ms / 1000)) {
+Shard::Shard(const EngineConfig& cfg, int index) : cfg_(cfg) {
   fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) throw std::runtime_error("media: socket() failed");
   int size = 8 << 20;
@@ -159,17 +179,13 @@ void Shard::apply(const Command& c) {
   switch (c.type) {
     case Command::Type::add_room:
       if (!rooms_.count(c.room))
-        rooms_[c.room] = std::make_unique<Room>(c.room, conf_frame_, cfg_.max_speakers);
+        rooms_[c.room] = std::make_unique<Room>(c.room, c.rate ? c.rate : cfg_.conference_rate,
+                                                cfg_.tick_ms, cfg_.max_speakers);
       break;
     case Command::Type::remove_room: {
       auto it = rooms_.find(c.room);
       if (it == rooms_.end()) break;
-      for (auto* leg : it->second->legs) {
-        by_addr_.erase(addr_key(leg->spec.remote));
-        if (leg->latched) by_addr_.erase(leg->latched);
-        by_id_.erase(leg->spec.leg);
-        delete leg;
-      }
+      drop_room(*it->second);
       rooms_.erase(it);
       break;
     }
@@ -184,13 +200,13 @@ void Shard::apply(const Command& c) {
       auto frame = static_cast<std::size_t>(frame_samples(codec, cfg_.tick_ms));
       leg->dec = make_decoder(codec, cfg_.tick_ms);
       leg->enc = make_encoder(codec, c.spec.codec.channels, cfg_.tick_ms);
-      if (rate != cfg_.conference_rate) {
-        leg->up = std::make_unique<Resampler>(rate, cfg_.conference_rate);
-        leg->down = std::make_unique<Resampler>(cfg_.conference_rate, rate);
+      if (rate != room.rate) {
+        leg->up = std::make_unique<Resampler>(rate, room.rate);
+        leg->down = std::make_unique<Resampler>(room.rate, rate);
       }
-      leg->pcm_codec.resize(frame * 2);  // room for a decoder that returns a longer frame
-      leg->pcm_conf.resize(conf_frame_);
-      leg->mix_conf.resize(conf_frame_);
+      leg->pcm_codec.resize(std::max(frame, room.frame) * 2);  // a decoder may return more
+      leg->pcm_conf.resize(room.frame);
+      leg->mix_conf.resize(room.frame);
       leg->out_codec.resize(frame);
       leg->payload.resize(kMaxPayload);
       std::random_device rd;
@@ -198,16 +214,21 @@ void Shard::apply(const Command& c) {
       leg->seq = static_cast<std::uint16_t>(rd());
       leg->ts = rd();
       leg->last_rx = mono_ms();
+      leg->held = c.spec.held;
       auto key = group_key(c.spec.codec);
       auto& g = room.groups[key];
       if (!g) {
         g = std::make_unique<Group>();
         g->codec = c.spec.codec;
         g->enc = make_encoder(codec, c.spec.codec.channels, cfg_.tick_ms);
-        if (rate != cfg_.conference_rate)
-          g->down = std::make_unique<Resampler>(cfg_.conference_rate, rate);
+        g->hold_enc = make_encoder(codec, c.spec.codec.channels, cfg_.tick_ms);
+        if (rate != room.rate) {
+          g->down = std::make_unique<Resampler>(room.rate, rate);
+          g->hold_down = std::make_unique<Resampler>(room.rate, rate);
+        }
         g->pcm.resize(frame);
         g->payload.resize(kMaxPayload);
+        g->hold_payload.resize(kMaxPayload);
         g->silence.resize(kMaxPayload);
         std::vector<std::int16_t> zeros(frame);
         auto quiet = make_encoder(codec, c.spec.codec.channels, cfg_.tick_ms);
@@ -242,14 +263,83 @@ void Shard::apply(const Command& c) {
       room.inputs.resize(room.legs.size());
       if (leg->group && --leg->group->users == 0) room.groups.erase(group_key(leg->group->codec));
       if (room.floor == leg->spec.leg) room.floor = 0;
+      end_play(leg->play, room.id, leg->spec.leg);
       delete leg;
       break;
     }
     case Command::Type::set_flags: {
       auto lt = by_id_.find(c.leg);
       if (lt == by_id_.end()) break;
-      lt->second->spec.speak = c.speak;
-      lt->second->spec.hear = c.hear;
+      auto* leg = lt->second;
+      // A muted leg's packets are not even buffered (see on_packet): start afresh when heard.
+      if (c.speak && !leg->spec.speak) leg->jb.reset();
+      leg->spec.speak = c.speak;
+      leg->spec.hear = c.hear;
+      leg->held = c.held;
+      break;
+    }
+    case Command::Type::play: {
+      auto it = rooms_.find(c.room);
+      if (it == rooms_.end() || !c.clip) {
+        Play orphan{c.clip, c.ref, 0, false};
+        end_play(orphan, c.room, c.leg);
+        break;
+      }
+      auto& room = *it->second;
+      Play p{c.clip, c.ref, 0, c.loop};
+      if (c.leg == 0) {
+        auto slot = std::find_if(room.plays.begin(), room.plays.end(),
+                                 [](const Play& q) { return q.clip == nullptr; });
+        if (slot == room.plays.end()) slot = room.plays.begin();  // the oldest gives way
+        end_play(*slot, room.id, 0);
+        *slot = p;
+        break;
+      }
+      auto lt = by_id_.find(c.leg);
+      if (lt == by_id_.end()) {
+        end_play(p, room.id, c.leg);
+        break;
+      }
+      end_play(lt->second->play, room.id, c.leg);
+      lt->second->play = p;
+      break;
+    }
+    case Command::Type::stop_play: {
+      auto it = rooms_.find(c.room);
+      if (it == rooms_.end()) break;
+      if (c.leg == 0) {
+        for (auto& p : it->second->plays) end_play(p, c.room, 0);
+      } else if (auto lt = by_id_.find(c.leg); lt != by_id_.end()) {
+        end_play(lt->second->play, c.room, c.leg);
+      }
+      break;
+    }
+    case Command::Type::hold_music: {
+      auto it = rooms_.find(c.room);
+      Play p{c.clip, c.ref, 0, true};
+      if (it == rooms_.end()) {
+        end_play(p, c.room, 0);
+        break;
+      }
+      end_play(it->second->hold, c.room, 0);
+      it->second->hold = p;
+      break;
+    }
+    case Command::Type::record_start: {
+      auto it = rooms_.find(c.room);
+      if (it == rooms_.end()) {
+        c.rec->close();  // nothing to record: the writer finishes an empty file
+        break;
+      }
+      if (it->second->rec) it->second->rec->close();
+      it->second->rec = c.rec;
+      break;
+    }
+    case Command::Type::record_stop: {
+      auto it = rooms_.find(c.room);
+      if (it == rooms_.end() || !it->second->rec) break;
+      it->second->rec->close();
+      it->second->rec = nullptr;
       break;
     }
     case Command::Type::set_blocked: {
@@ -273,7 +363,9 @@ void Shard::on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::
   leg.last_rx = now_ms;
   leg.received = true;
   if (p.payload_type == leg.spec.codec.pt) {
-    leg.jb.put(p.seq, p.payload, now_ms);
+    // A muted leg is neither mixed nor decoded: buffering its audio would be wasted work
+    // (a webinar's listeners are mostly muted). Its packets still keep it alive.
+    if (leg.spec.speak) leg.jb.put(p.seq, p.payload, now_ms);
     return;
   }
   if (p.payload_type == leg.spec.codec.dtmf_pt && p.payload.size() >= 4) {
@@ -355,12 +447,12 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
     if (leg->up) {
       int m = leg->up->process(std::span(leg->pcm_codec).first(static_cast<std::size_t>(n)),
                                leg->pcm_conf);
-      if (m < static_cast<int>(conf_frame_))
+      if (m < static_cast<int>(room.frame))
         std::fill(leg->pcm_conf.begin() + m, leg->pcm_conf.end(), std::int16_t{0});
       conf = leg->pcm_conf;
     } else {
-      if (static_cast<std::size_t>(n) < conf_frame_) continue;
-      conf = std::span(leg->pcm_codec).first(conf_frame_);
+      if (static_cast<std::size_t>(n) < room.frame) continue;
+      conf = std::span(leg->pcm_codec).first(room.frame);
     }
     auto change = leg->talk.feed(conf);
     if (change == TalkChange::started)
@@ -377,8 +469,18 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
     in = {leg->talk.score(), true, conf};
   }
 
-  // 2. Mix: the N loudest, a mix-minus each, one full mix for the rest.
-  room.mixer.mix(room.inputs);
+  // 2. Mix: the N loudest, a mix-minus each, one full mix for the rest. Room-wide plays (tones,
+  // prompts) are one more input everybody hears, through the same limiter.
+  bool playing = false;
+  for (auto& p : room.plays) {
+    if (!p.clip) continue;
+    if (!playing) std::fill(room.extra.begin(), room.extra.end(), std::int16_t{0});
+    playing = true;
+    advance(p, room, 0, room.extra);
+  }
+  room.mixer.mix(room.inputs, playing ? std::span<const std::int16_t>(room.extra)
+                                      : std::span<const std::int16_t>());
+  if (room.rec) room.rec->write(room.mixer.full());
 
   // Floor (FreeSWITCH): the first talker takes it; another takes it over when clearly louder.
   Leg* holder = nullptr;
@@ -395,78 +497,157 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
     report(EngineEvent::Type::floor, room, *loudest, 1);
   }
 
-  // 3. Encode and queue: speakers their own mix; listeners share their group's encode.
-  for (auto& [key, g] : room.groups) g->encoded = false;
+  // 3. Encode and queue: speakers their own mix; listeners share their group's encode; a leg
+  // with a prompt of its own, or relate exclusions, gets a private one.
+  for (auto& [key, g] : room.groups) g->encoded = g->hold_encoded = false;
+  room.hold_ready = false;
   for (auto* leg : room.legs) {
     if (leg->timed_out) continue;
-    std::span<const std::uint8_t> payload;
     auto* g = leg->group;
-    // Speakers this leg must not hear (relate) make its mix its own this tick.
-    std::array<std::size_t, Engine::kMaxBlocked + 1> excluded{};
-    std::size_t nx = 0;
-    for (std::size_t k = 0; k < leg->blocked_count; ++k) {
-      auto bt = by_id_.find(leg->blocked[k]);
-      if (bt == by_id_.end()) continue;
-      auto s = bt->second->slot;
-      if (s < room.legs.size() && room.legs[s] == bt->second && room.mixer.is_speaker(s))
-        excluded[nx++] = s;
-    }
-    if (!leg->spec.hear) {
-      payload =
-          std::span(g->silence).first(static_cast<std::size_t>(std::max(0, g->silence_bytes)));
-    } else if (nx > 0) {
-      if (room.mixer.is_speaker(leg->slot)) excluded[nx++] = leg->slot;
-      room.mixer.mix_without(room.inputs, std::span(excluded).first(nx), leg->mix_conf);
-      std::span<const std::int16_t> pcm = leg->mix_conf;
-      if (leg->down)
-        pcm =
-            std::span(leg->out_codec)
-                .first(static_cast<std::size_t>(leg->down->process(leg->mix_conf, leg->out_codec)));
-      int bytes = leg->enc->encode(pcm, leg->payload);
-      ++encodes_;
-      if (bytes <= 0) continue;
-      payload = std::span(leg->payload).first(static_cast<std::size_t>(bytes));
-    } else if (room.mixer.is_speaker(leg->slot)) {
-      auto mix = room.mixer.minus(leg->slot);
-      std::span<const std::int16_t> pcm = mix;
-      if (leg->down)
-        pcm = std::span(leg->out_codec)
-                  .first(static_cast<std::size_t>(leg->down->process(mix, leg->out_codec)));
-      int bytes = leg->enc->encode(pcm, leg->payload);
-      ++encodes_;
-      if (bytes <= 0) continue;
-      payload = std::span(leg->payload).first(static_cast<std::size_t>(bytes));
-    } else {
-      if (!g->encoded) {
-        auto mix = room.mixer.full();
-        std::span<const std::int16_t> pcm = mix;
-        if (g->down)
-          pcm = std::span(g->pcm).first(static_cast<std::size_t>(g->down->process(mix, g->pcm)));
-        g->bytes = g->enc->encode(pcm, g->payload);
-        g->encoded = true;
-        ++encodes_;
+    const bool prompt = leg->play.clip != nullptr;
+    std::span<const std::int16_t> base;  // set: this leg's audio is encoded for it alone
+    if (leg->held || !leg->spec.hear) {
+      bool music = leg->held && room.hold.clip;
+      if (music && !room.hold_ready) {
+        std::fill(room.hold_pcm.begin(), room.hold_pcm.end(), std::int16_t{0});
+        advance(room.hold, room, 0, room.hold_pcm);
+        room.hold_ready = true;
       }
-      if (g->bytes <= 0) continue;
-      payload = std::span(g->payload).first(static_cast<std::size_t>(g->bytes));
+      if (prompt) {
+        base = music ? std::span<const std::int16_t>(room.hold_pcm) : room.zeros;
+      } else if (music) {
+        if (!g->hold_encoded) {
+          std::span<const std::int16_t> pcm = room.hold_pcm;
+          if (g->hold_down)
+            pcm = std::span(g->pcm).first(
+                static_cast<std::size_t>(g->hold_down->process(room.hold_pcm, g->pcm)));
+          g->hold_bytes = g->hold_enc->encode(pcm, g->hold_payload);
+          g->hold_encoded = true;
+          ++encodes_;
+        }
+        if (g->hold_bytes > 0)
+          send(*leg, std::span(g->hold_payload).first(static_cast<std::size_t>(g->hold_bytes)));
+        continue;
+      } else {
+        send(*leg,
+             std::span(g->silence).first(static_cast<std::size_t>(std::max(0, g->silence_bytes))));
+        continue;
+      }
+    } else {
+      // Speakers this leg must not hear (relate) make its mix its own this tick.
+      std::array<std::size_t, Engine::kMaxBlocked + 1> excluded{};
+      std::size_t nx = 0;
+      for (std::size_t k = 0; k < leg->blocked_count; ++k) {
+        auto bt = by_id_.find(leg->blocked[k]);
+        if (bt == by_id_.end()) continue;
+        auto sl = bt->second->slot;
+        if (sl < room.legs.size() && room.legs[sl] == bt->second && room.mixer.is_speaker(sl))
+          excluded[nx++] = sl;
+      }
+      if (nx > 0) {
+        if (room.mixer.is_speaker(leg->slot)) excluded[nx++] = leg->slot;
+        room.mixer.mix_without(room.inputs, std::span(excluded).first(nx), leg->mix_conf);
+        base = leg->mix_conf;
+      } else if (room.mixer.is_speaker(leg->slot)) {
+        base = room.mixer.minus(leg->slot);
+      } else if (prompt) {
+        base = room.mixer.full();
+      } else {
+        if (!g->encoded) {
+          auto mix = room.mixer.full();
+          std::span<const std::int16_t> pcm = mix;
+          if (g->down)
+            pcm = std::span(g->pcm).first(static_cast<std::size_t>(g->down->process(mix, g->pcm)));
+          g->bytes = g->enc->encode(pcm, g->payload);
+          g->encoded = true;
+          ++encodes_;
+        }
+        if (g->bytes > 0)
+          send(*leg, std::span(g->payload).first(static_cast<std::size_t>(g->bytes)));
+        continue;
+      }
     }
-    write_rtp_header(leg->header, static_cast<std::uint8_t>(leg->spec.codec.pt), leg->first,
-                     leg->seq++, leg->ts, leg->ssrc);
-    leg->ts += static_cast<std::uint32_t>(rtp_increment(leg->spec.codec.codec, cfg_.tick_ms));
-    leg->first = false;
-    if (tx_count_ >= tx_msgs_.size()) flush();
-    auto& m = tx_msgs_[tx_count_];
-    auto* iov = &tx_iov_[tx_count_ * 2];
-    iov[0] = {leg->header.data(), leg->header.size()};
-    iov[1] = {const_cast<std::uint8_t*>(payload.data()), payload.size()};
-    m = {};
-    m.msg_hdr.msg_iov = iov;
-    m.msg_hdr.msg_iovlen = 2;
-    m.msg_hdr.msg_name = &leg->spec.remote;
-    m.msg_hdr.msg_namelen = sizeof(sockaddr_in);
-    ++tx_count_;
+    if (prompt) {
+      if (base.data() != leg->mix_conf.data())
+        std::copy(base.begin(), base.end(), leg->mix_conf.begin());
+      advance(leg->play, room, leg->spec.leg, leg->mix_conf);
+      base = leg->mix_conf;
+    }
+    auto payload = encode_private(*leg, base);
+    if (!payload.empty()) send(*leg, payload);
   }
   // Shared payloads and private buffers must outlive the send: flush before the next room
   // reuses its group buffers (each room has its own groups, so once per tick is enough).
+}
+
+bool Shard::advance(Play& p, const Room& room, std::uint64_t leg, std::span<std::int16_t> out) {
+  auto& pcm = p.clip->pcm;
+  std::size_t i = 0;
+  while (i < out.size()) {
+    if (p.pos >= pcm.size()) {
+      if (!p.loop || pcm.empty()) break;
+      p.pos = 0;
+    }
+    auto n = std::min(out.size() - i, pcm.size() - p.pos);
+    for (std::size_t k = 0; k < n; ++k)
+      out[i + k] = static_cast<std::int16_t>(
+          std::clamp<std::int32_t>(std::int32_t{out[i + k]} + pcm[p.pos + k], -32768, 32767));
+    i += n;
+    p.pos += n;
+  }
+  if (p.loop || p.pos < pcm.size()) return true;
+  end_play(p, room.id, leg);
+  return false;
+}
+
+void Shard::end_play(Play& p, std::uint64_t room, std::uint64_t leg) {
+  if (!p.clip && !p.id) return;
+  EngineEvent e{EngineEvent::Type::played, room, leg, 0, p.id};
+  if (!events_.push(e)) ++events_dropped_;
+  p = {};
+}
+
+std::span<const std::uint8_t> Shard::encode_private(Leg& leg, std::span<const std::int16_t> pcm) {
+  if (leg.down)
+    pcm = std::span(leg.out_codec)
+              .first(static_cast<std::size_t>(leg.down->process(pcm, leg.out_codec)));
+  int bytes = leg.enc->encode(pcm, leg.payload);
+  ++encodes_;
+  if (bytes <= 0) return {};
+  return std::span(leg.payload).first(static_cast<std::size_t>(bytes));
+}
+
+void Shard::send(Leg& leg, std::span<const std::uint8_t> payload) {
+  write_rtp_header(leg.header, static_cast<std::uint8_t>(leg.spec.codec.pt), leg.first, leg.seq++,
+                   leg.ts, leg.ssrc);
+  leg.ts += static_cast<std::uint32_t>(rtp_increment(leg.spec.codec.codec, cfg_.tick_ms));
+  leg.first = false;
+  if (tx_count_ >= tx_msgs_.size()) flush();
+  auto& m = tx_msgs_[tx_count_];
+  auto* iov = &tx_iov_[tx_count_ * 2];
+  iov[0] = {leg.header.data(), leg.header.size()};
+  iov[1] = {const_cast<std::uint8_t*>(payload.data()), payload.size()};
+  m = {};
+  m.msg_hdr.msg_iov = iov;
+  m.msg_hdr.msg_iovlen = 2;
+  m.msg_hdr.msg_name = &leg.spec.remote;
+  m.msg_hdr.msg_namelen = sizeof(sockaddr_in);
+  ++tx_count_;
+}
+
+void Shard::drop_room(Room& room) {
+  for (auto* leg : room.legs) {
+    by_addr_.erase(addr_key(leg->spec.remote));
+    if (leg->latched) by_addr_.erase(leg->latched);
+    by_id_.erase(leg->spec.leg);
+    end_play(leg->play, room.id, leg->spec.leg);
+    delete leg;
+  }
+  room.legs.clear();
+  for (auto& p : room.plays) end_play(p, room.id, 0);
+  end_play(room.hold, room.id, 0);
+  if (room.rec) room.rec->close();
+  room.rec = nullptr;
 }
 
 void Shard::flush() {
@@ -515,8 +696,7 @@ void Shard::run() {
     }
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
   }
-  for (auto& [id, room] : rooms_)
-    for (auto* leg : room->legs) delete leg;
+  for (auto& [id, room] : rooms_) drop_room(*room);
   rooms_.clear();
 }
 

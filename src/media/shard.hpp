@@ -29,6 +29,11 @@ struct Command {
     remove_leg,
     set_flags,
     set_blocked,
+    play,
+    stop_play,
+    hold_music,
+    record_start,
+    record_stop,
     stop
   };
   Type type{};
@@ -37,6 +42,12 @@ struct Command {
   LegSpec spec;
   bool speak = true;
   bool hear = true;
+  bool held = false;
+  bool loop = false;
+  int rate = 0;                // add_room
+  const Clip* clip = nullptr;  // play, hold_music
+  std::uint64_t ref = 0;       // play, hold_music: the id reported back when it ends
+  Recording* rec = nullptr;    // record_start
   std::array<std::uint64_t, Engine::kMaxBlocked> blocked{};
   std::uint8_t blocked_count = 0;
 };
@@ -57,6 +68,12 @@ class Shard {
   struct Group;
   struct Leg;
   struct Room;
+  struct Play {
+    const Clip* clip = nullptr;
+    std::uint64_t id = 0;
+    std::size_t pos = 0;
+    bool loop = false;
+  };
 
   void run();
   void apply(const Command& c);
@@ -64,13 +81,18 @@ class Shard {
   std::unordered_map<std::uint64_t, Leg*>::iterator latch(const sockaddr_in& from);
   void on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::int64_t now_ms);
   void mix_room(Room& room, std::int64_t now_ms);
+  // Adds the play's next frame to `out`; false (and reported) once it has ended.
+  bool advance(Play& p, const Room& room, std::uint64_t leg, std::span<std::int16_t> out);
+  void end_play(Play& p, std::uint64_t room, std::uint64_t leg);
+  std::span<const std::uint8_t> encode_private(Leg& leg, std::span<const std::int16_t> pcm);
+  void send(Leg& leg, std::span<const std::uint8_t> payload);
+  void drop_room(Room& room);
   void flush();
   void report(EngineEvent::Type t, const Room& room, const Leg& leg, int value);
 
   EngineConfig cfg_;
   int fd_ = -1;
   std::uint16_t port_ = 0;
-  std::size_t conf_frame_;
   Spsc<Command> commands_{4096};
   Spsc<EngineEvent> events_{16384};
   std::map<std::uint64_t, std::unique_ptr<Room>> rooms_;

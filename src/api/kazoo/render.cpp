@@ -59,6 +59,7 @@ json::object read_only(const core::Room* room, std::string_view node, std::int64
                       {"admins", moderators},
                       {"duration", room ? now - room->created() : 0},
                       {"is_locked", room ? room->locked() : false},
+                      {"is_recording", room ? room->recording() : false},
                       {"bad_pin_attempts", bad_pins},
                       {"participants", std::move(parts)}};
 }

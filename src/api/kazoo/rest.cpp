@@ -500,7 +500,7 @@ void Rest::conferences(Ctx& c, const net::Request& req, const std::string& accou
   svc_.authorize(c.claims, account, Access::write, owner_of(doc));
   if (req.method == "PUT") {  // an action on the conference
     auto env = parse_envelope(req);
-    svc_.conference_action(account, id, action_of(env));
+    svc_.conference_action(account, id, action_of(env), data_of(env));
     return reply(success(c, 202, "ok", {}, "accepted"));
   }
   if (req.method == "DELETE")
@@ -591,7 +591,7 @@ void Rest::participants(Ctx& c, const net::Request& req, const std::string& acco
     return reply(success(c, 200, json::object{{"participant_id", pid}, {"left", true}}));
   }
   auto env = parse_envelope(req);
-  svc_.participant_action(account, conf, pid, action_of(env));
+  svc_.participant_action(account, conf, pid, action_of(env), data_of(env));
   return reply(success(c, 202, "ok", {}, "accepted"));
 }
 

@@ -1,4 +1,5 @@
 #include "media/codec.hpp"
+#include "udp_leg.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,18 +8,9 @@
 #include <vector>
 
 using namespace confab::media;
+using confab::media::test::goertzel;
 
 namespace {
-
-double goertzel(std::span<const std::int16_t> x, double hz, double rate) {
-  double k = 2 * std::cos(2 * std::numbers::pi * hz / rate), s1 = 0, s2 = 0;
-  for (auto v : x) {
-    double s0 = v + k * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  return std::sqrt(std::max(0.0, s1 * s1 + s2 * s2 - k * s1 * s2)) / static_cast<double>(x.size());
-}
 
 // Runs a steady 1 kHz tone through encoder and decoder and returns the last decoded frame.
 std::vector<std::int16_t> through(Codec c, int channels) {

@@ -1,0 +1,148 @@
+#include "media/recorder.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstring>
+#include <stdexcept>
+
+namespace confab::media {
+
+namespace {
+
+void put32(std::uint8_t* p, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+
+void put16(std::uint8_t* p, std::uint16_t v) {
+  p[0] = static_cast<std::uint8_t>(v);
+  p[1] = static_cast<std::uint8_t>(v >> 8);
+}
+
+// The canonical 44-byte header of 16-bit mono PCM.
+std::array<std::uint8_t, 44> header(int rate, std::uint32_t data_bytes) {
+  std::array<std::uint8_t, 44> h{};
+  std::memcpy(h.data(), "RIFF", 4);
+  put32(h.data() + 4, 36 + data_bytes);
+  std::memcpy(h.data() + 8, "WAVEfmt ", 8);
+  put32(h.data() + 16, 16);
+  put16(h.data() + 20, 1);  // PCM
+  put16(h.data() + 22, 1);  // mono
+  put32(h.data() + 24, static_cast<std::uint32_t>(rate));
+  put32(h.data() + 28, static_cast<std::uint32_t>(rate) * 2);
+  put16(h.data() + 32, 2);
+  put16(h.data() + 34, 16);
+  std::memcpy(h.data() + 36, "data", 4);
+  put32(h.data() + 40, data_bytes);
+  return h;
+}
+
+}  // namespace
+
+Recording::Recording(std::filesystem::path path, int rate, std::size_t ring_samples)
+    : path_(std::move(path)),
+      rate_(rate),
+      ring_(std::bit_ceil(std::max<std::size_t>(ring_samples, 1024))) {
+  mask_ = ring_.size() - 1;
+  std::error_code ec;
+  std::filesystem::create_directories(path_.parent_path(), ec);
+  file_ = std::fopen(path_.c_str(), "wb");
+  if (!file_)
+    throw std::runtime_error("cannot create " + path_.string() + ": " + std::strerror(errno));
+  auto h = header(rate_, 0);
+  std::fwrite(h.data(), 1, h.size(), file_);
+}
+
+Recording::~Recording() {
+  if (file_) std::fclose(file_);
+}
+
+void Recording::write(std::span<const std::int16_t> frame) {
+  auto tail = tail_.load(std::memory_order_relaxed);
+  auto head = head_.load(std::memory_order_acquire);
+  if (tail - head + frame.size() > ring_.size()) {  // the writer fell behind: drop, count
+    dropped_.fetch_add(frame.size(), std::memory_order_relaxed);
+    return;
+  }
+  for (std::size_t i = 0; i < frame.size(); ++i) ring_[(tail + i) & mask_] = frame[i];
+  tail_.store(tail + frame.size(), std::memory_order_release);
+}
+
+bool Recording::drain() {
+  bool closed = closed_.load(std::memory_order_acquire);  // before reading tail: see it all
+  auto tail = tail_.load(std::memory_order_acquire);
+  auto head = head_.load(std::memory_order_relaxed);
+  while (head < tail) {
+    auto start = head & mask_;
+    auto n = std::min<std::uint64_t>(tail - head, ring_.size() - start);
+    if (file_ && error_.empty() &&
+        std::fwrite(ring_.data() + start, sizeof(std::int16_t), n, file_) != n)
+      error_ = "write failed: " + std::string(std::strerror(errno));
+    written_ += n;
+    head += n;
+    head_.store(head, std::memory_order_release);
+  }
+  return closed;
+}
+
+void Recording::finish() {
+  if (!file_) return;
+  auto bytes = static_cast<std::uint32_t>(std::min<std::uint64_t>(written_ * 2, 0xFFFFFFDBu));
+  auto h = header(rate_, bytes);
+  if (std::fseek(file_, 0, SEEK_SET) != 0 ||
+      std::fwrite(h.data(), 1, h.size(), file_) != h.size() || std::fflush(file_) != 0 ||
+      ::fsync(::fileno(file_)) != 0)
+    if (error_.empty()) error_ = "cannot finish " + path_.string() + ": " + std::strerror(errno);
+  std::fclose(file_);
+  file_ = nullptr;
+}
+
+Recorder::Recorder(int period_ms) : period_ms_(period_ms), thread_([this] { run(); }) {}
+
+Recorder::~Recorder() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  for (auto& r : open_) {
+    r->close();
+    r->drain();
+    r->finish();
+  }
+}
+
+void Recorder::add(std::shared_ptr<Recording> r) {
+  std::lock_guard lock(mu_);
+  open_.push_back(std::move(r));
+}
+
+std::vector<std::shared_ptr<Recording>> Recorder::take_finished() {
+  std::lock_guard lock(mu_);
+  return std::exchange(finished_, {});
+}
+
+void Recorder::run() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, std::chrono::milliseconds(period_ms_));
+    auto open = open_;  // the file writes happen without the lock
+    lock.unlock();
+    std::vector<std::shared_ptr<Recording>> done;
+    for (auto& r : open)
+      if (r->drain()) {
+        r->finish();
+        done.push_back(r);
+      }
+    lock.lock();
+    for (auto& r : done) {
+      open_.erase(std::find(open_.begin(), open_.end(), r));
+      finished_.push_back(r);
+    }
+  }
+}
+
+}  // namespace confab::media
