@@ -77,6 +77,7 @@ struct Options {
   int per_room = 5;
   int speakers = 5;            // per room
   std::string codec = "opus";  // opus | pcmu
+  std::string profile;         // confab: the conferences' profile (their mixing rate)
   int janus_rate = 0;          // AudioBridge sampling_rate; 0: 48000 for Opus, 8000 for PCMU
   double warmup_s = 3;
   double window_s = 10;
@@ -92,7 +93,7 @@ void usage() {
       "confab_media_loadgen --target confab|janus --http-port P [--api-key K] --pid PID\n"
       "  [--rooms R] [--per-room N] [--speakers S] [--codec opus|pcmu] [--warmup S]\n"
       "  [--window S] [--listener-tx silence|dtx|none] [--janus-rate HZ] [--label L]\n"
-      "  [--json FILE] [--setup-limit S] [--join-budget CMDS]");
+      "  [--json FILE] [--setup-limit S] [--join-budget CMDS] [--profile NAME]");
 }
 
 Options parse(int argc, char** argv) {
@@ -123,6 +124,8 @@ Options parse(int argc, char** argv) {
       o.speakers = std::stoi(val());
     else if (a == "--codec")
       o.codec = val();
+    else if (a == "--profile")
+      o.profile = val();
     else if (a == "--janus-rate")
       o.janus_rate = std::stoi(val());
     else if (a == "--warmup")
@@ -465,6 +468,7 @@ void LoadGen::queue_confab_setup() {
     steps_.push_back([this, r, join_muted] {
       json::object data{{"name", "bench-" + std::to_string(r)},
                         {"member", {{"join_muted", join_muted}}}};
+      if (!o_.profile.empty()) data["profile"] = o_.profile;
       auto res =
           call("PUT", "/v2/accounts/" + account_ + "/conferences", json::object{{"data", data}});
       conf_ids_.push_back(std::string(res.at("data").at("id").as_string()));

@@ -19,8 +19,8 @@ NAMES = {
     "webinar": "(a) webinar: 3 speakers + 2,000 muted listeners, Opus",
     "meeting": "(b) meeting: 50 all talking, Opus",
     "webinar100": "(c) webinar: 3 speakers + 100 muted listeners, Opus",
-    "rooms": "(d) 200 rooms x 5 all talking, PCMU",
-    "rooms8k": "(d') the same, server mixing at 8 kHz",
+    "rooms": "(d) 200 rooms x 5 all talking, PCMU, narrowband profile (8 kHz rooms)",
+    "rooms48k": "(d') the same, rooms mixing at 48 kHz (cdquality profile)",
 }
 
 
@@ -37,7 +37,7 @@ def verdict(label, r):
     if r["target"] != "confab":
         return ("keeps up" if realtime(r) else
                 f"falls behind: delivered {r['delivered_pct']:.0f} %, seq loss {r['loss_pct']:.1f} %")
-    if label == "rooms8k":
+    if label == "rooms48k":
         return f"(what-if) real time: {'yes' if realtime(r) else 'no'}"
     if label in ("webinar", "rooms"):
         ok = realtime(r)
@@ -61,7 +61,7 @@ def verdict(label, r):
 head = ("scenario", "server", "legs", "setup s", "delivered %", "seq loss %", "late/ticks", "srv CPU %",
         "CPU/leg %", "enc/dec per tick", "loadgen %", "other %", "target")
 table = []
-order = ["webinar", "meeting", "webinar100", "rooms", "rooms8k"]
+order = ["webinar", "meeting", "webinar100", "rooms", "rooms48k"]
 for label in order + sorted({k[0] for k in runs} - set(order)):
     for target in ("confab", "janus"):
         r = runs.get((label, target))

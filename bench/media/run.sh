@@ -10,8 +10,9 @@
 #   webinar     1 room: 3 speakers + 2,000 muted listeners, Opus 48 kHz   real time, 0 late ticks, loss < 1 %
 #   meeting     1 room: 50 participants all talking, Opus 48 kHz          CPU: confab <= Janus / 4
 #   webinar100  1 room: 3 speakers + 100 muted listeners, Opus 48 kHz     CPU per participant <= Janus / 10
-#   rooms       200 rooms x 5 participants all talking, PCMU              real time on one shard
-#   rooms8k     the same with the server mixing at 8 kHz (media.rate)     (what-if; no target)
+#   rooms       200 rooms x 5 participants all talking, PCMU, conferences   real time on one shard
+#               with profile "narrowband" (8 kHz rooms, as Janus mixes PCMU rooms here)
+#   rooms48k    the same with profile "cdquality" (48 kHz rooms)          (what-if; no target)
 #   alloc       in-process engine, 3 talking + 50 listening legs          0 heap allocations per tick
 #
 # Listeners act as muted clients: they send an encoded silent frame every 20 ms
@@ -22,7 +23,7 @@
 # could not run; a missed target is reported, never fatal.
 #
 # Knobs (environment):
-#   BENCH_MEDIA_SCENARIOS    "webinar meeting webinar100 rooms rooms8k alloc"
+#   BENCH_MEDIA_SCENARIOS    "webinar meeting webinar100 rooms rooms48k alloc"
 #   BENCH_MEDIA_WARMUP       3 (s)      BENCH_MEDIA_WINDOW  10 (s)
 #   BENCH_MEDIA_LISTENER_TX  silence | dtx | none
 #   BENCH_MEDIA_JANUS        1; 0 skips Janus
@@ -44,7 +45,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$ROOT/bench/media
 BUILD=${CONFAB_BUILD:-$ROOT/build/release}
 BIN=$BUILD/confab
-SCENARIOS=" ${BENCH_MEDIA_SCENARIOS:-webinar meeting webinar100 rooms rooms8k alloc} "
+SCENARIOS=" ${BENCH_MEDIA_SCENARIOS:-webinar meeting webinar100 rooms rooms48k alloc} "
 WARMUP=${BENCH_MEDIA_WARMUP:-3}
 WINDOW=${BENCH_MEDIA_WINDOW:-10}
 LISTENER_TX=${BENCH_MEDIA_LISTENER_TX:-silence}
@@ -284,15 +285,14 @@ if want webinar100; then
   if [ "$JANUS" = 1 ]; then run_case webinar100 janus --rooms 1 --per-room 103 --speakers 3 --codec opus; fi
 fi
 if want rooms; then
-  run_case rooms confab --rooms 200 --per-room 5 --speakers 5 --codec pcmu
+  run_case rooms confab --rooms 200 --per-room 5 --speakers 5 --codec pcmu --profile narrowband
   if [ "$JANUS" = 1 ] && [ "${BENCH_MEDIA_JANUS_ROOMS:-0}" = 1 ]; then
     run_case rooms janus --rooms 200 --per-room 5 --speakers 5 --codec pcmu
   fi
 fi
-if want rooms8k; then
-  # The same 200 G.711 rooms with the server mixing at 8 kHz (media.rate = 8000, server-wide):
-  # no resampling. Shows what a per-conference rate would buy (see docs/performance-media.md).
-  CONFAB_MEDIA_RATE=8000 run_case rooms8k confab --rooms 200 --per-room 5 --speakers 5 --codec pcmu
+if want rooms48k; then
+  # The same 200 G.711 rooms mixing at 48 kHz: every leg resampled both ways (what-if).
+  run_case rooms48k confab --rooms 200 --per-room 5 --speakers 5 --codec pcmu --profile cdquality
 fi
 if want alloc; then
   echo
