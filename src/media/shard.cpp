@@ -433,8 +433,9 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
       report(EngineEvent::Type::timeout, room, *leg, 0);
       continue;
     }
-    auto f = leg->jb.pop();
-    if (f.kind == JitterBuffer::Kind::waiting || !leg->spec.speak) {
+    // Muted: nothing was buffered (see on_packet), so nothing to take or decode.
+    auto f = leg->spec.speak ? leg->jb.pop() : JitterBuffer::Frame{};
+    if (f.kind == JitterBuffer::Kind::waiting) {
       if (leg->talk.talking() && leg->talk.feed_score(0) == TalkChange::stopped)
         report(EngineEvent::Type::quiet, room, *leg, 0);
       continue;

@@ -114,6 +114,8 @@ json::object event_data(const core::Event& e, std::string_view node, std::uint64
     d["application_name"] = e.detail;
     d["routing_key"] = routing_key(e);
     if (e.participant) d["participant_id"] = e.participant->participant_id;
+    for (auto& [k, v] : e.payload)  // what the command carries: media_id, record action, relate
+      if (!d.contains(k)) d[k] = v;
     return d;
   }
   d["event"] = core::event_name(e.type);
