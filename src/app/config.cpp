@@ -81,6 +81,8 @@ void apply_toml(Config& c, const std::filesystem::path& file) {
     c.max_speakers = small(*v, "media.max_speakers", 1, 16);
   if (auto v = get<std::int64_t>(t["media"]["rtp_timeout_ms"], "media.rtp_timeout_ms"))
     c.rtp_timeout_ms = small(*v, "media.rtp_timeout_ms", 100, 3'600'000);
+  if (auto v = get<std::int64_t>(t["media"]["upload_limit"], "media.upload_limit"))
+    c.media_upload_limit = static_cast<std::size_t>(positive(*v, "media.upload_limit"));
   if (auto v = get<std::int64_t>(t["auth"]["token_ttl"], "auth.token_ttl"))
     c.token_ttl =
         static_cast<int>(std::min<std::int64_t>(positive(*v, "auth.token_ttl"), 1LL << 30));
@@ -110,6 +112,8 @@ void apply_env(Config& c) {
     c.rtp_timeout_ms = static_cast<int>(env_number("CONFAB_RTP_TIMEOUT_MS", v));
   if (auto* v = std::getenv("CONFAB_BODY_LIMIT"))
     c.body_limit = static_cast<std::size_t>(env_number("CONFAB_BODY_LIMIT", v));
+  if (auto* v = std::getenv("CONFAB_MEDIA_UPLOAD_LIMIT"))
+    c.media_upload_limit = static_cast<std::size_t>(env_number("CONFAB_MEDIA_UPLOAD_LIMIT", v));
 }
 
 }  // namespace confab::app

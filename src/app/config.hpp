@@ -24,14 +24,18 @@ struct Config {
   int media_tick_ms = 20;
   int max_speakers = 3;
   int rtp_timeout_ms = 30000;
+  std::size_t media_upload_limit = 16 << 20;  // bytes of one media upload (the WAV file)
 
   std::string host() const;
   std::uint16_t port() const;  // throws std::invalid_argument naming the bad value
 };
 
-// Applies a TOML file's keys: data_dir, log_level, [http] listen/body_limit, [auth] token_ttl.
+// Applies a TOML file's keys: data_dir, log_level, node, [http] listen/body_limit, [auth]
+// token_ttl, [media] ip/port/shards/rate/tick_ms/max_speakers/rtp_timeout_ms/upload_limit.
 void apply_toml(Config& c, const std::filesystem::path& file);
-// Applies CONFAB_DATA_DIR, CONFAB_HTTP, CONFAB_LOG_LEVEL, CONFAB_TOKEN_TTL, CONFAB_BODY_LIMIT.
+// Applies CONFAB_DATA_DIR, CONFAB_HTTP, CONFAB_LOG_LEVEL, CONFAB_NODE, CONFAB_TOKEN_TTL,
+// CONFAB_MEDIA_IP, CONFAB_MEDIA_PORT, CONFAB_RTP_TIMEOUT_MS, CONFAB_BODY_LIMIT,
+// CONFAB_MEDIA_UPLOAD_LIMIT.
 void apply_env(Config& c);
 
 }  // namespace confab::app
