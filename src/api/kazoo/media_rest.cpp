@@ -178,9 +178,12 @@ void Rest::upload(Ctx& c, const net::Request& req, const core::Doc& doc, net::Re
     throw field_error("file", e.kind == media::WavError::Kind::too_long ? "maximum" : "format",
                       e.what());
   }
-  json::object facts{{"content_type", "audio/wav"},       {"media_type", "wav"},
-                     {"content_length", req.body.size()}, {"sample_rate", pcm.rate},
-                     {"channels", pcm.channels},          {"duration_ms", pcm.duration_ms()}};
+  json::object facts{{"content_type", "audio/wav"},
+                     {"media_type", "wav"},
+                     {"content_length", static_cast<std::int64_t>(req.body.size())},
+                     {"sample_rate", pcm.rate},
+                     {"channels", pcm.channels},
+                     {"duration_ms", pcm.duration_ms()}};
   auto file = file_of(doc);  // before prepare: nothing may throw between it and the write
   // The server writes the file's facts (a null actor); the client's right to do so was checked.
   auto w = svc_.prepare("media", doc.account_id, doc.id, WriteMode::patch, facts, nullptr);

@@ -1,8 +1,7 @@
 #include "store/media_files.hpp"
+#include "../support.hpp"
 
 #include <gtest/gtest.h>
-
-#include <unistd.h>
 
 #include <filesystem>
 #include <system_error>
@@ -13,11 +12,8 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Dir : ::testing::Test {
-  fs::path root =
-      fs::temp_directory_path() / ("confab-files-" + std::to_string(::getpid()) + "-" +
-                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  void SetUp() override { fs::remove_all(root); }
-  void TearDown() override { fs::remove_all(root); }
+  confab::test::TempDir tmp;
+  fs::path root = tmp.path / "data";
   std::size_t entries(const fs::path& d) {
     std::size_t n = 0;
     for ([[maybe_unused]] auto& e : fs::directory_iterator(d)) ++n;
