@@ -1,5 +1,6 @@
 // Kazoo REST requests: method, path, query, headers and body, through the real Rest face with an
-// in-memory SQLite store. Input: "METHOD PATH\nBODY".
+// in-memory SQLite store and media files in a temporary data dir. Input: "METHOD PATH\nBODY"; $A
+// stands for an account, $M for a media document of it (raw uploads reach the WAV parser).
 #include "api/common/persist.hpp"
 #include "api/kazoo/rest.hpp"
 #include "bus/local_bus.hpp"
@@ -9,9 +10,12 @@
 
 #include <boost/json.hpp>
 
+#include <stdlib.h>
+
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 
 namespace {
@@ -29,14 +33,24 @@ struct World {
                                       cv.notify_one();
                                     }};
   confab::api::Persister persist{svc, exec};
-  confab::api::kazoo::Rest rest{svc, persist, {}};
-  std::string account, token;
+  std::filesystem::path data_dir = make_dir();
+  confab::api::kazoo::Rest rest{svc, persist, {.data_dir = data_dir}};
+  std::string account, token, media;
   World() {
     std::string key;
     auto a = svc.prepare_account(boost::json::object{{"name", "a"}}, true, key);
     svc.commit(a);
     account = a.doc.id;
     token = svc.auth_api_key(key);
+    auto m = svc.prepare("media", account, {}, confab::core::WriteMode::create,
+                         boost::json::object{{"name", "m"}});
+    svc.commit(m);
+    media = m.doc.id;
+  }
+  ~World() { std::filesystem::remove_all(data_dir); }
+  static std::filesystem::path make_dir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "confab-fuzz-XXXXXX").string();
+    return mkdtemp(tmpl.data()) ? tmpl : "/nonexistent";
   }
 };
 
@@ -46,6 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static World w;
   std::string in(reinterpret_cast<const char*>(data), size);
   for (std::size_t p; (p = in.find("$A")) != std::string::npos;) in.replace(p, 2, w.account);
+  for (std::size_t p; (p = in.find("$M")) != std::string::npos;) in.replace(p, 2, w.media);
   confab::net::Request req;
   auto nl = in.find('\n');
   std::string line = in.substr(0, nl);

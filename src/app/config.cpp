@@ -84,6 +84,8 @@ void apply_toml(Config& c, const std::filesystem::path& file) {
   if (auto v = get<std::int64_t>(t["media"]["rtp_timeout_ms"], "media.rtp_timeout_ms"))
     c.rtp_timeout_ms = small(*v, "media.rtp_timeout_ms", 100, 3'600'000);
   if (auto v = get<std::string>(t["media"]["hold_music"], "media.hold_music")) c.hold_music = *v;
+  if (auto v = get<std::int64_t>(t["media"]["upload_limit"], "media.upload_limit"))
+    c.media_upload_limit = static_cast<std::size_t>(positive(*v, "media.upload_limit"));
   if (auto v = get<std::int64_t>(t["auth"]["token_ttl"], "auth.token_ttl"))
     c.token_ttl =
         static_cast<int>(std::min<std::int64_t>(positive(*v, "auth.token_ttl"), 1LL << 30));
@@ -114,6 +116,8 @@ void apply_env(Config& c) {
   if (auto* v = std::getenv("CONFAB_BODY_LIMIT"))
     c.body_limit = static_cast<std::size_t>(env_number("CONFAB_BODY_LIMIT", v));
   if (auto* v = std::getenv("CONFAB_HOLD_MUSIC")) c.hold_music = v;
+  if (auto* v = std::getenv("CONFAB_MEDIA_UPLOAD_LIMIT"))
+    c.media_upload_limit = static_cast<std::size_t>(env_number("CONFAB_MEDIA_UPLOAD_LIMIT", v));
 }
 
 void check(const Config& c) {

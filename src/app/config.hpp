@@ -26,14 +26,18 @@ struct Config {
   int rtp_timeout_ms = 30000;
   // What members waiting for a moderator hear: a tone string or a media id; "" for silence.
   std::string hold_music = "tone_stream://v=-20;%(400,100,523);%(400,100,659);%(400,1600,784)";
+  std::size_t media_upload_limit = 16 << 20;  // bytes of one media upload (the WAV file)
 
   std::string host() const;
   std::uint16_t port() const;  // throws std::invalid_argument naming the bad value
 };
 
-// Applies a TOML file's keys: data_dir, log_level, [http] listen/body_limit, [auth] token_ttl.
+// Applies a TOML file's keys: data_dir, log_level, node, [http] listen/body_limit, [auth]
+// token_ttl, [media] ip/port/shards/rate/tick_ms/max_speakers/rtp_timeout_ms/upload_limit.
 void apply_toml(Config& c, const std::filesystem::path& file);
-// Applies CONFAB_DATA_DIR, CONFAB_HTTP, CONFAB_LOG_LEVEL, CONFAB_TOKEN_TTL, CONFAB_BODY_LIMIT.
+// Applies CONFAB_DATA_DIR, CONFAB_HTTP, CONFAB_LOG_LEVEL, CONFAB_NODE, CONFAB_TOKEN_TTL,
+// CONFAB_MEDIA_IP, CONFAB_MEDIA_PORT, CONFAB_RTP_TIMEOUT_MS, CONFAB_BODY_LIMIT,
+// CONFAB_MEDIA_UPLOAD_LIMIT.
 void apply_env(Config& c);
 // Checks what can be checked once every source is applied; throws std::invalid_argument.
 void check(const Config& c);

@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   Config cfg;
   std::string config_file, data_dir, http, log_level;
   int token_ttl = 0;
-  std::size_t body_limit = 0;
+  std::size_t body_limit = 0, upload_limit = 0;
   std::string media_ip;
   int media_port = -1, media_shards = -1, rtp_timeout = 0;
   auto* serve = cli.add_subcommand("serve", "run the server");
@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   serve->add_option("--token-ttl", token_ttl, "auth token lifetime in seconds")
       ->check(CLI::PositiveNumber);
   serve->add_option("--body-limit", body_limit, "largest request body in bytes")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--media-upload-limit", upload_limit, "largest media upload (WAV) in bytes")
       ->check(CLI::PositiveNumber);
   serve->add_option("--media-ip", media_ip, "IPv4 address RTP is received on and announced in SDP");
   serve->add_option("--media-port", media_port, "first RTP port (one per shard; 0: any)")
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
       if (!log_level.empty()) cfg.log_level = log_level;
       if (token_ttl) cfg.token_ttl = token_ttl;
       if (body_limit) cfg.body_limit = body_limit;
+      if (upload_limit) cfg.media_upload_limit = upload_limit;
       if (!media_ip.empty()) cfg.media_ip = media_ip;
       if (media_port >= 0) cfg.media_port = media_port;
       if (media_shards >= 0) cfg.media_shards = media_shards;

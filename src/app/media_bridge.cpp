@@ -1,6 +1,8 @@
 #include "app/media_bridge.hpp"
 
 #include "core/error.hpp"
+#include "media/wav.hpp"
+#include "store/media_files.hpp"
 
 #include <arpa/inet.h>
 #include <spdlog/spdlog.h>
@@ -11,6 +13,11 @@
 
 namespace confab::app {
 namespace json = boost::json;
+
+namespace {
+// A media file is read whole on the store thread; ten minutes of 48 kHz stereo fit.
+constexpr std::size_t kMaxMediaBytes = 128u << 20;
+}  // namespace
 
 int profile_rate(const json::object& conference) {
   auto* v = conference.if_contains("profile");
@@ -80,10 +87,13 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
   }
   auto port = engine_.add_room(it->second.id, it->second.rate);
   if (fresh && !opts_.hold_music.empty())
-    if (auto clip = clip_for(room->account_id(), opts_.hold_music, it->second.rate)) {
-      auto id = next_id_++;
-      if (engine_.set_hold_music(it->second.id, clip.get(), id)) plays_[id] = clip;
-    }
+    with_clip(room->account_id(), opts_.hold_music, it->second.rate,
+              [this, conference_id, room_id = it->second.id](ClipPtr clip) {
+                auto r = rooms_.find(conference_id);
+                if (r == rooms_.end() || r->second.id != room_id) return;
+                auto id = next_id_++;
+                if (engine_.set_hold_music(room_id, clip.get(), id)) plays_[id] = std::move(clip);
+              });
   media::LegSpec spec;
   spec.leg = next_id_++;
   spec.room = it->second.id;
@@ -225,37 +235,72 @@ void MediaBridge::on_engine_event(const media::EngineEvent& e) {
 
 namespace confab::app {
 
-MediaBridge::ClipPtr MediaBridge::clip_for(const std::string& account_id, const std::string& ref,
-                                           int rate) {
-  auto key =
-      std::make_pair(ref.starts_with(media::kToneScheme) ? ref : account_id + "/" + ref, rate);
-  if (auto it = clips_.find(key); it != clips_.end()) return it->second;
-  auto clip = std::make_shared<media::Clip>();
-  clip->rate = rate;
-  try {
-    if (ref.starts_with(media::kToneScheme)) {
-      clip->pcm = media::render_tone(media::parse_tone(ref), rate);
-    } else {
-      clip->pcm = load_media(account_id, ref, rate);
-    }
-  } catch (const std::exception& e) {
-    spdlog::warn("media: cannot play {}: {}", ref, e.what());
-    return nullptr;
-  }
+void MediaBridge::cache(std::string key, ClipPtr clip) {
   // A few dozen distinct sources at most in practice; drop the ones nobody plays any more.
   if (clips_.size() >= 64)
     std::erase_if(clips_, [](const auto& kv) { return kv.second.use_count() == 1; });
-  clips_[key] = clip;
-  return clip;
+  clips_[std::move(key)] = std::move(clip);
 }
 
-void MediaBridge::start_play(const RoomRef& room, std::uint64_t leg, ClipPtr clip, bool loop) {
-  if (!clip) return;
+void MediaBridge::with_clip(const std::string& account_id, const std::string& ref, int rate,
+                            std::function<void(ClipPtr)> then) {
+  if (ref.starts_with(media::kToneScheme)) {
+    auto key = ref + "@" + std::to_string(rate);
+    if (auto it = clips_.find(key); it != clips_.end()) return then(it->second);
+    auto clip = std::make_shared<media::Clip>();
+    clip->rate = rate;
+    try {
+      clip->pcm = media::render_tone(media::parse_tone(ref), rate);
+    } catch (const std::exception& e) {
+      spdlog::warn("media: cannot play {}: {}", ref, e.what());
+      return;
+    }
+    cache(key, clip);
+    return then(std::move(clip));
+  }
+  auto* doc = svc_.directory().find("media", ref);
+  if (!doc || doc->account_id != account_id || !doc->body.contains("content_length")) {
+    spdlog::warn("media: cannot play {}: no such media with audio in account {}", ref, account_id);
+    return;
+  }
+  auto key =
+      account_id + "/" + ref + "#" + std::to_string(doc->revision) + "@" + std::to_string(rate);
+  if (auto it = clips_.find(key); it != clips_.end()) return then(it->second);
+  std::filesystem::path file;
+  try {
+    file = store::media_path(opts_.data_dir, account_id, ref);
+  } catch (const std::exception& e) {
+    spdlog::warn("media: cannot play {}: {}", ref, e.what());
+    return;
+  }
+  persist_.read_file(
+      file, kMaxMediaBytes,
+      [this, key, ref, rate, then = std::move(then)](const std::string& error, std::string bytes) {
+        if (stopping_) return;
+        if (!error.empty()) {
+          spdlog::warn("media: cannot play {}: {}", ref, error);
+          return;
+        }
+        try {
+          auto clip = std::make_shared<media::Clip>(media::to_clip(media::parse_wav(bytes), rate));
+          cache(key, clip);
+          then(std::move(clip));
+        } catch (const std::exception& e) {
+          spdlog::warn("media: cannot play {}: {}", ref, e.what());
+        }
+      });
+}
+
+void MediaBridge::start_play(const std::string& conference_id, std::uint64_t room,
+                             std::uint64_t leg, ClipPtr clip) {
+  auto it = rooms_.find(conference_id);
+  if (!clip || it == rooms_.end() || it->second.id != room) return;  // the room ended meanwhile
+  if (leg && !legs_.count(leg)) return;                              // so did the leg
   auto id = next_id_++;
-  if (engine_.play(room.id, leg, clip.get(), id, loop))
+  if (engine_.play(room, leg, clip.get(), id))
     plays_[id] = std::move(clip);
   else
-    spdlog::warn("media: the engine is busy; a play to room {} was dropped", room.id);
+    spdlog::warn("media: the engine is busy; a play to room {} was dropped", room);
 }
 
 void MediaBridge::play_tone(const std::string& conference_id, std::string_view key,
@@ -268,7 +313,10 @@ void MediaBridge::play_tone(const std::string& conference_id, std::string_view k
   if (v && v->is_bool() && v->as_bool()) ref = default_tone;
   if (v && v->is_string()) ref = v->as_string();
   if (ref.empty()) return;  // absent or false: Kazoo plays nothing
-  start_play(room->second, 0, clip_for(room->second.account_id, ref, room->second.rate));
+  with_clip(room->second.account_id, ref, room->second.rate,
+            [this, conference_id, id = room->second.id](ClipPtr clip) {
+              start_play(conference_id, id, 0, std::move(clip));
+            });
 }
 
 void MediaBridge::on_command(const core::Event& e) {
@@ -289,9 +337,10 @@ void MediaBridge::on_command(const core::Event& e) {
       if (it == leg_of_.end()) return;  // no media leg: nobody to play to
       leg = it->second;
     }
-    start_play(
-        room->second, leg,
-        clip_for(room->second.account_id, std::string(media_id->as_string()), room->second.rate));
+    with_clip(room->second.account_id, std::string(media_id->as_string()), room->second.rate,
+              [this, conference_id = e.conference_id, id = room->second.id, leg](ClipPtr clip) {
+                start_play(conference_id, id, leg, std::move(clip));
+              });
     return;
   }
   if (e.detail == "record") {
@@ -302,9 +351,10 @@ void MediaBridge::on_command(const core::Event& e) {
       recording_of_.erase(e.conference_id);
       return;
     }
-    auto dir = opts_.data_dir / "recordings" / room->second.account_id;
-    auto part = dir / (svc_.new_id() + ".wav.part");
     try {
+      // Recorded beside where it will be installed; named after its document once it exists.
+      auto part = store::temp_path_for(
+          store::recording_path(opts_.data_dir, room->second.account_id, svc_.new_id()));
       auto rec = engine_.record_start(room->second.id, room->second.rate, part);
       auto* doc = svc_.directory().find("conference", e.conference_id);
       std::string name;
@@ -318,10 +368,6 @@ void MediaBridge::on_command(const core::Event& e) {
       spdlog::error("media: cannot record conference {}: {}", e.conference_id, err.what());
     }
   }
-}
-
-std::vector<std::int16_t> MediaBridge::load_media(const std::string&, const std::string& id, int) {
-  throw std::runtime_error("media " + id + ": media files are not supported yet");
 }
 
 // A finished recording file becomes a recording document: renamed to its id, then stored.
@@ -355,18 +401,15 @@ void MediaBridge::collect_recordings() {
                       {"samples_dropped", static_cast<std::int64_t>(rec->dropped())}};
     try {
       auto w = svc_.prepare("recording", ref.account_id, "", core::WriteMode::create, body);
-      auto path = rec->path().parent_path() / (w.doc.id + ".wav");
-      std::filesystem::rename(rec->path(), path, ec);
-      if (ec) {
-        svc_.abort(w);
-        throw std::runtime_error("cannot rename " + rec->path().string() + ": " + ec.message());
-      }
-      persist_.write(std::move(w), [path, id = ref.conference_id](const std::string& error) {
-        if (error.empty()) return;
-        spdlog::error("media: recording of {} not stored: {}", id, error);
-        std::error_code ignored;
-        std::filesystem::remove(path, ignored);
-      });
+      auto dest = store::recording_path(opts_.data_dir, ref.account_id, w.doc.id);
+      persist_.write_with_staged_file(
+          std::move(w), rec->path(), dest,
+          [staged = rec->path(), id = ref.conference_id](const std::string& error) {
+            if (error.empty()) return;
+            spdlog::error("media: recording of {} not stored: {}", id, error);
+            std::error_code ignored;
+            std::filesystem::remove(staged, ignored);
+          });
     } catch (const std::exception& err) {
       spdlog::error("media: recording of {} not stored: {}", ref.conference_id, err.what());
       std::filesystem::remove(rec->path(), ec);

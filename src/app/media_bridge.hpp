@@ -63,17 +63,20 @@ class MediaBridge final : public api::MediaPort {
     std::int64_t start = 0;  // unix seconds
   };
   using ClipPtr = std::shared_ptr<const media::Clip>;
-  // A tone string or a media id of the account, at `rate`; null (and logged) when it cannot be
-  // had. Kept in a small cache: the same entry tone serves every join.
-  ClipPtr clip_for(const std::string& account_id, const std::string& ref, int rate);
+  // A tone string or a media id of the account at `rate`, then `then(clip)` on the control
+  // thread: at once for tones and cached clips, after the store thread has read the file for
+  // media. A clip that cannot be had is logged and not played. Clips are cached by source and
+  // rate (media by revision too): the same entry tone serves every join.
+  void with_clip(const std::string& account_id, const std::string& ref, int rate,
+                 std::function<void(ClipPtr)> then);
+  void cache(std::string key, ClipPtr clip);
   // Plays a clip to the room (leg 0) or one leg, keeping it alive until the engine is done.
-  void start_play(const RoomRef& room, std::uint64_t leg, ClipPtr clip, bool loop = false);
+  // `conference_id` and `room.id` are checked again when the clip arrives late (file read).
+  void start_play(const std::string& conference_id, std::uint64_t room, std::uint64_t leg,
+                  ClipPtr clip);
   // play_entry_tone / play_exit_tone of the conference: true, a tone string or a media id.
   void play_tone(const std::string& conference_id, std::string_view key,
                  std::string_view default_tone);
-  // A media document's audio, mono at `rate`. Throws naming what is wrong.
-  std::vector<std::int16_t> load_media(const std::string& account_id, const std::string& id,
-                                       int rate);
   void on_command(const core::Event& e);
   void collect_recordings();
   struct LegRef {
@@ -103,9 +106,9 @@ class MediaBridge final : public api::MediaPort {
   int sub_ = 0;
   bool stopping_ = false;
   std::uint64_t next_id_ = 1;
-  std::unordered_map<std::string, RoomRef> rooms_;        // conference id -> engine room
-  std::unordered_map<std::uint64_t, ClipPtr> plays_;      // play id -> clip the engine reads
-  std::map<std::pair<std::string, int>, ClipPtr> clips_;  // (source, rate) -> clip
+  std::unordered_map<std::string, RoomRef> rooms_;    // conference id -> engine room
+  std::unordered_map<std::uint64_t, ClipPtr> plays_;  // play id -> clip the engine reads
+  std::map<std::string, ClipPtr> clips_;              // source@rate -> clip
   std::map<const media::Recording*, std::pair<std::shared_ptr<media::Recording>, RecordingRef>>
       recordings_;
   std::unordered_map<std::string, const media::Recording*> recording_of_;  // conference id

@@ -177,7 +177,7 @@ int serve(const Config& cfg) {
   media::Engine engine(ecfg);
   MediaBridge media_bridge(svc, bus, engine, persist, io,
                            {cfg.media_ip, cfg.data_dir, cfg.hold_music});
-  api::kazoo::Rest rest(svc, persist, {node, CONFAB_VERSION, &media_bridge});
+  api::kazoo::Rest rest(svc, persist, {node, CONFAB_VERSION, &media_bridge, cfg.data_dir});
   api::kazoo::EventSocket events(svc, bus, node);
   api::FaceContext ctx{svc, chat, calls, persist, bus, node};
   std::vector<std::unique_ptr<api::Face>> faces;
@@ -194,6 +194,9 @@ int serve(const Config& cfg) {
   }
   hopts.port = cfg.port();
   hopts.body_limit = cfg.body_limit;
+  hopts.body_limit_for = [&cfg](std::string_view method, std::string_view path) {
+    return api::kazoo::Rest::is_upload(method, path) ? cfg.media_upload_limit : cfg.body_limit;
+  };
   hopts.error_response = [&rest](int status, std::string_view msg) {
     return rest.transport_error(status, msg);
   };

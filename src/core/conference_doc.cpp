@@ -1,6 +1,7 @@
 #include "core/conference_doc.hpp"
 
 #include "core/error.hpp"
+#include "core/field_errors.hpp"
 #include "core/muc.hpp"
 #include "media/tone.hpp"
 
@@ -17,52 +18,12 @@ namespace {
 
 constexpr std::int64_t kMaxParticipants = 1'000'000;
 
-// Collects every failure before throwing, as Kazoo reports all invalid fields at once.
-class Report {
- public:
-  void fail(const std::string& path, std::string_view rule, std::string msg,
-            json::value extra = nullptr) {
-    json::object r{{"message", msg}};
-    if (!extra.is_null()) r["value"] = std::move(extra);
-    auto& field = errors_[path];
-    if (!field.is_object()) field = json::object{};
-    field.as_object()[rule] = std::move(r);
-  }
-  void throw_if_any() {
-    if (!errors_.empty()) throw Error(Errc::invalid_data, "invalid data", std::move(errors_));
-  }
-
- private:
-  json::object errors_;
-};
-
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::string join(std::string_view a, std::string_view b) {
   return a.empty() ? std::string(b) : std::string(a) + "." + std::string(b);
-}
-
-void check_string(Report& r, const json::object& o, std::string_view key, const std::string& path,
-                  std::size_t min_len = 0, std::size_t max_len = 0) {
-  auto* v = o.if_contains(key);
-  if (!v) return;
-  if (!v->is_string()) {
-    r.fail(path, "type", "Value did not match type(s): string");
-    return;
-  }
-  auto n = v->as_string().size();
-  if (min_len && n < min_len)
-    r.fail(path, "minLength", "String must be at least " + std::to_string(min_len) + " characters");
-  if (max_len && n > max_len)
-    r.fail(path, "maxLength",
-           "String must not be more than " + std::to_string(max_len) + " characters");
-}
-
-void check_bool(Report& r, const json::object& o, std::string_view key, const std::string& path) {
-  auto* v = o.if_contains(key);
-  if (v && !v->is_bool()) r.fail(path, "type", "Value did not match type(s): boolean");
 }
 
 // Arrays of digit strings: numbers and pins. Duplicates inside one array are refused too.

@@ -40,6 +40,8 @@ std::string_view errc_name(Errc c) {
       return "CannotKickOrganizer";
     case Errc::not_acceptable:
       return "not_acceptable_here";
+    case Errc::unsupported_media_type:
+      return "unsupported_media_type";
   }
   return "error";
 }

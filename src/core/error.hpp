@@ -28,7 +28,8 @@ enum class Errc {
   not_a_member,
   not_organizer,
   cannot_kick_organizer,
-  not_acceptable,  // an SDP offer confab cannot take (SIP's 488 Not Acceptable Here)
+  not_acceptable,          // an SDP offer confab cannot take (SIP's 488 Not Acceptable Here)
+  unsupported_media_type,  // a body in a type or an encoding we do not take (an upload)
 };
 
 std::string_view errc_name(Errc c);

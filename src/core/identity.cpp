@@ -1,8 +1,8 @@
 #include "core/identity.hpp"
 
-#include "core/conference_doc.hpp"
 #include "core/crypto.hpp"
 #include "core/error.hpp"
+#include "core/field_errors.hpp"
 
 #include <boost/json.hpp>
 
@@ -12,11 +12,6 @@ namespace confab::core {
 namespace json = boost::json;
 
 namespace {
-
-json::object require_object(const json::value& v) {
-  if (!v.is_object()) throw field_error("data", "type", "Value did not match type(s): object");
-  return strip_private(v.as_object());
-}
 
 void check_str(json::object& errors, const json::object& o, std::string_view key, bool required,
                std::size_t min_len, std::size_t max_len) {

@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "core/identity.hpp"
 #include "core/json_util.hpp"
+#include "core/media_doc.hpp"
 #include "core/muc.hpp"
 
 #include <boost/json.hpp>
@@ -111,6 +112,11 @@ PendingWrite ConferenceService::prepare(std::string_view kind, std::string_view 
     }
   } else if (kind == "hub") {
     d.body = validate_hub(input);
+  } else if (kind == "media") {
+    d.body = validate_media(input, old ? &old->body : nullptr, actor == nullptr);
+  } else if (kind == "recording") {
+    if (actor) throw Error(Errc::forbidden, "recordings are made by the server, not by clients");
+    d.body = validate_recording(input);
   } else if (kind == "account") {
     d.body = validate_account(input);
     d.account_id = d.id;

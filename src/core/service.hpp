@@ -45,7 +45,9 @@ class ConferenceService {
   const Directory& directory() const { return dir_; }
   // Throws not_found unless the document exists and belongs to the account.
   const Doc& get(std::string_view kind, std::string_view account_id, std::string_view id) const;
-  // `actor` (who asks) matters for rules such as: only admins change a user's priv_level.
+  // `actor` (who asks) matters for rules such as: only admins change a user's priv_level. A null
+  // actor is the server itself: only it sets a media document's file facts (after an upload) and
+  // writes recordings.
   PendingWrite prepare(std::string_view kind, std::string_view account_id, std::string_view id,
                        WriteMode mode, const boost::json::value& data,
                        const TokenClaims* actor = nullptr);

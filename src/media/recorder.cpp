@@ -1,5 +1,7 @@
 #include "media/recorder.hpp"
 
+#include "media/wav.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,37 +11,6 @@
 #include <stdexcept>
 
 namespace confab::media {
-
-namespace {
-
-void put32(std::uint8_t* p, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-
-void put16(std::uint8_t* p, std::uint16_t v) {
-  p[0] = static_cast<std::uint8_t>(v);
-  p[1] = static_cast<std::uint8_t>(v >> 8);
-}
-
-// The canonical 44-byte header of 16-bit mono PCM.
-std::array<std::uint8_t, 44> header(int rate, std::uint32_t data_bytes) {
-  std::array<std::uint8_t, 44> h{};
-  std::memcpy(h.data(), "RIFF", 4);
-  put32(h.data() + 4, 36 + data_bytes);
-  std::memcpy(h.data() + 8, "WAVEfmt ", 8);
-  put32(h.data() + 16, 16);
-  put16(h.data() + 20, 1);  // PCM
-  put16(h.data() + 22, 1);  // mono
-  put32(h.data() + 24, static_cast<std::uint32_t>(rate));
-  put32(h.data() + 28, static_cast<std::uint32_t>(rate) * 2);
-  put16(h.data() + 32, 2);
-  put16(h.data() + 34, 16);
-  std::memcpy(h.data() + 36, "data", 4);
-  put32(h.data() + 40, data_bytes);
-  return h;
-}
-
-}  // namespace
 
 Recording::Recording(std::filesystem::path path, int rate, std::size_t ring_samples)
     : path_(std::move(path)),
@@ -51,7 +22,7 @@ Recording::Recording(std::filesystem::path path, int rate, std::size_t ring_samp
   file_ = std::fopen(path_.c_str(), "wb");
   if (!file_)
     throw std::runtime_error("cannot create " + path_.string() + ": " + std::strerror(errno));
-  auto h = header(rate_, 0);
+  auto h = wav_header(rate_, 1, 0);
   std::fwrite(h.data(), 1, h.size(), file_);
 }
 
@@ -90,7 +61,7 @@ bool Recording::drain() {
 void Recording::finish() {
   if (!file_) return;
   auto bytes = static_cast<std::uint32_t>(std::min<std::uint64_t>(written_ * 2, 0xFFFFFFDBu));
-  auto h = header(rate_, bytes);
+  auto h = wav_header(rate_, 1, bytes);
   if (std::fseek(file_, 0, SEEK_SET) != 0 ||
       std::fwrite(h.data(), 1, h.size(), file_) != h.size() || std::fflush(file_) != 0 ||
       ::fsync(::fileno(file_)) != 0)

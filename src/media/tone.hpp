@@ -4,17 +4,13 @@
 //   tone_stream://[v=<dB>;][L=<loops>;]%(<on ms>,<off ms>,<Hz>[,<Hz>...]);%(...)...
 // Other "<name>=<value>" directives of teletone (>=, +=, ...) are accepted and ignored.
 // Clips are rendered on the control thread at a room's rate and only read by a shard.
+#include "media/clip.hpp"
+
 #include <cstdint>
 #include <string_view>
 #include <vector>
 
 namespace confab::media {
-
-// Mono PCM at the rate of the room it was made for. Immutable once handed to the engine.
-struct Clip {
-  int rate = 0;
-  std::vector<std::int16_t> pcm;
-};
 
 struct ToneSegment {
   int on_ms = 0;

@@ -365,20 +365,65 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void read() {
     parser_.emplace();
-    parser_->body_limit(srv_->opts.body_limit);
+    // No limit yet: it depends on the request, and is applied once the header is in (on_header).
+    parser_->body_limit(boost::none);
     parser_->header_limit(16 * 1024);
     stream_.expires_after(srv_->opts.idle_timeout);
-    http::async_read(
+    http::async_read_header(
         stream_, buf_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
   }
 
  private:
+  static constexpr std::size_t kMaxDrain = 256u << 20;
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read(ec);
+    auto& req = parser_->get();
+    std::size_t limit = srv_->opts.body_limit;
+    if (srv_->opts.body_limit_for) {
+      std::string_view target = req.target();
+      limit = srv_->opts.body_limit_for(req.method_string(),
+                                        percent_decode(target.substr(0, target.find('?')), false));
+    }
+    // A declared length over the limit is refused before a byte of the body is read; a chunked
+    // body is held to the limit as it arrives.
+    if (auto n = parser_->content_length(); n && *n > limit)
+      return on_read(http::error::body_limit);
+    parser_->body_limit(limit);
+    // A client that waits for permission before sending a large body (curl does) gets it now,
+    // instead of sending after its own timeout.
+    if (!parser_->is_done() && beast::iequals(req[http::field::expect], "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      return asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                               [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                 if (ec) return self->shutdown();
+                                 self->read_body();
+                               });
+    }
+    read_body();
+  }
+
+  // The idle timeout restarts with every piece of the body: a large upload on a slow link is
+  // not cut off as long as it keeps coming.
+  void read_body() {
+    if (parser_->is_done()) return on_read({});
+    stream_.expires_after(srv_->opts.idle_timeout);
+    http::async_read_some(stream_, buf_, *parser_,
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                            if (ec) return self->on_read(ec);
+                            self->read_body();
+                          });
+  }
+
   void on_read(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == asio::error::connection_reset || ec == asio::error::operation_aborted)
       return shutdown();
-    if (ec == http::error::body_limit) return fail(413, "request body too large");
+    if (ec == http::error::body_limit) {
+      linger_ = true;  // the client is likely still sending the body we refuse
+      return fail(413, "request body too large");
+    }
     if (ec == http::error::header_limit) return fail(431, "request header fields too large");
     if (ec) return fail(400, "malformed HTTP request");
 
@@ -421,6 +466,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     res->prepare_payload();
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                        if (!ec && self->linger_) return self->linger();
                         if (ec || !self->keep_alive_) return self->shutdown();
                         self->replied_ = false;
                         self->read();
@@ -432,6 +478,24 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
+  // After refusing a body the client is still sending: closing at once would reset the
+  // connection, and the reset can destroy our answer before the client reads it. So stop
+  // sending, then read and drop what comes for a while (a lingering close, as web servers do).
+  void linger() {
+    if (!draining_) {
+      draining_ = true;
+      shutdown();
+      drain_buf_.resize(64 * 1024);
+      stream_.expires_after(std::chrono::seconds(10));
+    }
+    stream_.async_read_some(asio::buffer(drain_buf_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > kMaxDrain) return;
+                              self->linger();
+                            });
+  }
+
   beast::tcp_stream stream_;
   beast::flat_buffer buf_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -439,6 +503,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::string remote_;
   bool keep_alive_ = false;
   bool replied_ = false;
+  bool linger_ = false;
+  bool draining_ = false;
+  std::vector<char> drain_buf_;
+  std::size_t drained_ = 0;
   unsigned version_ = 11;
 };
 

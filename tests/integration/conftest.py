@@ -26,9 +26,10 @@ def free_port():
 
 
 class Response:
-    def __init__(self, status, body, headers):
+    def __init__(self, status, body, headers, content=None):
         self.status = status
         self.raw = body
+        self.content = body.encode() if content is None else content  # bytes, for binary bodies
         self.headers = headers
         try:
             self.json = json.loads(body) if body else None
@@ -113,9 +114,10 @@ class Server:
             req.add_header(k, v)
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
-                return Response(r.status, r.read().decode(), dict(r.headers))
+                status, content, headers = r.status, r.read(), dict(r.headers)
         except urllib.error.HTTPError as e:
-            return Response(e.code, e.read().decode(), dict(e.headers))
+            status, content, headers = e.code, e.read(), dict(e.headers)
+        return Response(status, content.decode(errors="replace"), headers, content)
 
     # Conveniences used by most tests.
     def token_for_key(self, api_key):

@@ -1,5 +1,38 @@
-"""A conference joined with media over the Kazoo REST API, for the audio tests."""
+"""A conference joined with media over the Kazoo REST API, and media uploads, for the audio
+tests."""
+import io
+import math
+import struct
+import wave
+
+from conftest import ok
 from rtp_peer import answer_port
+
+
+def make_wav(rate=16000, channels=1, seconds=1.0, hz=440):
+    """A tone written by Python's wave module (16-bit PCM)."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        frames = bytearray()
+        for i in range(int(rate * seconds)):
+            s = int(8000 * math.sin(2 * math.pi * hz * i / rate))
+            frames += struct.pack("<h", s) * channels
+        w.writeframes(bytes(frames))
+    return buf.getvalue()
+
+
+def upload(server, account, media, token, data, content_type="audio/wav"):
+    return server.request("POST", f"/v2/accounts/{account}/media/{media}/raw", token=token,
+                          raw=data, headers={"Content-Type": content_type})
+
+
+def new_media(server, account, token, name="hold music", **extra):
+    r = server.request("PUT", f"/v2/accounts/{account}/media",
+                       {"data": dict(name=name, **extra)}, token=token)
+    return ok(r, 201)
 
 
 class Room:

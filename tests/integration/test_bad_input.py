@@ -29,13 +29,17 @@ class Ctx:
                            {"data": {"first_name": "U", "last_name": "S"}}, token=self.tok_a)
         assert r.status == 201, r
         self.U = r.data["id"]
+        r = self.s.request("PUT", f"/v2/accounts/{self.A}/media", {"data": {"name": "m"}},
+                           token=self.tok_a)
+        assert r.status == 201, r
+        self.M = r.data["id"]
         self.short = Server(tmp / "short", extra_args=["--token-ttl", "1"]).start()
         self.expired_minted = time.time()
         self.expired_token = self.short.admin_token()
 
     def expand(self, text):
         return text.replace("{A}", self.A).replace("{B}", self.B).replace("{C}", self.C) \
-                   .replace("{U}", self.U)
+                   .replace("{U}", self.U).replace("{M}", self.M)
 
     def token(self, who):
         return {"A": self.tok_a, "B": self.tok_b, "admin": self.admin, None: None,
@@ -59,6 +63,7 @@ def J(obj):
 
 CONFS = "/v2/accounts/{A}/conferences"
 CONF = "/v2/accounts/{A}/conferences/{C}"
+MEDIA = "/v2/accounts/{A}/media/{M}"
 NESTED = b'{"data":{"name":"x","deep":' + b"[" * 100 + b"]" * 100 + b"}}"
 
 # (id, method, path, raw body, token, extra headers, status, message, data checks)
@@ -162,6 +167,28 @@ CASES = [
      "bad_identifier", [(("cause",), "-1")]),
     ("unknown_conference_action", "PUT", CONF, J({"data": {"action": "nuke"}}), "A", {}, 404,
      "faulty_request", [(("cause",), "nuke")]),
+    # The media store: uploads are WAV files of the right type; recordings are read-only.
+    ("media_without_name", "PUT", "/v2/accounts/{A}/media", J({"data": {"language": "en"}}), "A",
+     {}, 400, "invalid data", [("name", "required")]),
+    ("media_source_tts", "PUT", "/v2/accounts/{A}/media",
+     J({"data": {"name": "x", "media_source": "tts"}}), "A", {}, 400, "invalid data",
+     [("media_source", "enum", "message")]),
+    ("media_upload_not_wav", "POST", MEDIA + "/raw", b"<html></html>", "A",
+     {"Content-Type": "audio/wav"}, 400, "invalid data",
+     [(("file", "format", "message"), "not a RIFF/WAVE file")]),
+    ("media_upload_wrong_type", "POST", MEDIA + "/raw", b"RIFF", "A",
+     {"Content-Type": "image/png"}, 415, "unsupported_media_type",
+     [(("content_type",), "image/png")]),
+    ("media_upload_other_account", "POST", MEDIA + "/raw", b"RIFF", "B",
+     {"Content-Type": "audio/wav"}, 403, "forbidden", []),
+    ("media_nothing_uploaded", "GET", MEDIA + "/raw", None, "A", {}, 404, "bad_identifier",
+     [(("message",), "no file has been uploaded for this media yet")]),
+    ("method_delete_media_raw", "DELETE", MEDIA + "/raw", None, "A", {}, 405, "invalid_method",
+     [("allow", "GET, POST")]),
+    ("method_put_recordings", "PUT", "/v2/accounts/{A}/recordings", J({"data": {}}), "A", {}, 405,
+     "invalid_method", [("allow", "GET")]),
+    ("unknown_recording", "GET", "/v2/accounts/{A}/recordings/" + "3" * 32, None, "A", {}, 404,
+     "bad_identifier", [(("cause",), "3" * 32)]),
     # Request headers over the server's limit: RFC 6585's 431, naming the problem.
     ("huge_header", "GET", CONFS, None, "A", {"X-Padding": "p" * 20000}, 431, None, []),
 ]

@@ -216,6 +216,9 @@ BAD_STARTS = [
      "CONFAB_TOKEN_TTL: not a positive number: soon"),
     ("env_zero_body_limit", lambda t: [], {"CONFAB_BODY_LIMIT": "0"}, "CONFAB_BODY_LIMIT"),
     ("flag_zero_ttl", lambda t: ["--token-ttl", "0"], {}, "--token-ttl"),
+    ("env_bad_upload_limit", lambda t: [], {"CONFAB_MEDIA_UPLOAD_LIMIT": "16M"},
+     "CONFAB_MEDIA_UPLOAD_LIMIT: not a positive number: 16M"),
+    ("flag_zero_upload_limit", lambda t: ["--media-upload-limit", "0"], {}, "--media-upload-limit"),
     ("flag_bad_log_level", lambda t: ["--log-level", "loud"], {}, "log_level: unknown level loud"),
     ("unknown_flag", lambda t: ["--frobnicate"], {}, "frobnicate"),
     ("bad_host", lambda t: ["--http", "999.1.1.1:80"], {}, "999.1.1.1"),
@@ -226,6 +229,9 @@ BAD_STARTS = [
     ("toml_ttl_not_positive", lambda t: ["--config", _bad_toml(
         t, f'[http]\nlisten = "127.0.0.1:{free_port()}"\n[auth]\ntoken_ttl = -5\n')],
      {}, "token_ttl"),
+    ("toml_upload_limit_not_positive", lambda t: ["--config", _bad_toml(
+        t, f'[http]\nlisten = "127.0.0.1:{free_port()}"\n[media]\nupload_limit = 0\n')],
+     {}, "media.upload_limit must be positive"),
     ("toml_listen_not_a_string", lambda t: ["--config", _bad_toml(t, "[http]\nlisten = 8080\n")],
      {"CONFAB_HTTP": "127.0.0.1:0"}, "listen"),
 ]

@@ -1,10 +1,15 @@
 """Tones, prompts and hold music through the real binary: entry and exit tones, the play action
 to a room or to one participant, what members waiting for a moderator hear, and the refusals.
 Assertions are on the decoded signal (Goertzel) of plain RTP peers."""
+import io
+import struct
+import time
+import wave
+
 import pytest
 
-from conftest import Server, error_data
-from media_room import Room
+from conftest import Server, error_data, ok
+from media_room import Room, make_wav, new_media, upload
 from rtp_peer import Peer, goertzel, run
 
 CHORD = (500, 600, 700)  # FreeSWITCH's default enter sound, played for play_entry_tone: true
@@ -142,3 +147,97 @@ def test_a_broken_hold_music_setting_is_refused_at_start(tmp_path):
     s = Server(tmp_path / "var", env={"CONFAB_HOLD_MUSIC": "tone_stream://%(1,1"})
     with pytest.raises(RuntimeError, match="hold_music"):
         s.start()
+
+
+def test_an_uploaded_media_file_plays_to_the_room(server, account, quiet_peers):
+    A, tok = account
+    media = new_media(server, A, tok, name="prompt")["id"]
+    room = Room(server, account)
+    pid = room.join(quiet_peers[0], "a")
+    room.join(quiet_peers[1], "b")
+    # Not uploaded yet: refused, naming why.
+    r = room.conference_action("play", media_id=media)
+    assert "unavailable" in error_data(r, 400, "invalid data")["data.media_id"]
+    # A 44.1 kHz stereo file: downmixed and resampled to the room's rate.
+    ok(upload(server, A, media, tok, make_wav(rate=44100, channels=2, seconds=1.0, hz=1300)))
+    joined = quiet_peers[:2]
+    run(joined, 0.2)
+    for p in joined:
+        p.heard.clear()
+    assert room.conference_action("play", media_id=media).status == 202
+    run(joined, 1.2)
+    for p in joined:
+        assert peak(p.heard, 1300) > 300, "the uploaded prompt was not heard"
+    # The same file to one participant, as a media id of another account: 404.
+    other = server.new_account("other")
+    r = server.request("PUT", f"/v2/accounts/{other[0]}/conferences/{room.id}/participants/{pid}",
+                       {"data": {"action": "play", "media_id": media}}, token=other[1])
+    assert r.status in (403, 404), r
+
+
+def wav_samples(data):
+    with wave.open(io.BytesIO(data)) as w:
+        frames = w.readframes(w.getnframes())
+        return w.getframerate(), w.getnchannels(), list(struct.unpack(f"<{len(frames) // 2}h", frames))
+
+
+def wait_for_recordings(server, account, conference_id, count=1, timeout=10):
+    A, tok = account
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = server.request("GET", f"/v2/accounts/{A}/recordings?conference_id={conference_id}",
+                           token=tok)
+        if r.status == 200 and len(r.data) >= count:
+            return r.data
+        time.sleep(0.1)
+    raise AssertionError(f"no recording of {conference_id} listed after {timeout} s")
+
+
+def test_record_start_stop_gives_a_listed_downloadable_file_of_the_mix(server, account):
+    A, tok = account
+    made = [Peer(400), Peer(1000)]
+    try:
+        room = Room(server, account, {"member": {"join_muted": False}, "profile": "wideband"})
+        for i, p in enumerate(made):
+            room.join(p, f"p{i}")
+        run(made, 0.3)
+        # Kazoo's shape: the action at the top, start/stop in data.action.
+        r = server.request("PUT", room.base, {"action": "record", "data": {"action": "start"}},
+                           token=tok)
+        assert r.status == 202, r
+        assert server.request("GET", room.base, token=tok).data["_read_only"]["is_recording"]
+        again = server.request("PUT", room.base, {"action": "record", "data": {"action": "start"}},
+                               token=tok)
+        assert again.status == 409, again
+        run(made, 1.5)
+        r = server.request("PUT", room.base, {"action": "record", "data": {"action": "stop"}},
+                           token=tok)
+        assert r.status == 202, r
+        rec = wait_for_recordings(server, account, room.id)[0]
+        doc = ok(server.request("GET", f"/v2/accounts/{A}/recordings/{rec['id']}", token=tok))
+        assert doc["conference_id"] == room.id and doc["sample_rate"] == 16000, doc
+        assert doc["media_source"] == "recorded" and doc["content_type"] == "audio/wav"
+        # Ticks, not wall-clock: 1.5 s of packets give about that much audio, never 5 s.
+        assert 1000 <= doc["duration_ms"] <= 5000, doc
+        raw = server.request("GET", f"/v2/accounts/{A}/recordings/{rec['id']}",
+                             headers={"Accept": "audio/wav"}, token=tok)
+        assert raw.status == 200 and len(raw.content) == doc["content_length"]
+        rate, channels, samples = wav_samples(raw.content)
+        assert (rate, channels) == (16000, 1)
+        tail = samples[-8000:]
+        assert goertzel(tail, 400, 16000) > 300 and goertzel(tail, 1000, 16000) > 300, \
+            "the recording does not hold both participants"
+    finally:
+        for p in made:
+            p.close()
+
+
+def test_a_recording_ends_with_its_room(server, account, quiet_peers):
+    room = Room(server, account)
+    pid = room.join(quiet_peers[0], "a")
+    assert room.conference_action("record", record_action="start").status == 202
+    run(quiet_peers[:1], 0.5)
+    r = server.request("DELETE", f"{room.base}/participants/{pid}", token=account[1])
+    assert r.status == 200, r
+    rec = wait_for_recordings(server, account, room.id)[0]
+    assert rec["conference_id"] == room.id

@@ -8,6 +8,15 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <queue>
+#include <string>
 #include <vector>
 
 namespace confab::test {
@@ -47,6 +56,44 @@ struct CoreWorld : ::testing::Test {
     auto w = svc.prepare_account(boost::json::object{{"name", name}}, false, key);
     svc.commit(w);
     return w.doc.id;
+  }
+};
+
+// A fresh directory, removed with everything in it at the end of the test.
+struct TempDir {
+  std::filesystem::path path = std::filesystem::temp_directory_path() /
+                               ("confab-test-" + std::to_string(::getpid()) + "-" +
+                                std::to_string(reinterpret_cast<std::uintptr_t>(this)));
+  TempDir() { std::filesystem::create_directories(path); }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+// Runs posted completions on the test thread, like the control thread would.
+struct Inbox {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::queue<std::function<void()>> q;
+  void post(std::function<void()> f) {
+    std::lock_guard lk(mu);
+    q.push(std::move(f));
+    cv.notify_one();
+  }
+  void run(std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) run_one();
+  }
+  // Runs completions until `done` turns true (a chain of store round trips).
+  void run_until(const bool& done) {
+    while (!done) run_one();
+  }
+
+ private:
+  void run_one() {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return !q.empty(); });
+    auto f = std::move(q.front());
+    q.pop();
+    lk.unlock();
+    f();
   }
 };
 

@@ -1,16 +1,54 @@
 #include "api/common/persist.hpp"
 
+#include "store/media_files.hpp"
+
+#include <spdlog/spdlog.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <memory>
+#include <system_error>
 #include <vector>
 
 namespace confab::api {
+namespace fs = std::filesystem;
+
+namespace {
+
+store::StoredDoc stored(const core::PendingWrite& w) {
+  return {w.doc.kind, w.doc.id, w.doc.account_id, w.doc.revision,
+          boost::json::serialize(w.doc.body)};
+}
+
+// The document, then the file: if the put fails the rename never happens; if the rename fails the
+// put is rolled back with its savepoint. `owned`: the staged file is ours to clean up.
+void put_then_install(store::Store& s, const store::StoredDoc& sd, const fs::path& staged,
+                      const fs::path& dest, bool owned) {
+  try {
+    s.put(sd);
+    store::install_file(staged, dest);
+  } catch (...) {
+    std::error_code ec;
+    if (owned) fs::remove(staged, ec);
+    throw;
+  }
+}
+
+}  // namespace
+
+store::StoreExecutor::Done Persister::settle(core::PendingWrite w,
+                                             std::function<void(const std::string&)> then) {
+  return [this, w = std::move(w), then = std::move(then)](const std::string& err) {
+    if (err.empty())
+      svc_.commit(w);
+    else
+      svc_.abort(w);
+    then(err);
+  };
+}
 
 void Persister::write(core::PendingWrite w, std::function<void(const std::string&)> then) {
-  store::StoredDoc sd{w.doc.kind, w.doc.id, w.doc.account_id, w.doc.revision,
-                      boost::json::serialize(w.doc.body)};
+  auto sd = stored(w);
   bool remove = w.remove;
   exec_.write(
       [sd = std::move(sd), remove](store::Store& s) {
@@ -19,12 +57,68 @@ void Persister::write(core::PendingWrite w, std::function<void(const std::string
         else
           s.put(sd);
       },
-      [this, w = std::move(w), then = std::move(then)](const std::string& err) {
-        if (err.empty())
-          svc_.commit(w);
-        else
-          svc_.abort(w);
-        then(err);
+      settle(std::move(w), std::move(then)));
+}
+
+void Persister::write_with_file(core::PendingWrite w, fs::path dest,
+                                std::shared_ptr<const std::string> bytes,
+                                std::function<void(const std::string&)> then) {
+  auto sd = stored(w);  // before w moves: arguments are evaluated in no set order
+  exec_.write(
+      [sd = std::move(sd), dest = std::move(dest), bytes = std::move(bytes)](store::Store& s) {
+        put_then_install(s, sd, store::stage_file(dest, *bytes), dest, true);
+      },
+      settle(std::move(w), std::move(then)));
+}
+
+void Persister::write_with_staged_file(core::PendingWrite w, fs::path staged, fs::path dest,
+                                       std::function<void(const std::string&)> then) {
+  auto sd = stored(w);
+  exec_.write(
+      [sd = std::move(sd), staged = std::move(staged), dest = std::move(dest)](store::Store& s) {
+        store::sync_file(staged);
+        put_then_install(s, sd, staged, dest, false);
+      },
+      settle(std::move(w), std::move(then)));
+}
+
+void Persister::remove_with_file(core::PendingWrite w, fs::path file,
+                                 std::function<void(const std::string&)> then) {
+  auto kind = w.doc.kind, id = w.doc.id;
+  write(std::move(w), [this, kind, id, file = std::move(file),
+                       then = std::move(then)](const std::string& err) mutable {
+    if (!err.empty()) return then(err);
+    // The removal is durable: now the file may go. The reply waits for it, so that a client
+    // that saw the 200 finds neither.
+    exec_.write(
+        [file, kind, id](store::Store&) {
+          try {
+            store::remove_file(file);
+          } catch (const std::exception& e) {  // an orphan file, not a failed removal
+            spdlog::warn("{} {} removed, but not its file: {}", kind, id, e.what());
+          }
+        },
+        [then = std::move(then)](const std::string&) { then({}); });
+  });
+}
+
+void Persister::read_file(fs::path file, std::size_t max_bytes,
+                          std::function<void(const std::string&, std::string)> then) {
+  struct Result {
+    std::string error;
+    std::string bytes;
+  };
+  auto out = std::make_shared<Result>();
+  exec_.write(
+      [out, file = std::move(file), max_bytes](store::Store&) {
+        try {
+          out->bytes = store::read_file(file, max_bytes);
+        } catch (const std::system_error& e) {
+          out->error = e.code() == std::errc::no_such_file_or_directory ? "missing" : e.what();
+        }
+      },
+      [out, then = std::move(then)](const std::string& err) {
+        then(out->error.empty() ? err : out->error, std::move(out->bytes));
       });
 }
 

@@ -5,7 +5,9 @@
 #include "core/service.hpp"
 #include "store/executor.hpp"
 
+#include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace confab::api {
@@ -15,6 +17,32 @@ class Persister {
   Persister(core::ConferenceService& svc, store::StoreExecutor& exec) : svc_(svc), exec_(exec) {}
   // `then(error)` runs on the control thread; empty error means committed.
   void write(core::PendingWrite w, std::function<void(const std::string& error)> then);
+  // Like write(), for a document with a file (a media upload, a recording): on the store thread,
+  // the file is made durable beside `dest` first, then the document is stored, then the file
+  // replaces `dest` (an atomic rename), all before the commit. A failure at any of these steps
+  // leaves the previous document and file as they were, and no temporary file behind. One window
+  // remains: should the commit itself fail after the rename (the disk failing under SQLite, or a
+  // crash during its sync), the new file stays with the previous document; the file is always a
+  // whole, checked one.
+  void write_with_file(core::PendingWrite w, std::filesystem::path dest,
+                       std::shared_ptr<const std::string> bytes,
+                       std::function<void(const std::string& error)> then);
+  // The same with a file already written beside `dest` (store::temp_path_for) by someone else, a
+  // recorder: it is synced, then installed as above. On failure it is left where it is, for its
+  // writer to retry or remove.
+  void write_with_staged_file(core::PendingWrite w, std::filesystem::path staged,
+                              std::filesystem::path dest,
+                              std::function<void(const std::string& error)> then);
+  // A removal (w.remove) whose file goes once the removal is durable: a document never names a
+  // missing file, and a crash in between leaves only an orphan file.
+  void remove_with_file(core::PendingWrite w, std::filesystem::path file,
+                        std::function<void(const std::string& error)> then);
+  // Reads a file on the store thread, so that it sees every write queued before it and the
+  // control thread never waits on the disk. `then(error, bytes)`: error is empty, "missing", or
+  // what went wrong.
+  void read_file(std::filesystem::path file, std::size_t max_bytes,
+                 std::function<void(const std::string& error, std::string bytes)> then);
+
   // Loads documents of `kind` that another process (`confab account create`) added to the store
   // while we run; documents we already hold are left alone. `then` runs on the control thread.
   void refresh(std::string kind, std::function<void()> then);
@@ -27,6 +55,10 @@ class Persister {
                std::function<void(const std::string& error, boost::json::array messages)> then);
 
  private:
+  // Commits (or aborts) `w` once the store has answered, then calls `then`.
+  store::StoreExecutor::Done settle(core::PendingWrite w,
+                                    std::function<void(const std::string& error)> then);
+
   core::ConferenceService& svc_;
   store::StoreExecutor& exec_;
 };

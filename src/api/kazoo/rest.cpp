@@ -1,6 +1,7 @@
 #include "api/kazoo/rest.hpp"
 
 #include "api/kazoo/render.hpp"
+#include "api/kazoo/rest_util.hpp"
 #include "core/crypto.hpp"
 
 #include <boost/json.hpp>
@@ -12,12 +13,6 @@ namespace confab::api::kazoo {
 namespace json = boost::json;
 using core::Access;
 using core::WriteMode;
-
-struct Rest::Ctx {
-  std::string request_id;
-  std::string auth_token;
-  core::TokenClaims claims;
-};
 
 namespace {
 
@@ -31,44 +26,6 @@ std::vector<std::string> split_path(std::string_view p) {
     p.remove_prefix(s + 1);
   }
   return out;
-}
-
-Error method_not_allowed(std::string allow) {
-  return Error(Errc::invalid_method, "method not allowed", json::object{{"allow", allow}});
-}
-
-void allow(const net::Request& r, std::initializer_list<std::string_view> methods) {
-  std::string list;
-  for (auto m : methods) {
-    if (r.method == m) return;
-    if (!list.empty()) list += ", ";
-    list += m;
-  }
-  throw method_not_allowed(list);
-}
-
-// Kazoo bodies are {"data": {...}, ...}; an empty body is an empty envelope.
-json::object parse_envelope(const net::Request& r) {
-  if (r.body.empty()) return {};
-  boost::system::error_code ec;
-  auto v = json::parse(r.body, ec);
-  if (ec)
-    throw Error(
-        Errc::parse_error, "parse_error",
-        json::object{{"json", json::object{{"invalid", json::object{{"message", ec.message()},
-                                                                    {"target", "body"}}}}}});
-  if (!v.is_object())
-    throw Error(
-        Errc::parse_error, "parse_error",
-        json::object{{"json", json::object{{"type", json::object{{"message",
-                                                                  "the body must be a JSON object"},
-                                                                 {"target", "body"}}}}}});
-  return std::move(v.as_object());
-}
-
-json::value data_of(const json::object& env) {
-  auto* d = env.if_contains("data");
-  return d ? *d : json::value(json::object{});
 }
 
 // Actions are read from the top level first, then from data (Kazoo's get_request_action).
@@ -218,6 +175,9 @@ net::Response Rest::failure(const Ctx& c, const Error& e) const {
     case Errc::not_acceptable:  // SIP would say 488 Not Acceptable Here
       status = 415, message = "not_acceptable_here", with_message(e.message);
       data["sip_code"] = 488;
+      break;
+    case Errc::unsupported_media_type:
+      status = 415, message = "unsupported_media_type", with_message(e.message);
       break;
     case Errc::not_a_member:
     case Errc::not_organizer:
@@ -392,6 +352,8 @@ void Rest::accounts(Ctx& c, const net::Request& req, const std::vector<std::stri
   if (coll == "users") return users(c, req, account, seg, reply);
   if (coll == "hubs") return hubs(c, req, account, seg, reply);
   if (coll == "conferences") return conferences(c, req, account, seg, reply);
+  if (coll == "media") return media(c, req, account, seg, reply);
+  if (coll == "recordings") return recordings(c, req, account, seg, reply);
   throw Error(Errc::not_found, "not found");
 }
 
@@ -597,13 +559,18 @@ void Rest::participants(Ctx& c, const net::Request& req, const std::string& acco
 
 void Rest::save(Ctx& c, core::PendingWrite w, int status, net::Reply& reply_ref,
                 json::object extra) {
-  auto reply = std::move(reply_ref);
+  auto done = saved(c, w, status, std::move(reply_ref), std::move(extra));
+  persist_.write(std::move(w), std::move(done));
+}
+
+std::function<void(const std::string&)> Rest::saved(const Ctx& c, const core::PendingWrite& w,
+                                                    int status, net::Reply reply,
+                                                    json::object extra) {
   auto kind = w.doc.kind;
   auto id = w.doc.id;
-  auto account = w.doc.account_id;
   bool remove = w.remove;
-  persist_.write(std::move(w), [this, c, status, reply = std::move(reply), extra = std::move(extra),
-                                kind, id, account, remove](const std::string& err) {
+  return [this, c, status, reply = std::move(reply), extra = std::move(extra), kind, id,
+          remove](const std::string& err) {
     if (!err.empty()) return reply(failure(c, Error(Errc::unavailable, err)));
     if (remove) return reply(success(c, status, json::object{{"id", id}, {"_deleted", true}}));
     auto* d = svc_.directory().find(kind, id);
@@ -613,7 +580,7 @@ void Rest::save(Ctx& c, core::PendingWrite w, int status, net::Reply& reply_ref,
                                             : public_doc(*d);
     for (auto& [k, v] : extra) out[k] = v;
     reply(success(c, status, std::move(out), revision_tag(*d)));
-  });
+  };
 }
 
 }  // namespace confab::api::kazoo

@@ -70,6 +70,7 @@ int status_of(Errc c) {
     case Errc::too_large:
       return 413;
     case Errc::not_acceptable:
+    case Errc::unsupported_media_type:
       return 415;
     case Errc::room_locked:
       return 423;

@@ -1,49 +1,16 @@
 #include "store/sqlite/sqlite_store.hpp"
+#include "../support.hpp"
 #include "store/executor.hpp"
 
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <filesystem>
-#include <mutex>
-#include <queue>
 
 using namespace confab::store;
 namespace fs = std::filesystem;
 
-namespace {
-
-struct TempDir {
-  fs::path path =
-      fs::temp_directory_path() / ("confab-store-" + std::to_string(::getpid()) + "-" +
-                                   std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-// Runs posted completions on the test thread, like the control thread would.
-struct Inbox {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::queue<std::function<void()>> q;
-  void post(std::function<void()> f) {
-    std::lock_guard lk(mu);
-    q.push(std::move(f));
-    cv.notify_one();
-  }
-  void run(std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) {
-      std::unique_lock lk(mu);
-      cv.wait(lk, [&] { return !q.empty(); });
-      auto f = std::move(q.front());
-      q.pop();
-      lk.unlock();
-      f();
-    }
-  }
-};
-
-}  // namespace
+using confab::test::Inbox;
+using confab::test::TempDir;
 
 TEST(SqliteStore, PersistsAcrossReopen) {
   TempDir dir;

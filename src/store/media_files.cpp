@@ -1,0 +1,175 @@
+#include "store/media_files.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+
+namespace confab::store {
+namespace fs = std::filesystem;
+
+namespace {
+
+[[noreturn]] void fail(const std::string& what, const fs::path& p, int err = errno) {
+  throw std::system_error(err, std::generic_category(), what + " " + p.string());
+}
+
+// Closes on every path out, so a failed write leaks no descriptor.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  void close(const fs::path& p) {
+    int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) fail("cannot close", p);
+  }
+
+ private:
+  int fd_;
+};
+
+void sync_dir(const fs::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) fail("cannot open directory", dir);
+  if (::fsync(fd.get()) != 0) fail("cannot sync directory", dir);
+}
+
+// mkdir -p, syncing the parent of each directory it makes: a file's rename is durable only once
+// the directories above it are.
+void make_dirs(const fs::path& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) fail("not a directory:", dir, ENOTDIR);
+    return;
+  }
+  if (dir.has_parent_path() && dir.parent_path() != dir) make_dirs(dir.parent_path());
+  if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) fail("cannot create directory", dir);
+  sync_dir(dir.has_parent_path() ? dir.parent_path() : fs::path("."));
+}
+
+std::string plain_name(std::string_view kind, std::string_view id) {
+  bool ok = !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+           c == '_';
+  });
+  if (!ok) throw std::invalid_argument("not a usable " + std::string(kind) + " in a file name");
+  return std::string(id);
+}
+
+fs::path file_of(const fs::path& data_dir, const char* area, std::string_view account_id,
+                 std::string_view id) {
+  return data_dir / area / plain_name("account id", account_id) /
+         (plain_name("document id", id) + ".wav");
+}
+
+void write_all(int fd, std::string_view bytes, const fs::path& p) {
+  while (!bytes.empty()) {
+    ssize_t w = ::write(fd, bytes.data(), bytes.size());
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      fail("cannot write", p);
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(w));
+  }
+}
+
+}  // namespace
+
+fs::path media_path(const fs::path& data_dir, std::string_view account_id,
+                    std::string_view media_id) {
+  return file_of(data_dir, "media", account_id, media_id);
+}
+
+fs::path recording_path(const fs::path& data_dir, std::string_view account_id,
+                        std::string_view recording_id) {
+  return file_of(data_dir, "recordings", account_id, recording_id);
+}
+
+fs::path temp_path_for(const fs::path& dest) {
+  static std::atomic<std::uint64_t> counter{0};
+  make_dirs(dest.parent_path());
+  // Dot-prefixed and suffixed .tmp: never mistaken for a document's file.
+  auto name = "." + dest.filename().string() + "." + std::to_string(::getpid()) + "." +
+              std::to_string(++counter) + ".tmp";
+  return dest.parent_path() / name;
+}
+
+fs::path stage_file(const fs::path& dest, std::string_view bytes) {
+  auto tmp = temp_path_for(dest);
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+  if (fd.get() < 0) fail("cannot create", tmp);
+  try {
+    write_all(fd.get(), bytes, tmp);
+    if (::fsync(fd.get()) != 0) fail("cannot sync", tmp);
+    fd.close(tmp);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  return tmp;
+}
+
+void sync_file(const fs::path& file) {
+  Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) fail("cannot open", file);
+  if (::fsync(fd.get()) != 0) fail("cannot sync", file);
+}
+
+void install_file(const fs::path& staged, const fs::path& dest) {
+  if (::rename(staged.c_str(), dest.c_str()) != 0) fail("cannot rename to", dest);
+  sync_dir(dest.parent_path());
+}
+
+void write_file_durably(const fs::path& dest, std::string_view bytes) {
+  auto tmp = stage_file(dest, bytes);
+  try {
+    install_file(tmp, dest);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+}
+
+bool remove_file(const fs::path& file) {
+  if (::unlink(file.c_str()) != 0) {
+    if (errno == ENOENT) return false;
+    fail("cannot remove", file);
+  }
+  sync_dir(file.parent_path());
+  return true;
+}
+
+std::string read_file(const fs::path& file, std::size_t max_bytes) {
+  Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) fail("cannot open", file);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) fail("cannot stat", file);
+  if (!S_ISREG(st.st_mode)) fail("not a regular file:", file, EISDIR);
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) fail("too large:", file, EFBIG);
+  std::string out(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < out.size()) {
+    ssize_t r = ::read(fd.get(), out.data() + got, out.size() - got);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      fail("cannot read", file);
+    }
+    if (r == 0) break;  // shrank under us: return what is there
+    got += static_cast<std::size_t>(r);
+  }
+  out.resize(got);
+  return out;
+}
+
+}  // namespace confab::store

@@ -1,0 +1,83 @@
+#include "store/media_files.hpp"
+#include "../support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <system_error>
+
+using namespace confab::store;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Dir : ::testing::Test {
+  confab::test::TempDir tmp;
+  fs::path root = tmp.path / "data";
+  std::size_t entries(const fs::path& d) {
+    std::size_t n = 0;
+    for ([[maybe_unused]] auto& e : fs::directory_iterator(d)) ++n;
+    return n;
+  }
+};
+
+}  // namespace
+
+TEST_F(Dir, PathsFollowTheLayout) {
+  EXPECT_EQ(media_path("/d", "acct1", "m-1"), fs::path("/d/media/acct1/m-1.wav"));
+  EXPECT_EQ(recording_path("/d", "acct1", "r_2"), fs::path("/d/recordings/acct1/r_2.wav"));
+}
+
+TEST_F(Dir, IdsThatAreNotPlainNamesAreRefused) {
+  using namespace std::string_view_literals;
+  for (auto bad : {""sv, ".."sv, "a/b"sv, "a\\b"sv, "x.wav"sv, "a b"sv, "a\0b"sv})
+    EXPECT_THROW(media_path("/d", "acct", bad), std::invalid_argument) << bad;
+  EXPECT_THROW(recording_path("/d", "../etc", "r"), std::invalid_argument);
+}
+
+TEST_F(Dir, WritesDurablyAndReadsBack) {
+  auto f = media_path(root, "a", "m");
+  write_file_durably(f, "first");
+  EXPECT_EQ(read_file(f, 100), "first");
+  write_file_durably(f, "second, longer");
+  EXPECT_EQ(read_file(f, 100), "second, longer");
+  EXPECT_EQ(entries(f.parent_path()), 1u);  // no temporary file left behind
+}
+
+TEST_F(Dir, AStagedFileIsInvisibleUntilInstalled) {
+  auto f = recording_path(root, "a", "r");
+  write_file_durably(f, "old");
+  auto staged = stage_file(f, "new");
+  EXPECT_EQ(staged.parent_path(), f.parent_path());  // same directory: the rename is atomic
+  EXPECT_EQ(read_file(f, 100), "old");
+  sync_file(staged);
+  install_file(staged, f);
+  EXPECT_EQ(read_file(f, 100), "new");
+  EXPECT_FALSE(fs::exists(staged));
+}
+
+TEST_F(Dir, ReadFailuresSayWhy) {
+  auto f = media_path(root, "a", "m");
+  try {
+    read_file(f, 100);
+    ADD_FAILURE();
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::errc::no_such_file_or_directory);
+  }
+  write_file_durably(f, std::string(101, 'x'));
+  try {
+    read_file(f, 100);
+    ADD_FAILURE();
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::errc::file_too_large);
+  }
+  EXPECT_EQ(read_file(f, 101).size(), 101u);
+}
+
+TEST_F(Dir, RemoveSaysWhetherThereWasAFile) {
+  auto f = media_path(root, "a", "m");
+  write_file_durably(f, "x");
+  EXPECT_TRUE(remove_file(f));
+  EXPECT_FALSE(remove_file(f));
+  EXPECT_FALSE(fs::exists(f));
+}
