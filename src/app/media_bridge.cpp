@@ -104,6 +104,7 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
   spec.speak = p->speak && !held;
   spec.hear = p->hear && !held;
   spec.held = held;
+  spec.rtcp_mux = offer.offer.rtcp_mux;
   if (!engine_.add_leg(spec)) {
     // The shard is saturated with commands: refuse the join rather than admit someone who
     // would never hear or be heard.
@@ -220,11 +221,13 @@ void MediaBridge::on_engine_event(const media::EngineEvent& e) {
       break;
     case T::played:
       break;
-    case T::timeout:
+    case T::bye:
+    case T::timeout:  // the media ended: the participant leaves, saying why
       try {
-        svc_.leave(ref.account_id, ref.conference_id, ref.participant_id, "rtp timeout");
+        svc_.leave(ref.account_id, ref.conference_id, ref.participant_id,
+                   e.type == T::bye ? "rtcp bye" : "rtp timeout");
       } catch (const Error& err) {
-        spdlog::debug("media: timed-out leg {} already gone: {}", e.leg, err.message);
+        spdlog::debug("media: leg {} ended, participant already gone: {}", e.leg, err.message);
         drop_leg(ref.conference_id, ref.participant_id);
       }
       break;

@@ -214,6 +214,8 @@ int serve(const Config& cfg) {
                                                 {"rx_unknown", s.rx_unknown},
                                                 {"encodes", s.encodes},
                                                 {"decodes", s.decodes},
+                                                {"rtcp_rx", s.rtcp_rx},
+                                                {"rtcp_tx", s.rtcp_tx},
                                                 {"events_dropped", s.queue_full},
                                                 {"legs", media_bridge.legs()},
                                                 {"plays", media_bridge.plays()}}},

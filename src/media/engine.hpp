@@ -24,7 +24,8 @@ struct EngineConfig {
   int tick_ms = 20;
   int conference_rate = 48000;  // default room rate: 8000, 16000 or 48000 (profile "default")
   int max_speakers = 3;
-  int rtp_timeout_ms = 30000;  // a leg that sends nothing this long is dropped
+  int rtp_timeout_ms = 30000;   // a leg that sends nothing this long is dropped
+  int rtcp_interval_ms = 5000;  // mean RTCP report interval per leg (RFC 3550's minimum)
 };
 
 struct LegSpec {
@@ -35,12 +36,14 @@ struct LegSpec {
   int level_ext = 0;  // RFC 6464 extension id, 0 when not negotiated
   bool speak = true;
   bool hear = true;
-  bool held = false;  // waiting for a moderator (see set_flags)
+  bool held = false;      // waiting for a moderator (see set_flags)
+  bool rtcp_mux = false;  // else our RTCP goes to the RTP port + 1
 };
 
 struct EngineEvent {
   // played: a play ended (finished, stopped, replaced, or its leg/room went); `ref` names it.
-  enum class Type : std::uint8_t { talking, quiet, energy, dtmf, timeout, floor, played };
+  // bye: the leg's source said RTCP BYE.
+  enum class Type : std::uint8_t { talking, quiet, energy, dtmf, timeout, floor, played, bye };
   Type type{};
   std::uint64_t room = 0;
   std::uint64_t leg = 0;
@@ -95,7 +98,7 @@ class Engine {
 
   struct Stats {
     std::uint64_t ticks = 0, late_ticks = 0, rx_packets = 0, tx_packets = 0, rx_unknown = 0,
-                  encodes = 0, decodes = 0, queue_full = 0;
+                  encodes = 0, decodes = 0, queue_full = 0, rtcp_rx = 0, rtcp_tx = 0;
   };
   Stats stats() const;  // summed over shards (read racily: for reports only)
 

@@ -251,7 +251,8 @@ std::string make_answer(const AudioOffer& o, const Negotiated& n, std::string_vi
     s += "a=fmtp:" + std::to_string(n.dtmf_pt) + " 0-16\r\n";
   }
   s += "a=ptime:" + std::to_string(n.ptime) + "\r\n";
-  if (o.rtcp_mux) s += "a=rtcp-mux\r\n";
+  // Without rtcp-mux, RFC 3605 points the far end's RTCP at the RTP port: a shard has one socket.
+  s += o.rtcp_mux ? std::string("a=rtcp-mux\r\n") : "a=rtcp:" + std::to_string(port) + "\r\n";
   if (o.audio_level_ext)
     s += "a=extmap:" + std::to_string(o.audio_level_ext) +
          " urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n";

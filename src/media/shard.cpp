@@ -1,5 +1,6 @@
 #include "media/shard.hpp"
 
+#include "media/rtcp.hpp"
 #include "media/rtp.hpp"
 
 #include <arpa/inet.h>
@@ -92,6 +93,17 @@ struct Shard::Leg {
   std::size_t slot = 0;
   bool held = false;  // waiting for a moderator: hears the hold music
   Play play;          // a prompt for this leg alone
+  // RTCP (RFC 3550): what we receive, for our report blocks, and what we send, for our SRs.
+  RtpReceiverStats rx;
+  std::uint32_t remote_ssrc = 0;
+  bool have_remote = false;
+  std::uint32_t sent_packets = 0, sent_octets = 0, last_sent_ts = 0;
+  std::int64_t last_sent_ms = 0;
+  bool sent_since_report = false;
+  std::int64_t next_report_ms = 0;
+  int rtt_ms = -1;
+  sockaddr_in rtcp_remote{};
+  std::array<std::uint8_t, 320> rtcp_buf{};
 };
 
 struct Shard::Room {
@@ -139,6 +151,7 @@ Shard::Shard(const EngineConfig& cfg, int index) : cfg_(cfg) {
   socklen_t len = sizeof a;
   ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
   port_ = ntohs(a.sin_port);
+  cname_ = "confab@" + cfg.bind_ip + ":" + std::to_string(port_);
 
   rx_msgs_.resize(kBatch);
   rx_iov_.resize(kBatch);
@@ -169,6 +182,8 @@ void Shard::add_stats(Engine::Stats& s) const {
   s.encodes += encodes_;
   s.decodes += decodes_;
   s.queue_full += events_dropped_;
+  s.rtcp_rx += rtcp_rx_;
+  s.rtcp_tx += rtcp_tx_;
 }
 
 void Shard::report(EngineEvent::Type t, const Room& room, const Leg& leg, int value) {
@@ -215,6 +230,11 @@ void Shard::apply(const Command& c) {
       leg->ts = rd();
       leg->last_rx = mono_ms();
       leg->held = c.spec.held;
+      leg->rtcp_remote = c.spec.remote;
+      if (!c.spec.rtcp_mux)
+        leg->rtcp_remote.sin_port =
+            htons(static_cast<std::uint16_t>(ntohs(c.spec.remote.sin_port) + 1));
+      leg->next_report_ms = leg->last_rx + next_interval();
       auto key = group_key(c.spec.codec);
       auto& g = room.groups[key];
       if (!g) {
@@ -264,6 +284,7 @@ void Shard::apply(const Command& c) {
       if (leg->group && --leg->group->users == 0) room.groups.erase(group_key(leg->group->codec));
       if (room.floor == leg->spec.leg) room.floor = 0;
       end_play(leg->play, room.id, leg->spec.leg);
+      send_bye(*leg);
       delete leg;
       break;
     }
@@ -357,11 +378,18 @@ void Shard::apply(const Command& c) {
 
 void Shard::on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::int64_t now_ms) {
   std::span<const std::uint8_t> d(data, len);
-  if (looks_like_rtcp(d)) return;  // reports are not needed to mix; BYE ends with the leg
+  if (looks_like_rtcp(d)) return on_rtcp(leg, d, now_ms);
   RtpPacket p;
   if (parse_rtp(d, p, static_cast<std::uint8_t>(leg.spec.level_ext)) != RtpError::ok) return;
   leg.last_rx = now_ms;
   leg.received = true;
+  if (!leg.have_remote || p.ssrc != leg.remote_ssrc) {  // a new source: new statistics
+    leg.rx = {};
+    leg.remote_ssrc = p.ssrc;
+    leg.have_remote = true;
+  }
+  leg.rx.on_rtp(p.seq, p.timestamp,
+                static_cast<std::uint32_t>(now_ms * leg.spec.codec.clock / 1000));
   if (p.payload_type == leg.spec.codec.pt) {
     // A muted leg is neither mixed nor decoded: buffering its audio would be wasted work
     // (a webinar's listeners are mostly muted). Its packets still keep it alive.
@@ -408,14 +436,20 @@ void Shard::receive(std::int64_t now_ms) {
     rx_ += static_cast<std::uint64_t>(n);
     for (int i = 0; i < n; ++i) {
       auto& from = rx_addr_[static_cast<std::size_t>(i)];
+      auto* data = rx_buf_.data() + static_cast<std::size_t>(i) * kMaxDatagram;
+      auto len = rx_msgs_[static_cast<std::size_t>(i)].msg_len;
       auto it = by_addr_.find(addr_key(from));
-      if (it == by_addr_.end()) it = latch(from);
+      if (it == by_addr_.end() && looks_like_rtcp({data, len})) {
+        // RTCP without rtcp-mux comes from the RTP port + 1; never latch a leg to it.
+        it = by_addr_.find(addr_key(from) - 1);
+      } else if (it == by_addr_.end()) {
+        it = latch(from);
+      }
       if (it == by_addr_.end()) {
         ++rx_unknown_;
         continue;
       }
-      on_packet(*it->second, rx_buf_.data() + static_cast<std::size_t>(i) * kMaxDatagram,
-                rx_msgs_[static_cast<std::size_t>(i)].msg_len, now_ms);
+      on_packet(*it->second, data, len, now_ms);
     }
     if (static_cast<std::size_t>(n) < kBatch) return;
   }
@@ -504,6 +538,7 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
   room.hold_ready = false;
   for (auto* leg : room.legs) {
     if (leg->timed_out) continue;
+    report_rtcp(*leg, now_ms);
     auto* g = leg->group;
     const bool prompt = leg->play.clip != nullptr;
     std::span<const std::int16_t> base;  // set: this leg's audio is encoded for it alone
@@ -621,6 +656,11 @@ std::span<const std::uint8_t> Shard::encode_private(Leg& leg, std::span<const st
 void Shard::send(Leg& leg, std::span<const std::uint8_t> payload) {
   write_rtp_header(leg.header, static_cast<std::uint8_t>(leg.spec.codec.pt), leg.first, leg.seq++,
                    leg.ts, leg.ssrc);
+  ++leg.sent_packets;
+  leg.sent_octets += static_cast<std::uint32_t>(payload.size());
+  leg.last_sent_ts = leg.ts;
+  leg.last_sent_ms = tick_ms_;
+  leg.sent_since_report = true;
   leg.ts += static_cast<std::uint32_t>(rtp_increment(leg.spec.codec.codec, cfg_.tick_ms));
   leg.first = false;
   if (tx_count_ >= tx_msgs_.size()) flush();
@@ -636,12 +676,78 @@ void Shard::send(Leg& leg, std::span<const std::uint8_t> payload) {
   ++tx_count_;
 }
 
+int Shard::next_interval() {
+  // Spread reports over 0.5 to 1.5 intervals so that legs joined together do not report together.
+  rand_ ^= rand_ << 13;
+  rand_ ^= rand_ >> 17;
+  rand_ ^= rand_ << 5;
+  return cfg_.rtcp_interval_ms / 2 +
+         static_cast<int>(rand_ % static_cast<std::uint32_t>(std::max(1, cfg_.rtcp_interval_ms)));
+}
+
+void Shard::on_rtcp(Leg& leg, std::span<const std::uint8_t> d, std::int64_t now_ms) {
+  RtcpInfo info;
+  if (parse_rtcp(d, info) != RtcpError::ok) return;
+  ++rtcp_rx_;
+  leg.last_rx = now_ms;  // reports keep a leg alive too (a listener that sends no audio)
+  if (info.has_sr && (!leg.have_remote || info.sender_ssrc == leg.remote_ssrc))
+    leg.rx.on_sr(info.lsr, now_ms);
+  if (auto* b = info.block_for(leg.ssrc))
+    if (auto rtt = rtt_ms(*b, ntp_mid32(ntp_now()))) leg.rtt_ms = static_cast<int>(*rtt);
+  if (info.bye && (!leg.have_remote || info.bye_ssrc == leg.remote_ssrc) && !leg.timed_out) {
+    leg.timed_out = true;  // sends nothing more; the control thread removes it
+    EngineEvent e{EngineEvent::Type::bye, leg.spec.room, leg.spec.leg, 0, 0};
+    if (!events_.push(e)) ++events_dropped_;
+  }
+}
+
+void Shard::report_rtcp(Leg& leg, std::int64_t now_ms) {
+  if (now_ms < leg.next_report_ms) return;
+  leg.next_report_ms = now_ms + next_interval();
+  ReportBlock block{};
+  bool have_block = leg.rx.started();
+  if (have_block) block = leg.rx.make_report(leg.remote_ssrc, now_ms);
+  std::size_t n = 0;
+  if (leg.sent_since_report) {
+    // The SR's RTP timestamp is the one that matches its NTP instant (RFC 3550 6.4.1).
+    auto rtp_now = leg.last_sent_ts + static_cast<std::uint32_t>((now_ms - leg.last_sent_ms) *
+                                                                 leg.spec.codec.clock / 1000);
+    n = write_sr(leg.rtcp_buf, leg.ssrc, ntp_now(), rtp_now, leg.sent_packets, leg.sent_octets,
+                 have_block ? &block : nullptr, cname_);
+  } else {
+    n = write_rr(leg.rtcp_buf, leg.ssrc, have_block ? &block : nullptr, cname_);
+  }
+  leg.sent_since_report = false;
+  if (n == 0) return;
+  if (tx_count_ >= tx_msgs_.size()) flush();
+  auto& m = tx_msgs_[tx_count_];
+  auto* iov = &tx_iov_[tx_count_ * 2];
+  iov[0] = {leg.rtcp_buf.data(), n};
+  m = {};
+  m.msg_hdr.msg_iov = iov;
+  m.msg_hdr.msg_iovlen = 1;
+  m.msg_hdr.msg_name = &leg.rtcp_remote;
+  m.msg_hdr.msg_namelen = sizeof(sockaddr_in);
+  ++tx_count_;
+  ++rtcp_tx_;
+}
+
+void Shard::send_bye(Leg& leg) {
+  // Leaving is rare: sent at once rather than batched, so the leg can go now.
+  auto n = write_bye(leg.rtcp_buf, leg.ssrc, cname_);
+  if (n &&
+      ::sendto(fd_, leg.rtcp_buf.data(), n, MSG_DONTWAIT,
+               reinterpret_cast<const sockaddr*>(&leg.rtcp_remote), sizeof leg.rtcp_remote) > 0)
+    ++rtcp_tx_;
+}
+
 void Shard::drop_room(Room& room) {
   for (auto* leg : room.legs) {
     by_addr_.erase(addr_key(leg->spec.remote));
     if (leg->latched) by_addr_.erase(leg->latched);
     by_id_.erase(leg->spec.leg);
     end_play(leg->play, room.id, leg->spec.leg);
+    send_bye(*leg);
     delete leg;
   }
   room.legs.clear();
@@ -674,6 +780,7 @@ void Shard::run() {
   while (!stop_) {
     while (auto c = commands_.pop()) apply(*c);
     auto now = mono_ms();
+    tick_ms_ = now;
     receive(now);
     for (auto& [id, room] : rooms_) mix_room(*room, now);
     flush();

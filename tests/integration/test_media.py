@@ -1,6 +1,7 @@
 """Mixed audio through the real binary: participants join over REST with an SDP offer and talk
 plain RTP (G.711) from UDP sockets of this test. Assertions are on the decoded signal."""
 import json
+import struct
 
 import pytest
 
@@ -156,29 +157,51 @@ def test_unsupported_offers_are_refused_naming_why_and_leave_nothing(server, acc
     assert r.status == 400 and "sdp" in r.json["data"]
 
 
-def test_silent_legs_time_out_with_a_reason(tmp_path):
-    s = Server(tmp_path / "var", extra_args=["--rtp-timeout-ms", "400"]).start()
+def leave_reason(server, account, peer, after_join):
+    """Joins `peer`, runs `after_join()`, and returns the reason of its del-member event."""
+    room = Room(server, account)
+    ws = ws_connect(server)
     try:
-        account = s.new_account("acme")
-        room = Room(s, account)
-        ws = ws_connect(s)
         ws.send(json.dumps({"action": "subscribe", "auth_token": room.token,
                             "data": {"account_id": room.acct,
                                      "binding": f"conference.event.{room.id}.*"}}))
         json.loads(ws.recv())
-        silent = Peer(0)
-        pid = room.join(silent, "mute-phone")
+        pid = room.join(peer, "phone")
+        after_join()
         ws.settimeout(5)
         while True:
             ev = json.loads(ws.recv())
             if ev["name"] == "del-member":
                 break
         assert ev["data"]["participant_id"] == pid
-        assert ev["data"]["reason"] == "rtp timeout"
-        silent.close()
-        ws.close()
+        return ev["data"]["reason"]
     finally:
+        ws.close()
+
+
+def test_silent_legs_time_out_with_a_reason(tmp_path):
+    s = Server(tmp_path / "var", extra_args=["--rtp-timeout-ms", "400"]).start()
+    silent = Peer(0)
+    try:
+        assert leave_reason(s, s.new_account("acme"), silent, lambda: None) == "rtp timeout"
+    finally:
+        silent.close()
         assert s.stop() == 0
+
+
+def test_an_rtcp_bye_ends_the_leg(server, account):
+    p = Peer(700)
+
+    def talk_then_bye():
+        run([p], 0.3)
+        # A lone RTCP BYE (RFC 3550 6.6) for the peer's SSRC, on the RTP port (rtcp-mux style).
+        p.sock.sendto(struct.pack("!BBHI", 0x81, 203, 1, 0x5000 + 700),
+                      ("127.0.0.1", p.server_port))
+
+    try:
+        assert leave_reason(server, account, p, talk_then_bye) == "rtcp bye"
+    finally:
+        p.close()
 
 
 def test_relate_silences_one_pair_only(server, account, peers):

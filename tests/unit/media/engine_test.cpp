@@ -1,5 +1,6 @@
 // The engine over real loopback UDP: legs are plain sockets of this test that send G.711 tones
 // every 20 ms and decode what comes back. Assertions are on the signal (Goertzel).
+#include "media/rtcp.hpp"
 #include "udp_leg.hpp"
 
 #include <gtest/gtest.h>
@@ -87,4 +88,52 @@ TEST(Engine, ASenderFromAnotherPortIsLatchedToTheLegThatHasHeardNothing) {
   EXPECT_GT(goertzel(listener.recent(), 1000), 600);  // heard, though from an unannounced port
   EXPECT_GT(goertzel(announced.recent(), 500), 600);  // media still goes where the SDP said
   EXPECT_TRUE(actual.heard.empty());
+}
+
+TEST(EngineRtcp, LegsGetSendersReportsAboutTheirStreamAndABye) {
+  EngineConfig cfg;
+  cfg.conference_rate = 8000;
+  cfg.rtcp_interval_ms = 200;
+  Engine e(cfg);
+  auto port = e.add_room(4);
+  TestLeg a(500), b(1000);
+  LegSpec sa{40, 4, pcmu(), a.addr, 0, true, true};
+  sa.rtcp_mux = true;  // reports come to the RTP address
+  e.add_leg(sa);
+  e.add_leg({41, 4, pcmu(), b.addr, 0, true, true});
+  run_for(e, port, {&a, &b}, 50);
+  ASSERT_FALSE(a.rtcp.empty()) << "no RTCP in a second with a 200 ms interval";
+  bool sr_about_a = false;
+  for (auto& pkt : a.rtcp) {
+    RtcpInfo info;
+    ASSERT_EQ(parse_rtcp(pkt, info), RtcpError::ok);
+    if (!info.has_sr) continue;
+    EXPECT_EQ(info.sender_ssrc, a.last_ssrc) << "the SR is not from the stream a receives";
+    EXPECT_FALSE(info.cname.empty());
+    if (auto* blk = info.block_for(a.ssrc())) {
+      sr_about_a = true;
+      EXPECT_EQ(blk->cumulative_lost, 0);
+      EXPECT_GT(blk->highest_seq, 1u);
+    }
+  }
+  EXPECT_TRUE(sr_about_a) << "no report block about what a sends";
+  // Without rtcp-mux, b's reports go to its RTP port + 1: b's own socket gets none.
+  EXPECT_TRUE(b.rtcp.empty());
+
+  // a says BYE: the engine reports it (the bridge then removes the participant).
+  std::uint8_t bye[64];
+  auto n = write_bye(bye, a.ssrc(), "test");
+  ASSERT_GT(n, 0u);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::sendto(a.fd, bye, n, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  std::vector<EngineEvent> events;
+  run_for(e, port, {&b}, 5, &events);
+  bool said_bye = false;
+  for (auto& ev : events) said_bye |= ev.type == EngineEvent::Type::bye && ev.leg == 40;
+  EXPECT_TRUE(said_bye);
+  EXPECT_GT(e.stats().rtcp_rx, 0u);
+  EXPECT_GT(e.stats().rtcp_tx, 0u);
 }

@@ -35,6 +35,9 @@ struct TestLeg {
   std::uint32_t ts = 0;
   long t = 0;
   std::vector<std::int16_t> heard;
+  std::vector<std::vector<std::uint8_t>> rtcp;  // what came back that was RTCP
+  std::uint32_t last_ssrc = 0;                  // of the RTP the engine sends us
+  std::uint32_t ssrc() const { return 0x1000 + static_cast<std::uint32_t>(hz); }
 
   explicit TestLeg(double f) : hz(f) {
     fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
@@ -65,8 +68,14 @@ struct TestLeg {
     for (;;) {
       auto n = ::recv(fd, buf, sizeof buf, 0);
       if (n <= 0) return;
+      std::span<const std::uint8_t> d(buf, static_cast<std::size_t>(n));
+      if (looks_like_rtcp(d)) {
+        rtcp.emplace_back(d.begin(), d.end());
+        continue;
+      }
       RtpPacket p;
-      if (parse_rtp({buf, static_cast<std::size_t>(n)}, p) != RtpError::ok) continue;
+      if (parse_rtp(d, p) != RtpError::ok) continue;
+      last_ssrc = p.ssrc;
       for (auto b : p.payload) heard.push_back(g711::ulaw_to_linear(b));
     }
   }
