@@ -15,6 +15,8 @@ import urllib.request
 
 import pytest
 
+from rtp_peer import answer_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("CONFAB_BIN", os.path.join(ROOT, "build", "debug", "confab"))
 
@@ -170,6 +172,37 @@ def server(tmp_path):
 def account(server):
     """A fresh account: (account_id, token)."""
     return server.new_account("acme")
+
+
+class Room:
+    """A conference (Kazoo REST) whose members are RTP peers (rtp_peer.Peer)."""
+
+    def __init__(self, server, account, doc=None):
+        self.s = server
+        self.acct, self.token = account
+        body = {"name": "media"}
+        body.update(doc or {"member": {"join_muted": False}})
+        r = self.s.request("PUT", f"/v2/accounts/{self.acct}/conferences", {"data": body},
+                           token=self.token)
+        assert r.status == 201, r
+        self.id = r.data["id"]
+        self.base = f"/v2/accounts/{self.acct}/conferences/{self.id}"
+
+    def join(self, peer, name, **extra):
+        data = {"name": name, "number": str(peer.port), "sdp": peer.sdp(), **extra}
+        r = self.s.request("POST", self.base + "/participants", {"data": data}, token=self.token)
+        assert r.status == 201, r
+        peer.server_port = answer_port(r.data["sdp"])
+        return r.data["participant_id"]
+
+    def act(self, pid, action):
+        r = self.s.request("PUT", f"{self.base}/participants/{pid}", {"data": {"action": action}},
+                           token=self.token)
+        assert r.status == 202, r
+
+    def participant(self, pid):
+        r = self.s.request("GET", f"{self.base}/participants/{pid}", token=self.token)
+        return r.data if r.status == 200 else None
 
 
 def ws_connect(server, path="/v2/websocket", timeout=5):

@@ -4,39 +4,10 @@ import json
 
 import pytest
 
-from conftest import Server, ws_connect
-from rtp_peer import Peer, answer_port, goertzel, offer, run
+from conftest import Room, Server, ws_connect
+from rtp_peer import Peer, goertzel, offer, run
 
 TONES = (400, 1000, 1600)
-
-
-class Room:
-    def __init__(self, server, account, doc=None):
-        self.s = server
-        self.acct, self.token = account
-        body = {"name": "media"}
-        body.update(doc or {"member": {"join_muted": False}})
-        r = self.s.request("PUT", f"/v2/accounts/{self.acct}/conferences", {"data": body},
-                           token=self.token)
-        assert r.status == 201, r
-        self.id = r.data["id"]
-        self.base = f"/v2/accounts/{self.acct}/conferences/{self.id}"
-
-    def join(self, peer, name, **extra):
-        data = {"name": name, "number": str(peer.port), "sdp": peer.sdp(), **extra}
-        r = self.s.request("POST", self.base + "/participants", {"data": data}, token=self.token)
-        assert r.status == 201, r
-        peer.server_port = answer_port(r.data["sdp"])
-        return r.data["participant_id"]
-
-    def act(self, pid, action):
-        r = self.s.request("PUT", f"{self.base}/participants/{pid}", {"data": {"action": action}},
-                           token=self.token)
-        assert r.status == 202, r
-
-    def participant(self, pid):
-        r = self.s.request("GET", f"{self.base}/participants/{pid}", token=self.token)
-        return r.data if r.status == 200 else None
 
 
 @pytest.fixture
