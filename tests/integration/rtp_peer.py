@@ -210,6 +210,7 @@ class Peer:
         self.ts = 0
         self.t = 0
         self.sent = 0  # frames said (lost ones included)
+        self.sent_at = None  # when the last one left (ns)
         self.heard = []
         self.packets = 0
         self.rx = []  # (sequence number, timestamp, samples decoded) of every media packet
@@ -237,6 +238,7 @@ class Peer:
 
     def send_frame(self):
         datagram = self.packet(self.frame())
+        self.sent_at = time.time_ns()  # CLOCK_REALTIME, as the kernel's receive timestamps
         for d in self.link.send(datagram) if self.link else (datagram,):
             self.sock.sendto(d, ("127.0.0.1", self.server_port))
         self.seq += 1
@@ -284,13 +286,18 @@ class Peer:
 
 
 def run(peers, seconds, senders=None):
-    """Paces 20 ms frames from `senders` (default: all peers) and collects what every peer hears."""
+    """Paces 20 ms frames from `senders` (default: all peers) and collects what every peer hears.
+    Returns how late, at worst, a frame left (seconds): on a loaded machine the senders stall
+    and then send their backlog at once, as a stalled phone would."""
     senders = peers if senders is None else senders
     start = time.monotonic()
     frames = int(seconds * 50)
+    late = 0.0
     for i in range(frames):
+        late = max(late, time.monotonic() - (start + i * 0.02))
         for p in senders:
             p.send_frame()
         time.sleep(max(0.0, start + (i + 1) * 0.02 - time.monotonic()))
         for p in peers:
             p.drain()
+    return late
