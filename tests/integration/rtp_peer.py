@@ -154,15 +154,20 @@ class Link:
     Packets are numbered from 0 in the order the peer sends them. `loss` drops that fraction of
     them (a seeded draw, never more than `max_burst` in a row), `drop` drops exactly the numbers
     it lists, and `delay` ({number: frames}) holds a packet back so that it leaves right after the
-    packet `frames` later: {k: 1} swaps k and k+1, {k: 2} sends k after k+1 and k+2."""
+    packet `frames` later: {k: 1} swaps k and k+1, {k: 2} sends k after k+1 and k+2. `stall`
+    ({number: frames}) holds that many packets from `number` on and sends them, in order, just
+    before the next one: a sender that stopped for a while and then caught up."""
 
-    def __init__(self, loss=0.0, seed=1, max_burst=3, drop=(), delay=None):
+    def __init__(self, loss=0.0, seed=1, max_burst=3, drop=(), delay=None, stall=None):
         self.loss = loss
         self.rng = random.Random(seed)
         self.max_burst = max_burst
         self.drop = set(drop)
         self.delay = dict(delay or {})
-        self.held = []  # (release after packet number, datagram)
+        self.stalled = {}  # number -> (the packet it leaves with, its place among those held)
+        for first, frames in (stall or {}).items():
+            self.stalled.update({first + i: (first + frames, i) for i in range(frames)})
+        self.held = []  # (leaves with packet number, sort key, datagram)
         self.count = 0
         self.burst = 0
         self.dropped = []  # the numbers dropped, for the tests' reasons
@@ -176,15 +181,20 @@ class Link:
         if lose:
             self.burst += 1
             self.dropped.append(n)
-        elif self.delay.get(n):
+        elif n in self.stalled:  # leaves just before the packet that ends the stall
             self.burst = 0
-            self.held.append((n + self.delay[n], datagram))
+            with_packet, place = self.stalled[n]
+            self.held.append((with_packet, with_packet - 1 + (place + 1) / (len(self.stalled) + 2),
+                              datagram))
+        elif self.delay.get(n):  # leaves just after the packet `delay` later
+            self.burst = 0
+            self.held.append((n + self.delay[n], n + self.delay[n] + 0.5, datagram))
         else:
             self.burst = 0
-            out.append(datagram)
-        out += [d for due, d in self.held if due <= n]
-        self.held = [(due, d) for due, d in self.held if due > n]
-        return out
+            out.append((n, datagram))
+        out += [(key, d) for due, key, d in self.held if due <= n]
+        self.held = [h for h in self.held if h[0] > n]
+        return [d for _, d in sorted(out, key=lambda x: x[0])]
 
 
 def tone(hz, amp, start, n=FRAME):
