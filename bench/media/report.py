@@ -13,6 +13,7 @@ rows = [json.loads(line) for line in open(args[0]) if line.strip()]
 pinning = args[1] if len(args) > 1 else ""
 
 runs = {(r["label"], r["target"]): r for r in rows if r.get("target") in ("confab", "janus")}
+delays = [r for r in rows if r.get("kind") == "delay"]
 alloc = next((r for r in rows if r.get("label") == "alloc"), None)
 
 NAMES = {
@@ -84,20 +85,49 @@ if alloc:
                   "", "", f"0 allocations/tick: {'met' if ok else 'MISSED'} ({alloc['allocations']} in "
                   f"{alloc['ticks']} ticks; a join+leave made {alloc['control_join_leave_allocations']})"))
 
-if markdown:
-    print("| " + " | ".join(head) + " |")
-    print("|" + "|".join("---" for _ in head) + "|")
-    for row in table:
-        print("| " + " | ".join(c.replace("|", "/") for c in row) + " |")
-else:
+def show(head, table, title):
+    if markdown:
+        print("| " + " | ".join(head) + " |")
+        print("|" + "|".join("---" for _ in head) + "|")
+        for row in table:
+            print("| " + " | ".join(c.replace("|", "/") for c in row) + " |")
+        return
     w = [max(len(str(x[i])) for x in table + [head]) for i in range(len(head))]
     print()
-    print(f"== media summary ({pinning})" if pinning else "== media summary")
+    print(f"== {title} ({pinning})" if pinning else f"== {title}")
     for row in [head, tuple("-" * n for n in w)] + table:
         print("  ".join(str(c).ljust(w[i]) for i, c in enumerate(row)).rstrip())
-    print("delivered: packets received / (legs x 50/s x window); seq loss: gaps in the RTP sequence"
-          " numbers received. A late tick sends nothing for that 20 ms (no gap in sequence numbers),"
-          " so it shows in delivered, not in seq loss; real time needs both >= 99 % and < 1 %.")
-    print("srv CPU: the server process (all threads, utime+stime from /proc/PID/stat) over the measured"
-          " window, in % of one core; other: the rest of the machine's busy time (neither server nor"
-          " load generator).")
+
+
+if table:
+    show(head, table, "media summary")
+    if not markdown:
+        print("delivered: packets received / (legs x 50/s x window); seq loss: gaps in the RTP sequence"
+              " numbers received. A late tick sends nothing for that 20 ms (no gap in sequence numbers),"
+              " so it shows in delivered, not in seq loss; real time needs both >= 99 % and < 1 %.")
+        print("srv CPU: the server process (all threads, utime+stime from /proc/PID/stat) over the measured"
+              " window, in % of one core; other: the rest of the machine's busy time (neither server nor"
+              " load generator).")
+
+
+def spread(s):
+    return f"{s['min']:.1f} / {s['median']:.1f} / {s['p95']:.1f} / {s['max']:.1f}" if s else "n/a"
+
+
+if delays:
+    dhead = ("codec", "bursts heard", "mouth-to-ear ms", "transit ms", "tick wait ms", "work ms",
+             "jitter-buffer ticks", "in frame ms", "target")
+    dtable = []
+    for r in delays:
+        m = r["mouth_to_ear_ms"]
+        ok = m is not None and r["detected"] == r["bursts"] and m["max"] < 60
+        dtable.append((r["codec"], f"{r['detected']}/{r['bursts']}", spread(m), spread(r["transit_ms"]),
+                       spread(r["tick_wait_ms"]), f"{r['server_work_ms']:.1f}",
+                       ", ".join(f"{n}x{k}" for k, n in sorted(r["buffered_ticks"].items())),
+                       spread(r["in_frame_ms"]),
+                       f"every burst < 60 ms: {'met' if ok else 'MISSED'}"))
+    show(dhead, dtable, "mouth-to-ear delay, min / median / p95 / max")
+    if not markdown:
+        print("mouth-to-ear = 20 ms packetisation + transit + the onset's place in the listener's"
+              " packet; transit = tick wait + the server's work + 20 ms x ticks held in the jitter"
+              " buffer (bench/media/delay.py explains each).")

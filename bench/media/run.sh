@@ -14,6 +14,8 @@
 #               with profile "narrowband" (8 kHz rooms, as Janus mixes PCMU rooms here)
 #   rooms48k    the same with profile "cdquality" (48 kHz rooms)          (what-if; no target)
 #   alloc       in-process engine, 3 talking + 50 listening legs          0 heap allocations per tick
+#   delay       1 room: a talker and a listener, PCMU then Opus           mouth-to-ear < 60 ms
+#               (bench/media/delay.py: onsets timed on the signal, 50 bursts per codec)
 #
 # Listeners act as muted clients: they send an encoded silent frame every 20 ms
 # (BENCH_MEDIA_LISTENER_TX=dtx: every 400 ms; none: nothing).
@@ -23,7 +25,8 @@
 # could not run; a missed target is reported, never fatal.
 #
 # Knobs (environment):
-#   BENCH_MEDIA_SCENARIOS    "webinar meeting webinar100 rooms rooms48k alloc"
+#   BENCH_MEDIA_SCENARIOS    "webinar meeting webinar100 rooms rooms48k alloc delay"
+#   BENCH_MEDIA_DELAY_REPEATS  50: bursts per codec in the delay scenario
 #   BENCH_MEDIA_WARMUP       3 (s)      BENCH_MEDIA_WINDOW  10 (s)
 #   BENCH_MEDIA_LISTENER_TX  silence | dtx | none
 #   BENCH_MEDIA_JANUS        1; 0 skips Janus
@@ -45,7 +48,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$ROOT/bench/media
 BUILD=${CONFAB_BUILD:-$ROOT/build/release}
 BIN=$BUILD/confab
-SCENARIOS=" ${BENCH_MEDIA_SCENARIOS:-webinar meeting webinar100 rooms rooms48k alloc} "
+SCENARIOS=" ${BENCH_MEDIA_SCENARIOS:-webinar meeting webinar100 rooms rooms48k alloc delay} "
 WARMUP=${BENCH_MEDIA_WARMUP:-3}
 WINDOW=${BENCH_MEDIA_WINDOW:-10}
 LISTENER_TX=${BENCH_MEDIA_LISTENER_TX:-silence}
@@ -95,7 +98,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/confab-media-bench.XXXXXX")
 # else compiled here with g++ into the temp dir (same flags as the tree, no install).
 LOADGEN=${MEDIA_LOADGEN:-$BUILD/bench/media/confab_media_loadgen}
 ALLOC=${MEDIA_ALLOC_COUNT:-$BUILD/bench/media/confab_media_alloc_count}
-if [ ! -x "$LOADGEN" ]; then
+if [ ! -x "$LOADGEN" ] && { want webinar || want meeting || want webinar100 || want rooms || want rooms8k; }; then
   echo "bench-media: $LOADGEN not built; compiling it into $WORK"
   LOADGEN=$WORK/confab_media_loadgen
   g++ -std=c++20 -O2 -Wall -Wextra -Werror -o "$LOADGEN" "$HERE/loadgen.cpp" -lopus -lboost_json ||
@@ -304,6 +307,25 @@ if want alloc; then
     cat "$WORK/alloc.txt" >&2
     FAILED+=("alloc")
   fi
+fi
+
+if want delay; then
+  # Mouth-to-ear delay through an idle server: one talker, one listener, each codec in turn.
+  repeats=${BENCH_MEDIA_DELAY_REPEATS:-50}
+  echo
+  echo "== delay: bench/media/delay.py --codec pcmu,opus --repeats $repeats"
+  wait_quiet
+  start_confab delay
+  if timeout 300 "${CLIENT_PIN[@]}" "$PY" "$HERE/delay.py" --http-port "$CONFAB_PORT" \
+      --api-key "$API_KEY" --codec pcmu,opus --repeats "$repeats" --json "$RESULTS" >"$WORK/delay.txt" 2>&1; then
+    cat "$WORK/delay.txt"
+  else
+    cat "$WORK/delay.txt" >&2
+    FAILED+=("delay")
+  fi
+  perf_stop
+  kill -0 "$SERVER_PID" 2>/dev/null || { echo "bench-media: confab died during delay" >&2; FAILED+=("delay/confab-died"); }
+  stop_pid "$SERVER_PID" confab; SERVER_PID=""
 fi
 
 "$PY" "$HERE/report.py" "$RESULTS" "$PINNING; rps: $RPS" || FAILED+=("report")

@@ -3,6 +3,7 @@
 Every test talks to it over real HTTP and WebSocket connections. CONFAB_BIN points at the binary
 under test (ctest sets it); the default is the debug build.
 """
+import contextlib
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("CONFAB_BIN", os.path.join(ROOT, "build", "debug", "confab"))
@@ -160,12 +162,28 @@ def create_account_offline(data_dir, name):
     return json.loads(out.strip().splitlines()[-1])
 
 
+@contextlib.contextmanager
+def running(data_dir, extra_args=(), config=None):
+    """A started server, stopped on leaving, which must then exit 0. `config`: TOML text for
+    --config, written next to the data dir."""
+    args = list(extra_args)
+    if config is not None:
+        path = os.path.join(os.path.dirname(str(data_dir)), "confab.toml")
+        with open(path, "w") as f:
+            f.write(config)
+        args += ["--config", path]
+    s = Server(data_dir, extra_args=args).start()
+    try:
+        yield s
+    finally:
+        code = s.stop()
+    assert code == 0, "confab did not exit cleanly on SIGTERM:\n" + "".join(s.log_lines[-50:])
+
+
 @pytest.fixture
 def server(tmp_path):
-    s = Server(tmp_path / "var").start()
-    yield s
-    code = s.stop()
-    assert code == 0, "confab did not exit cleanly on SIGTERM:\n" + "".join(s.log_lines[-50:])
+    with running(tmp_path / "var") as s:
+        yield s
 
 
 @pytest.fixture

@@ -1,19 +1,28 @@
-"""A plain RTP participant for the tests: a UDP socket that sends a G.711 tone (or silence) in
-20 ms packets and keeps what the server sends back, decoded. Independent of confab's code:
-mu-law comes from Python's audioop, the analysis is a Goertzel filter."""
+"""A plain RTP participant for the tests: a UDP socket that sends a tone (or silence, or any other
+source) in 20 ms packets, G.711 mu-law or Opus, and keeps what the server sends back, decoded.
+Independent of confab's code: mu-law comes from Python's audioop, Opus from the system's libopus
+through ctypes, the analysis is a Goertzel filter. Every peer's PCM side is 8 kHz mono, so that
+the same analysis serves both codecs. A `Link` between a peer and the wire drops and reorders its
+packets, reproducibly."""
 import warnings
 
 with warnings.catch_warnings():  # deprecated in 3.11, still shipped with Debian 12's Python
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop
+import ctypes
+import ctypes.util
 import math
+import random
 import socket
 import struct
 import time
 
+RATE = 8000  # the PCM rate of every peer, both directions
+FRAME = 160  # samples in one 20 ms frame at RATE
 
-def goertzel(samples, hz, rate=8000):
-    """Amplitude-like power of one frequency in a list of samples."""
+
+def goertzel(samples, hz, rate=RATE):
+    """Amplitude-like power of one frequency in a list of samples (half a sine's amplitude)."""
     if not samples:
         return 0.0
     k = 2 * math.cos(2 * math.pi * hz / rate)
@@ -24,9 +33,111 @@ def goertzel(samples, hz, rate=8000):
     return math.sqrt(max(0.0, s1 * s1 + s2 * s2 - k * s1 * s2)) / len(samples)
 
 
-def offer(port, codecs="0 101", extra=""):
+def amplitude(samples, hz, rate=RATE):
+    """The amplitude of a sine of `hz` in `samples` (exact over whole cycles, close otherwise)."""
+    return 2 * goertzel(samples, hz, rate)
+
+
+def rms(samples):
+    return math.sqrt(sum(x * x for x in samples) / len(samples)) if samples else 0.0
+
+
+class Pcmu:
+    """G.711 mu-law, payload type 0."""
+    name = "pcmu"
+    pt = 0
+    ts_step = FRAME  # RTP clock = sample rate
+    rtpmap = "a=rtpmap:0 PCMU/8000\r\n"
+    full_scale = 32124  # the largest magnitude mu-law decodes to
+
+    def encode(self, pcm):
+        return audioop.lin2ulaw(struct.pack(f"<{len(pcm)}h", *pcm), 2)
+
+    def decode(self, payload):
+        pcm = audioop.ulaw2lin(payload, 2)
+        return list(struct.unpack(f"<{len(pcm) // 2}h", pcm))
+
+
+_libopus = None
+
+
+def libopus():
+    """The system's libopus (confab links the same library), or None."""
+    global _libopus
+    if _libopus is None:
+        name = ctypes.util.find_library("opus") or "libopus.so.0"
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError:
+            return None
+        lib.opus_encoder_create.restype = ctypes.c_void_p
+        lib.opus_encoder_create.argtypes = [ctypes.c_int32, ctypes.c_int, ctypes.c_int,
+                                            ctypes.POINTER(ctypes.c_int)]
+        lib.opus_decoder_create.restype = ctypes.c_void_p
+        lib.opus_decoder_create.argtypes = [ctypes.c_int32, ctypes.c_int,
+                                            ctypes.POINTER(ctypes.c_int)]
+        lib.opus_encode.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int16), ctypes.c_int,
+                                    ctypes.c_char_p, ctypes.c_int32]
+        lib.opus_decode.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int32,
+                                    ctypes.POINTER(ctypes.c_int16), ctypes.c_int, ctypes.c_int]
+        lib.opus_encoder_destroy.argtypes = [ctypes.c_void_p]
+        lib.opus_decoder_destroy.argtypes = [ctypes.c_void_p]
+        _libopus = lib
+    return _libopus
+
+
+class Opus:
+    """Opus (RFC 7587: payload type 111, RTP clock 48 kHz) through libopus, with in-band FEC.
+    Our PCM side is 8 kHz: libopus resamples internally, both ways."""
+    name = "opus"
+    pt = 111
+    ts_step = 960
+    rtpmap = "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\n"
+    full_scale = 32767
+    _SET_BITRATE, _SET_COMPLEXITY, _SET_INBAND_FEC, _SET_PACKET_LOSS_PERC = 4002, 4010, 4012, 4014
+
+    def __init__(self, bitrate=32000):
+        lib = libopus()
+        if lib is None:
+            raise RuntimeError("libopus is not installed")
+        self.lib = lib
+        err = ctypes.c_int(0)
+        self.enc = lib.opus_encoder_create(RATE, 1, 2048, ctypes.byref(err))  # 2048: VOIP
+        if err.value != 0:
+            raise RuntimeError(f"opus_encoder_create: {err.value}")
+        self.dec = lib.opus_decoder_create(RATE, 1, ctypes.byref(err))
+        if err.value != 0:
+            raise RuntimeError(f"opus_decoder_create: {err.value}")
+        for request, value in ((self._SET_BITRATE, bitrate), (self._SET_COMPLEXITY, 3),
+                               (self._SET_INBAND_FEC, 1), (self._SET_PACKET_LOSS_PERC, 10)):
+            lib.opus_encoder_ctl(ctypes.c_void_p(self.enc), ctypes.c_int(request),
+                                 ctypes.c_int32(value))
+        self.pcm = (ctypes.c_int16 * (FRAME * 6))()  # room for a 120 ms packet
+        self.out = ctypes.create_string_buffer(1500)
+
+    def encode(self, pcm):
+        buf = (ctypes.c_int16 * len(pcm))(*pcm)
+        n = self.lib.opus_encode(self.enc, buf, len(pcm), self.out, len(self.out))
+        if n < 0:
+            raise RuntimeError(f"opus_encode: {n}")
+        return self.out.raw[:n]
+
+    def decode(self, payload):
+        n = self.lib.opus_decode(self.dec, payload, len(payload), self.pcm, FRAME * 6, 0)
+        return list(self.pcm[:n]) if n > 0 else []
+
+    def __del__(self):
+        if getattr(self, "lib", None):
+            self.lib.opus_encoder_destroy(self.enc)
+            self.lib.opus_decoder_destroy(self.dec)
+
+
+CODECS = {"pcmu": Pcmu, "opus": Opus}
+
+
+def offer(port, codecs="0 101", extra="", rtpmap=Pcmu.rtpmap):
     return ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=test\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-            f"m=audio {port} RTP/AVP {codecs}\r\na=rtpmap:0 PCMU/8000\r\n"
+            f"m=audio {port} RTP/AVP {codecs}\r\n{rtpmap}"
             "a=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\n" + extra)
 
 
@@ -37,10 +148,69 @@ def answer_port(sdp):
     raise AssertionError("no m=audio in answer: " + sdp)
 
 
+class Link:
+    """The network between a peer and the server, made worse on purpose and reproducibly.
+
+    Packets are numbered from 0 in the order the peer sends them. `loss` drops that fraction of
+    them (a seeded draw, never more than `max_burst` in a row), `drop` drops exactly the numbers
+    it lists, and `delay` ({number: frames}) holds a packet back so that it leaves right after the
+    packet `frames` later: {k: 1} swaps k and k+1, {k: 2} sends k after k+1 and k+2. `stall`
+    ({number: frames}) holds that many packets from `number` on and sends them, in order, just
+    before the next one: a sender that stopped for a while and then caught up."""
+
+    def __init__(self, loss=0.0, seed=1, max_burst=3, drop=(), delay=None, stall=None):
+        self.loss = loss
+        self.rng = random.Random(seed)
+        self.max_burst = max_burst
+        self.drop = set(drop)
+        self.delay = dict(delay or {})
+        self.stalled = {}  # number -> (the packet it leaves with, its place among those held)
+        for first, frames in (stall or {}).items():
+            self.stalled.update({first + i: (first + frames, i) for i in range(frames)})
+        self.held = []  # (leaves with packet number, sort key, datagram)
+        self.count = 0
+        self.burst = 0
+        self.dropped = []  # the numbers dropped, for the tests' reasons
+
+    def send(self, datagram):
+        """The datagrams to put on the wire now that the peer sends `datagram`."""
+        n = self.count
+        self.count += 1
+        out = []
+        lose = n in self.drop or (self.rng.random() < self.loss and self.burst < self.max_burst)
+        if lose:
+            self.burst += 1
+            self.dropped.append(n)
+        elif n in self.stalled:  # leaves just before the packet that ends the stall
+            self.burst = 0
+            with_packet, place = self.stalled[n]
+            self.held.append((with_packet, with_packet - 1 + (place + 1) / (len(self.stalled) + 2),
+                              datagram))
+        elif self.delay.get(n):  # leaves just after the packet `delay` later
+            self.burst = 0
+            self.held.append((n + self.delay[n], n + self.delay[n] + 0.5, datagram))
+        else:
+            self.burst = 0
+            out.append((n, datagram))
+        out += [(key, d) for due, key, d in self.held if due <= n]
+        self.held = [h for h in self.held if h[0] > n]
+        return [d for _, d in sorted(out, key=lambda x: x[0])]
+
+
+def tone(hz, amp, start, n=FRAME):
+    return [int(amp * math.sin(2 * math.pi * hz * (start + i) / RATE)) for i in range(n)]
+
+
 class Peer:
-    def __init__(self, hz, amplitude=6000):
+    """One participant. `source(index)`, when given, returns the PCM of the peer's frame number
+    `index` (FRAME samples); otherwise it says a tone of `hz` at `amplitude` (silence at 0 Hz)."""
+
+    def __init__(self, hz, amplitude=6000, codec="pcmu", link=None, source=None):
         self.hz = hz
         self.amplitude = amplitude
+        self.codec = CODECS[codec]() if isinstance(codec, str) else codec
+        self.link = link
+        self.source = source
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.setblocking(False)
@@ -49,28 +219,40 @@ class Peer:
         self.seq = 1000
         self.ts = 0
         self.t = 0
+        self.sent = 0  # frames said (lost ones included)
+        self.sent_at = None  # when the last one left (ns)
         self.heard = []
         self.packets = 0
+        self.rx = []  # (sequence number, timestamp, samples decoded) of every media packet
 
     def sdp(self):
-        return offer(self.port)
+        return offer(self.port, f"{self.codec.pt} 101", rtpmap=self.codec.rtpmap)
 
     def frame(self):
-        pcm = [int(self.amplitude * math.sin(2 * math.pi * self.hz * (self.t + i) / 8000))
-               for i in range(160)] if self.hz else [0] * 160
-        self.t += 160
-        return audioop.lin2ulaw(struct.pack("<160h", *pcm), 2)
+        if self.source:
+            pcm = self.source(self.sent)
+        elif self.hz:
+            pcm = tone(self.hz, self.amplitude, self.t)
+        else:
+            pcm = [0] * FRAME
+        self.t += FRAME
+        self.sent += 1
+        return self.codec.encode(pcm)
 
-    def packet(self, payload, pt=0, marker=False, ts=None, seq=None):
+    def packet(self, payload, pt=None, marker=False, ts=None, seq=None):
         seq = self.seq if seq is None else seq
         ts = self.ts if ts is None else ts
+        pt = self.codec.pt if pt is None else pt
         return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq & 0xFFFF,
                            ts & 0xFFFFFFFF, 0x5000 + int(self.hz)) + payload
 
     def send_frame(self):
-        self.sock.sendto(self.packet(self.frame()), ("127.0.0.1", self.server_port))
+        datagram = self.packet(self.frame())
+        self.sent_at = time.time_ns()  # CLOCK_REALTIME, as the kernel's receive timestamps
+        for d in self.link.send(datagram) if self.link else (datagram,):
+            self.sock.sendto(d, ("127.0.0.1", self.server_port))
         self.seq += 1
-        self.ts += 160
+        self.ts += self.codec.ts_step
 
     def send_dtmf(self, digit_code):
         """An RFC 4733 event: three packets with the same timestamp, the last with E set."""
@@ -79,33 +261,53 @@ class Peer:
             self.sock.sendto(self.packet(payload, pt=101, ts=self.ts), ("127.0.0.1", self.server_port))
             self.seq += 1
 
+    def on_datagram(self, data):
+        """Files one datagram from the server; returns the decoded samples (None: not media)."""
+        if len(data) < 12 or data[1] & 0x7F != self.codec.pt:
+            return None
+        header = 12 + 4 * (data[0] & 0x0F)
+        if data[0] & 0x10 and len(data) >= header + 4:  # a header extension
+            header += 4 + 4 * struct.unpack_from("!H", data, header + 2)[0]
+        pcm = self.codec.decode(data[header:])
+        seq, ts = struct.unpack_from("!HI", data, 2)
+        self.packets += 1
+        self.rx.append((seq, ts, len(pcm)))
+        self.heard.extend(pcm)
+        return pcm
+
     def drain(self):
         while True:
             try:
                 data = self.sock.recv(2048)
             except BlockingIOError:
                 return
-            if len(data) < 12 or data[1] & 0x7F != 0:
-                continue
-            self.packets += 1
-            pcm = audioop.ulaw2lin(data[12:], 2)
-            self.heard.extend(struct.unpack(f"<{len(pcm) // 2}h", pcm))
+            self.on_datagram(data)
 
     def recent(self, n=4000):
         return self.heard[-n:]
+
+    def clear(self):
+        self.heard.clear()
+        self.rx.clear()
+        self.packets = 0
 
     def close(self):
         self.sock.close()
 
 
 def run(peers, seconds, senders=None):
-    """Paces 20 ms frames from `senders` (default: all peers) and collects what every peer hears."""
+    """Paces 20 ms frames from `senders` (default: all peers) and collects what every peer hears.
+    Returns how late, at worst, a frame left (seconds): on a loaded machine the senders stall
+    and then send their backlog at once, as a stalled phone would."""
     senders = peers if senders is None else senders
     start = time.monotonic()
     frames = int(seconds * 50)
+    late = 0.0
     for i in range(frames):
+        late = max(late, time.monotonic() - (start + i * 0.02))
         for p in senders:
             p.send_frame()
         time.sleep(max(0.0, start + (i + 1) * 0.02 - time.monotonic()))
         for p in peers:
             p.drain()
+    return late

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import Server, ws_connect
 from media_room import Room
-from rtp_peer import Peer, answer_port, goertzel, offer, run
+from rtp_peer import Peer, goertzel, offer, run
 
 TONES = (400, 1000, 1600)
 
