@@ -235,4 +235,13 @@ int Resampler::process(std::span<const std::int16_t> in, std::span<std::int16_t>
   return static_cast<int>(out_len);
 }
 
+int Resampler::process_exact(std::span<const std::int16_t> in, std::span<std::int16_t> out) {
+  auto n = static_cast<std::size_t>(std::max(0, process(in, out)));
+  if (n < out.size()) {
+    std::copy_backward(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), out.end());
+    std::fill(out.begin(), out.end() - static_cast<std::ptrdiff_t>(n), std::int16_t{0});
+  }
+  return static_cast<int>(out.size());
+}
+
 }  // namespace confab::media

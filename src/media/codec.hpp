@@ -49,6 +49,9 @@ class Resampler {
   Resampler& operator=(const Resampler&) = delete;
   // Converts one frame; returns the samples written to `out`.
   int process(std::span<const std::int16_t> in, std::span<std::int16_t> out);
+  // Converts one frame into exactly out.size() samples: the first calls return fewer (the
+  // filter's delay), which are put at the end after zeros, so every packet holds a whole frame.
+  int process_exact(std::span<const std::int16_t> in, std::span<std::int16_t> out);
   int in_rate() const { return in_; }
   int out_rate() const { return out_; }
 

@@ -24,9 +24,12 @@ JitterBuffer::JitterBuffer(std::size_t slots, std::size_t max_payload, int min_f
 
 void JitterBuffer::reset() {
   for (auto& s : slots_) s.full = false;
-  started_ = primed_ = have_transit_ = false;
+  started_ = primed_ = have_transit_ = have_highest_ = false;
   jitter16_ = 0;
-  surplus_ticks_ = 0;
+  surplus_ticks_ = late_peak_ = calm_ticks_ = deepen_ = dry_ = 0;
+  dry_valid_ = false;
+  loss_depth_ = losses_ = loss_window_ = 0;
+  want_ = min_;
   target_ = min_;
 }
 
@@ -53,8 +56,17 @@ void JitterBuffer::adapt(std::uint16_t seq, std::int64_t arrival_ms) {
   last_transit_ = transit;
   have_transit_ = true;
   // Hold about twice the jitter, rounded up to whole frames.
-  int want = static_cast<int>((2 * jitter16_ / 16 + frame_ms_ - 1) / frame_ms_);
-  target_ = std::clamp(want, min_, max_);
+  want_ = static_cast<int>((2 * jitter16_ / 16 + frame_ms_ - 1) / frame_ms_);
+  retarget();
+}
+
+// The depth: what the jitter asks for, and enough to catch the reordering seen lately (the
+// RFC 3550 estimate stays under half a frame for occasional reordering: a peak detector, as
+// NetEq's, covers it).
+void JitterBuffer::retarget() {
+  int before = target_;
+  target_ = std::clamp(std::max(want_, min_ + std::max(late_peak_, loss_depth_)), min_, max_);
+  if (started_ && target_ > before) deepen_ += target_ - before;
 }
 
 bool JitterBuffer::put(std::uint16_t seq, std::span<const std::uint8_t> payload,
@@ -70,10 +82,26 @@ bool JitterBuffer::put(std::uint16_t seq, std::span<const std::uint8_t> payload,
     base_arrival_ = arrival_ms;
   }
   int ahead = seq_diff(seq, next_);
+  if (started_ && ahead == -1 && dry_valid_ && seq == dry_seq_) {
+    // The packet just concealed for want of it, arriving a moment late: playout runs a little
+    // ahead of this sender. Play it after all, next: the concealed frame becomes one frame of
+    // added delay (the buffer re-phases without a gap).
+    next_ = seq;
+    ahead = 0;
+    dry_valid_ = false;
+  }
   if (started_ && ahead < 0) {
     ++stats_.late;
+    // Reordered (a later packet came first), not a stalled sender: deepen to catch the next one.
+    if (have_highest_ && seq_diff(highest_, seq) > 0 && -ahead > late_peak_) {
+      late_peak_ = -ahead;
+      calm_ticks_ = 0;
+      retarget();
+    }
     return false;
   }
+  if (!have_highest_ || seq_diff(seq, highest_) > 0) highest_ = seq;
+  have_highest_ = true;
   if (ahead >= static_cast<int>(slots_.size())) {
     // Far ahead: the sender jumped (or we stalled). Resynchronise on it.
     for (auto& s : slots_) s.full = false;
@@ -106,13 +134,53 @@ JitterBuffer::Frame JitterBuffer::pop() {
     if (held < static_cast<std::size_t>(target_)) return f;
     started_ = true;
   }
-  if (held == 0) {  // ran dry: refill to the target before playing on
-    started_ = false;
+  // Reordering lately is rarer: let the depth it asked for go, a frame per 10 s of calm.
+  if (losses_ == 0 && ++calm_ticks_ > 500 && late_peak_ > 0) {
+    --late_peak_;
+    calm_ticks_ = 0;
+    retarget();
+  }
+  // The frame concealed last tick for want of its packet never came: a loss. Two within 2 s on a
+  // leg with FEC: hold a frame more (for 10 s of calm at least) so that FEC can repair the next.
+  if (dry_valid_ && fec_) {
+    if (losses_ == 0) loss_window_ = 0;
+    if (++losses_ >= 2 && loss_depth_ == 0) {
+      loss_depth_ = 1;
+      calm_ticks_ = 0;
+      retarget();
+    }
+  }
+  if (++loss_window_ > 100) losses_ = 0;
+  if (loss_depth_ > 0 && late_peak_ == 0 && calm_ticks_ > 500) {
+    loss_depth_ = 0;
+    retarget();
+  }
+  if (deepen_ > 0) {  // play one frame of concealment without advancing: one frame more held
+    --deepen_;
+    f.kind = Kind::lost;
+    ++stats_.lost;
     return f;
   }
-  // Too much held for a while (jitter went down): skip one frame to cut the delay.
-  if (held > static_cast<std::size_t>(target_) + 2) {
-    if (++surplus_ticks_ > 25) {
+  if (held == 0) {
+    // Nothing due: a lost or late packet is concealed at once (the leg keeps its place in the
+    // mix and its delay); only a sender silent for longer than concealment covers (3 frames,
+    // G.711's fade) restarts playout, refilling to the target first.
+    if (++dry_ > 3) {
+      started_ = false;
+      dry_ = 0;
+      dry_valid_ = false;
+      return f;
+    }
+    dry_valid_ = true;
+    dry_seq_ = next_;
+  } else {
+    dry_ = 0;
+    dry_valid_ = false;
+  }
+  // Too much held for a while (a stalled sender's backlog, jitter gone down): skip a frame to cut
+  // the delay back to the target.
+  if (held > static_cast<std::size_t>(target_)) {
+    if (++surplus_ticks_ > 10) {
       auto& drop = slot(next_);
       if (drop.full && drop.seq == next_) drop.full = false;
       ++next_;

@@ -29,6 +29,9 @@ class JitterBuffer {
   Frame pop();
   // Forgets everything buffered, as for a new stream (a leg unmuted after being ignored).
   void reset();
+  // The codec can rebuild a lost frame from the next packet (Opus in-band FEC): on a lossy link
+  // the buffer then holds one frame more, so that the next packet is at hand when one is lost.
+  void set_fec(bool on) { fec_ = on; }
 
   int target_frames() const { return target_; }
   std::size_t buffered() const;
@@ -62,6 +65,20 @@ class JitterBuffer {
   std::uint16_t base_seq_ = 0;
   std::int64_t base_arrival_ = 0;
   int surplus_ticks_ = 0;
+  int want_ = 1;        // frames the jitter estimate asks for
+  int late_peak_ = 0;   // frames by which reordered packets came late (decays)
+  int calm_ticks_ = 0;  // ticks since the last reordered late packet
+  int deepen_ = 0;      // frames of delay to add (played as concealment)
+  bool fec_ = false;
+  int loss_depth_ = 0;         // 1 while losses are frequent and FEC can repair them
+  int losses_ = 0;             // losses concealed without the next packet, lately
+  int loss_window_ = 0;        // ticks since losses_ started counting
+  int dry_ = 0;                // ticks in a row with nothing to play
+  bool dry_valid_ = false;     // the last frame played was concealed for want of anything held
+  std::uint16_t dry_seq_ = 0;  // ... and this was its sequence number
+  bool have_highest_ = false;
+  std::uint16_t highest_ = 0;  // highest sequence number received
+  void retarget();
   Stats stats_;
 };
 

@@ -230,6 +230,7 @@ void Shard::apply(const Command& c) {
       leg->ts = rd();
       leg->last_rx = mono_ms();
       leg->held = c.spec.held;
+      leg->jb.set_fec(c.spec.codec.fec);
       leg->rtcp_remote = c.spec.remote;
       if (!c.spec.rtcp_mux)
         leg->rtcp_remote.sin_port =
@@ -556,7 +557,7 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
           std::span<const std::int16_t> pcm = room.hold_pcm;
           if (g->hold_down)
             pcm = std::span(g->pcm).first(
-                static_cast<std::size_t>(g->hold_down->process(room.hold_pcm, g->pcm)));
+                static_cast<std::size_t>(g->hold_down->process_exact(room.hold_pcm, g->pcm)));
           g->hold_bytes = g->hold_enc->encode(pcm, g->hold_payload);
           g->hold_encoded = true;
           ++encodes_;
@@ -593,7 +594,8 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
           auto mix = room.mixer.full();
           std::span<const std::int16_t> pcm = mix;
           if (g->down)
-            pcm = std::span(g->pcm).first(static_cast<std::size_t>(g->down->process(mix, g->pcm)));
+            pcm = std::span(g->pcm).first(
+                static_cast<std::size_t>(g->down->process_exact(mix, g->pcm)));
           g->bytes = g->enc->encode(pcm, g->payload);
           g->encoded = true;
           ++encodes_;
@@ -646,7 +648,7 @@ void Shard::end_play(Play& p, std::uint64_t room, std::uint64_t leg) {
 std::span<const std::uint8_t> Shard::encode_private(Leg& leg, std::span<const std::int16_t> pcm) {
   if (leg.down)
     pcm = std::span(leg.out_codec)
-              .first(static_cast<std::size_t>(leg.down->process(pcm, leg.out_codec)));
+              .first(static_cast<std::size_t>(leg.down->process_exact(pcm, leg.out_codec)));
   int bytes = leg.enc->encode(pcm, leg.payload);
   ++encodes_;
   if (bytes <= 0) return {};

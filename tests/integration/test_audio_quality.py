@@ -10,7 +10,7 @@ wall-clock time (DESIGN.md section 8):
 
 G.711 mu-law and Opus (libopus through ctypes) both; every peer's PCM side is 8 kHz. Each
 tolerance has its reason next to it; docs/performance-media.md states them too. Checks that the
-engine fails today are strict xfails whose reason names the defect."""
+engine failed were strict xfails until fixed (docs/performance-media.md lists them)."""
 import contextlib
 import json
 import math
@@ -342,17 +342,6 @@ def test_losses_are_concealed(lossy):
     assert amplitude(stream, 1000) >= TONE_AMP / math.sqrt(2)
 
 
-# An isolated loss goes silent when no later packet is at hand yet, which at a steady 20 ms pace
-# and a one-frame buffer is always the case: JitterBuffer::pop (src/media/jitter.cpp) takes
-# `held == 0` for an underrun, returns `waiting` (the leg is left out of that tick's mix: 20 ms of
-# silence) and restarts playout, conceals the lost frame one tick later and plays on a frame
-# later for good (up to three, when it trims). Concealing at once (Kind::lost) when started and
-# the packet due is missing would fix it.
-XFAIL_DRY = pytest.mark.xfail(
-    strict=True, reason="engine defect: a lost packet with nothing buffered behind it is played "
-    "as 20 ms of silence (JitterBuffer::pop's held == 0 underrun path), not concealed")
-
-
 def g711_only(scenario):
     """The dropout checks read the waveform sample by sample: G.711 keeps it, while Opus's overlap
     and look-ahead (the talker's and the server's encoders) smear 20 ms of silence into two
@@ -361,7 +350,6 @@ def g711_only(scenario):
         pytest.skip("a dropout is told on the waveform, which only G.711 keeps")
 
 
-@XFAIL_DRY
 def test_no_loss_goes_silent(lossy):
     g711_only(lossy)
     # No 10 ms of the stream below -24 dB: concealment of up to two lost frames (the link never
@@ -392,11 +380,6 @@ def test_reordered_packets_play_in_order(reordered):
     assert not weak, f"100 ms windows without sound: {weak}"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="engine defect: the jitter buffer never deepens for reordering, so a "
-    "packet held back two frames is always discarded as late (JitterBuffer::put rejects it "
-    "before adapt(), and the RFC 3550 jitter estimate stays under half a frame); the first "
-    "reorder also plays 20 ms of silence (the underrun path of test_no_loss_goes_silent)")
 def test_reordered_packets_are_not_lost_once_the_buffer_has_adapted(reordered):
     # After packet 25 came two frames late, a jitter buffer should hold two frames more: every
     # packet held back from 60 on is then played, and nothing goes silent. (With Opus the engine
@@ -417,10 +400,6 @@ def stalled(tmp_path_factory):
                     source=steps_source(TONE_AMP), link=Link(stall={50: 3}))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="engine defect: after an underrun and the backlog that follows it, the "
-    "jitter buffer keeps two frames (40 ms) more delay for the rest of the call: "
-    "JitterBuffer::pop trims only while more than target + 2 frames are held")
 def test_a_stalled_talker_gets_its_delay_back(stalled):
     # How many ticks after the stream's start each packet is heard, less its number: the delay
     # in ticks, counted on the signal. It starts at the jitter buffer's depth (one frame). The
@@ -436,16 +415,9 @@ def test_a_stalled_talker_gets_its_delay_back(stalled):
     assert extra <= 1, f"{extra:.0f} ticks more delay than at the start, 1.2 s after a 60 ms stall"
 
 
-# The first packet of each encode path is short with G.711: the 48 -> 8 kHz resampler, started
-# with speex_resampler_skip_zeros (src/media/codec.cpp), returns 136 samples on its first call, and
-# Shard::mix_room (src/media/shard.cpp) encodes what it returned (the group's `g->down->process`,
-# the speaker's `leg->down->process`) where the 8 -> 48 kHz side pads with zeros: a 17 ms packet
-# whose timestamp says 20. Padding the short frame (or priming the resampler) would fix it.
-@pytest.mark.parametrize("codec", [
-    pytest.param("pcmu", marks=pytest.mark.xfail(
-        strict=True, reason="engine defect: the first packet after a 48 -> 8 kHz resampler is "
-        "created carries 136 samples, not 160 (Shard::mix_room encodes the short output)")),
-    CODECS[1]])
+# A lone talker's first packets come from resamplers just started (48 -> 8 kHz for G.711): the
+# engine pads their short first output so that every packet still holds one whole frame.
+@pytest.mark.parametrize("codec", CODECS)
 def test_every_packet_carries_one_frame(room, peers, codec):
     # A lone talker gets the group's shared encode until the mixer picks it as a speaker, then its
     # own mix-minus: two encode paths, each with a first packet.
