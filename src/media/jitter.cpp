@@ -144,7 +144,7 @@ JitterBuffer::Frame JitterBuffer::pop() {
   // leg with FEC: hold a frame more (for 10 s of calm at least) so that FEC can repair the next.
   if (dry_valid_ && fec_) {
     if (losses_ == 0) loss_window_ = 0;
-    if (++losses_ >= 2 && loss_depth_ == 0) {
+    if (++losses_ >= 1 && loss_depth_ == 0) {
       loss_depth_ = 1;
       calm_ticks_ = 0;
       retarget();
@@ -154,12 +154,6 @@ JitterBuffer::Frame JitterBuffer::pop() {
   if (loss_depth_ > 0 && late_peak_ == 0 && calm_ticks_ > 500) {
     loss_depth_ = 0;
     retarget();
-  }
-  if (deepen_ > 0) {  // play one frame of concealment without advancing: one frame more held
-    --deepen_;
-    f.kind = Kind::lost;
-    ++stats_.lost;
-    return f;
   }
   if (held == 0) {
     // Nothing due: a lost or late packet is concealed at once (the leg keeps its place in the
@@ -176,6 +170,12 @@ JitterBuffer::Frame JitterBuffer::pop() {
   } else {
     dry_ = 0;
     dry_valid_ = false;
+  }
+  if (deepen_ > 0) {  // play one frame of concealment without advancing: one frame more held
+    --deepen_;
+    f.kind = Kind::lost;
+    ++stats_.lost;
+    return f;
   }
   // Too much held for a while (a stalled sender's backlog, jitter gone down): skip a frame to cut
   // the delay back to the target.
