@@ -197,7 +197,7 @@ def synthetic_mix(kind, tones, amp=LOUD, n=12000):
 
 
 @pytest.mark.parametrize("codec", CODECS)
-def test_the_mix_check_catches_a_wrapped_or_clipped_sum(codec):
+def test_the_mix_check_catches_a_wrapped_or_clamped_sum(codec):
     """The checks above would fail if the engine cast its int32 sum to int16 or clamped it: the
     same function, fed such mixes through the same codec, finds them; a limited mix passes."""
     for kind, bad in (("wrapped", True), ("clamped", True), ("limited", False)):
