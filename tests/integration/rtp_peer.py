@@ -297,14 +297,14 @@ class Peer:
 
 def run(peers, seconds, senders=None):
     """Paces 20 ms frames from `senders` (default: all peers) and collects what every peer hears.
-    Returns how late, at worst, a frame left (seconds): on a loaded machine the senders stall
-    and then send their backlog at once, as a stalled phone would."""
+    Returns how late each frame left (seconds): on a loaded machine the senders stall and then
+    send their backlog at once, as a stalled phone would."""
     senders = peers if senders is None else senders
     start = time.monotonic()
     frames = int(seconds * 50)
-    late = 0.0
+    late = []
     for i in range(frames):
-        late = max(late, time.monotonic() - (start + i * 0.02))
+        late.append(time.monotonic() - (start + i * 0.02))
         for p in senders:
             p.send_frame()
         time.sleep(max(0.0, start + (i + 1) * 0.02 - time.monotonic()))

@@ -34,6 +34,7 @@ LOUD = 30000  # near full scale: ten of them sum to ten times what int16 holds
 # that any multiple of 100 ms holds whole cycles of all ten and Goertzel separates them exactly.
 TEN_TONES = tuple(300 + 150 * i for i in range(10))
 WINDOW = 800  # 100 ms at 8 kHz
+STALL = 0.04  # s: a talker this late was stalled by the machine and then sent its backlog at once
 
 
 def db(ratio):
@@ -64,36 +65,65 @@ TOLERANCE = {
 }
 
 
-def mix_problems(samples, tones, codec):
-    """What is wrong with `samples`, a mix of equally loud `tones` heard through `codec`: a list
-    of reasons (empty when none), and the level of each tone."""
+def median(values):
+    return sorted(values)[len(values) // 2]
+
+
+def tone_levels(windows, tones, typical=False):
+    """Each tone's level over `windows` (100 ms each: whole cycles of every tone), and the share
+    of their power that is not those tones. Window by window, so that a gap between two windows
+    (where the machine stalled the talkers) does not turn into a phase jump. `typical`: each
+    tone's median over the windows rather than its power average, for checks that a window or
+    two of odd ticks must not decide (see their callers)."""
+    per = [[amplitude(w, hz) for hz in tones] for w in windows]
+    levels = [median([p[k] for p in per]) if typical else
+              math.sqrt(sum(p[k] ** 2 for p in per) / len(per)) for k in range(len(tones))]
+    power = sum(rms(w) ** 2 for w in windows)
+    return levels, 1 - sum(a * a / 2 for p in per for a in p) / max(power, 1e-9)
+
+
+def judged_windows(samples, late):
+    """`samples` cut in 100 ms windows, as (number, samples), but for those next to a frame the
+    machine held the talkers back by more than STALL: the engine cannot be blamed for what it did
+    not receive in time. Window w holds the frames 5w..5w+4 of the run that `late` comes from
+    (rtp_peer.run), or, after underruns, up to a few earlier. Skips the test when that leaves
+    less than half the windows the run should have given: the machine was too busy to judge
+    the engine."""
+    stalled = [i for i, t in enumerate(late) if t > STALL]
+    count = len(samples) // WINDOW
+    kept = [w for w in range(count) if not any(5 * w - 10 <= i < 5 * w + 5 for i in stalled)]
+    if len(kept) < len(late) // 5 // 2:
+        pytest.skip(f"the machine held the talkers back by up to {max(late) * 1000:.0f} ms at "
+                    f"{len(stalled)} frames: too often to judge the engine")
+    return [(w, samples[w * WINDOW:(w + 1) * WINDOW]) for w in kept]
+
+
+def mix_problems(windows, tones, codec):
+    """What is wrong with `windows` (of 100 ms), a mix of equally loud `tones` heard through
+    `codec`: a list of reasons (empty when none), and the level of each tone."""
     tol = TOLERANCE[codec]
-    levels = [amplitude(samples, hz) for hz in tones]
+    samples = [x for w in windows for x in w]
+    levels, residual = tone_levels(windows, tones)
     problems = []
     at_full_scale = sum(1 for x in samples if abs(x) >= tol.full_scale) / len(samples)
     if at_full_scale > tol.saturated:
         problems.append(f"{at_full_scale:.2%} of the samples at full scale (peak "
                         f"{max(map(abs, samples))}): the mix clipped or wrapped")
-    residual = 1 - sum(a * a / 2 for a in levels) / max(rms(samples) ** 2, 1e-9)
     if residual > tol.residual:
         problems.append(f"{residual:.1%} of the power is not the sent tones (at most "
                         f"{tol.residual:.0%}): distortion, as a wrapped or clamped sum makes")
-    median = sorted(levels)[len(levels) // 2]
+    middle = median(levels)
     for hz, a in zip(tones, levels):
-        if abs(db(a / median)) > tol.level_db:
-            problems.append(f"{hz} Hz is {db(a / median):+.1f} dB from the others' median "
+        if abs(db(a / middle)) > tol.level_db:
+            problems.append(f"{hz} Hz is {db(a / middle):+.1f} dB from the others' median "
                             f"(tolerance {tol.level_db} dB)")
     return problems, levels
-
-
-def whole_windows(samples):
-    return samples[:len(samples) // WINDOW * WINDOW]
 
 
 def listen(room, talkers, seconds, warmup, codec):
     """Joins `talkers` and a muted listener (added to the list, so that the caller closes it),
     runs `warmup` seconds and forgets what was heard, then runs `seconds` more. Returns the
-    listener and how late the senders were at worst (rtp_peer.run)."""
+    listener and how late each frame of those seconds left (rtp_peer.run)."""
     listener = Peer(0, codec=codec)
     for i, p in enumerate(talkers):
         room.join(p, f"talker{i}")
@@ -138,10 +168,9 @@ def test_ten_loud_talkers_are_limited_never_wrapped_at_even_levels(ten_speaker_r
     peers += [Peer(hz, LOUD, codec=codec) for hz in TEN_TONES]
     talker0 = peers[0]
     # 0.5 s for every leg to start and the limiter to settle, then 1.6 s (cut to 100 ms windows).
-    listener, _ = listen(ten_speaker_room, peers, 1.6, 0.5, codec)
-    heard = whole_windows(listener.heard)
-    assert len(heard) >= 8000, f"the listener got {len(heard)} samples in 1.6 s"
-    problems, levels = mix_problems(heard, TEN_TONES, codec)
+    listener, late = listen(ten_speaker_room, peers, 1.6, 0.5, codec)
+    problems, levels = mix_problems([w for _, w in judged_windows(listener.heard, late)],
+                                    TEN_TONES, codec)
     assert not problems, problems
     # The limiter lowers the gain no further than the loudest possible peak needs: ten in-phase
     # tones at LOUD need CEILING / (10 x LOUD), so each is heard at CEILING / 10 = 2900 or above,
@@ -150,10 +179,11 @@ def test_ten_loud_talkers_are_limited_never_wrapped_at_even_levels(ten_speaker_r
     assert min(levels) >= floor, (floor, levels)
     # A talker's own mix is the other nine: its own tone, were it there, would be as loud as
     # theirs; it is below -20 dB of the weakest of them (measured: -70 dB with G.711, -35 dB with
-    # Opus, whose coding noise and the limiter's gain-step sidebands fall on it).
-    own = whole_windows(talker0.heard)
-    others = [amplitude(own, hz) for hz in TEN_TONES[1:]]
-    assert amplitude(own, talker0.hz) < min(others) / 10, "a talker hears itself"
+    # Opus, whose coding noise and the limiter's gain-step sidebands fall on it). Typical levels:
+    # when the machine delays a talker's packet past a tick, it leaves the speakers for that tick,
+    # and the engine then leaks its own voice to it (test_leaving_the_speakers_leaks_no_echo).
+    own, _ = tone_levels([w for _, w in judged_windows(talker0.heard, late)], TEN_TONES, True)
+    assert own[0] < min(own[1:]) / 10, "a talker hears itself"
 
 
 def synthetic_mix(kind, tones, amp=LOUD, n=12000):
@@ -168,7 +198,7 @@ def synthetic_mix(kind, tones, amp=LOUD, n=12000):
 
 
 @pytest.mark.parametrize("codec", CODECS)
-def test_the_mix_check_catches_a_wrapped_or_clipped_sum(codec):
+def test_the_mix_check_catches_a_wrapped_or_clamped_sum(codec):
     """The checks above would fail if the engine cast its int32 sum to int16 or clamped it: the
     same function, fed such mixes through the same codec, finds them; a limited mix passes."""
     for kind, bad in (("wrapped", True), ("clamped", True), ("limited", False)):
@@ -177,7 +207,8 @@ def test_the_mix_check_catches_a_wrapped_or_clipped_sum(codec):
         decoded = []
         for i in range(0, len(pcm), FRAME):
             decoded += coder.decode(coder.encode(pcm[i:i + FRAME]))
-        problems, _ = mix_problems(whole_windows(decoded[WINDOW:]), TEN_TONES, codec)
+        windows = [decoded[i:i + WINDOW] for i in range(WINDOW, len(decoded) - WINDOW + 1, WINDOW)]
+        problems, _ = mix_problems(windows, TEN_TONES, codec)
         assert bool(problems) == bad, (kind, problems)
 
 
@@ -188,8 +219,12 @@ def test_by_default_a_listener_hears_exactly_the_three_loudest(room, peers, code
     # frequency order.
     amps = (12000, 26000, 9000, 30000, 7500, 22000, 10500, 6000, 4500, 3000)
     peers += [Peer(hz, a, codec=codec) for hz, a in zip(TEN_TONES, amps)]
-    heard = whole_windows(listen(room, peers, 1.6, 0.5, codec)[0].heard)
-    levels = dict(zip(amps, (amplitude(heard, hz) for hz in TEN_TONES)))
+    listener, late = listen(room, peers, 1.6, 0.5, codec)
+    # Typical levels (the median of 100 ms windows): in a tick where the machine delayed a loud
+    # talker's packet past the tick, the engine rightly mixes the next loudest (the N loudest
+    # audible legs), and such a window must not decide.
+    heard, _ = tone_levels([w for _, w in judged_windows(listener.heard, late)], TEN_TONES, True)
+    levels = dict(zip(amps, heard))
     loudest = sorted(amps, reverse=True)[:3]
     top = levels[loudest[0]]
     for a in loudest[1:]:
@@ -202,6 +237,33 @@ def test_by_default_a_listener_hears_exactly_the_three_loudest(room, peers, code
             # -20 dB if it were mixed (measured -37 to -45 dB: sidebands of the limiter's
             # per-frame gain steps, 50 Hz apart, land on the unmixed tones' frequencies).
             assert levels[a] < top / 30, (a, levels)
+
+
+def on_and_off(hz, amp, frames=10):
+    def source(index):  # `frames` frames of a tone, as many of silence, and so on
+        return tone(hz, amp, index * FRAME) if index // frames % 2 == 0 else [0] * FRAME
+    return source
+
+
+@pytest.mark.xfail(
+    strict=True, reason="engine defect: a leg that leaves the speakers hears its own voice for "
+    "about 4 ms: its first packet of the listeners' shared encode carries the tail of the "
+    "previous tick's full mix, in which it still was (the shared 48 -> 8 kHz resampler's delay "
+    "line; with Opus, the shared encoder's look-ahead)")
+def test_leaving_the_speakers_leaks_no_echo(room, peers):
+    # A talks in 200 ms bursts, louder than the three others; between bursts it is silent and so
+    # not among the three loudest: ten times in 2 s it moves from its private mix-minus to the
+    # listeners' shared encode of the full mix (and back). G.711: the waveform is kept exactly.
+    a = Peer(1000, 20000, source=on_and_off(1000, 20000))
+    peers += [a] + [Peer(hz, TONE_AMP) for hz in (400, 600, 800)]
+    listen(room, peers, 2.0, 0.3, "pcmu")
+    frames = [a.heard[i:i + FRAME] for i in range(0, len(a.heard) - FRAME + 1, FRAME)]
+    others = median([amplitude(f, 600) for f in frames])
+    own = [round(amplitude(f, 1000)) for f in frames]
+    # Its own voice, were it there, would be at its mix level (twice the others'); no 20 ms of
+    # what it hears may hold it above -30 dB of the others (G.711's quantisation: -52 dB).
+    echo = [(i, v) for i, v in enumerate(own) if v > others / 30]
+    assert not echo, f"20 ms frames (number, level) in which A hears itself: {echo}; others {others:.0f}"
 
 
 # ---- losses and reordering, injected between a talker and the server ----
@@ -254,16 +316,19 @@ def check_every_tick_sent(listener, talker):
 def heard_packets(samples, amp):
     """The talker's packets in the order the listener heard them, as (where in `samples` each
     started, in ticks; its number), for a talker saying steps_source. Each 10 ms of the stream is
-    matched to the loudest of STEPS (skipped when under QUIET x amp); a run of one pitch is one
-    packet (concealment repeats the last one); the steps between runs number the packets, a step
-    back counting as negative. The first heard is numbered by its pitch: it is among the talker's
-    first twelve, as the stream starts with the talker's first packet."""
+    matched to the loudest of STEPS, if it is clearly the one (10 dB above any other: not a hop
+    across two packets, nor Opus's concealment, which may blend recent pitches) and not under
+    QUIET x amp; a run of one pitch is one packet (concealment repeats the last one); the steps
+    between runs number the packets, a step back counting as negative. The first heard is
+    numbered by its pitch: it is among the talker's first twelve, as the stream starts with the
+    talker's first packet."""
     hop = FRAME // 2
     runs = []
     for i in range(0, len(samples) - hop + 1, hop):
         levels = [amplitude(samples[i:i + hop], hz) for hz in STEPS]
         k = max(range(len(STEPS)), key=levels.__getitem__)
-        if levels[k] >= QUIET * amp and (not runs or runs[-1][1] != k):
+        second = max(v for j, v in enumerate(levels) if j != k)
+        if (levels[k] >= max(QUIET * amp, 3 * second) and (not runs or runs[-1][1] != k)):
             runs.append((i / FRAME, k))
     heard = runs[:1]
     for (_, a), (at, b) in zip(runs, runs[1:]):
@@ -277,7 +342,6 @@ def packet_order(samples, amp):
 
 
 TONE_AMP = 8000
-STALL = 0.04  # s: a sender this late has sent its backlog at once (see run())
 
 
 @dataclass
@@ -285,10 +349,11 @@ class Impaired:
     codec: str
     talker: Peer
     listener: Peer
-    late: float  # how late the talker's frames were at worst (s)
+    late: list  # how late each of the talker's frames left (s)
 
     def stream(self):
         return heard_stream(self.listener, TONE_AMP)
+
 
 
 def impaired(tmp_path_factory, codec, **talker):
@@ -329,17 +394,17 @@ def test_losses_are_concealed(lossy):
     link = lossy.talker.link
     assert len(link.dropped) >= 10, "the link lost too little to say anything"
     check_every_tick_sent(lossy.listener, lossy.talker)
-    stream = whole_windows(lossy.stream())
+    windows = judged_windows(lossy.stream(), lossy.late)
     # The tone in every 100 ms, at no less than -20 dB of what was sent: G.711's concealment
     # repeats the last frame at -6, -12, -18 dB, Opus's fades more slowly; even two ticks of
     # silence in a window (what the engine does today, see below) leave more than -10 dB.
-    weak = [(i // WINDOW, round(a)) for i in range(0, len(stream), WINDOW)
-            if (a := amplitude(stream[i:i + WINDOW], 1000)) < 0.1 * TONE_AMP]
+    weak = [(w, round(a)) for w, x in windows if (a := amplitude(x, 1000)) < 0.1 * TONE_AMP]
     assert not weak, (f"100 ms windows without the tone (window, level): {weak}; packets lost: "
-                      f"{link.dropped}; the talker was late by up to {lossy.late * 1000:.0f} ms")
+                      f"{link.dropped}; the talker late by up to {max(lossy.late) * 1000:.0f} ms")
     # As a whole, 10 % of frames concealed at -6 dB or more cost about 0.5 dB; -3 dB leaves room
     # for Opus's slower recovery after a loss.
-    assert amplitude(stream, 1000) >= TONE_AMP / math.sqrt(2)
+    (level,), _ = tone_levels([x for _, x in windows], [1000])
+    assert level >= TONE_AMP / math.sqrt(2), level
 
 
 def g711_only(scenario):
@@ -366,17 +431,18 @@ def test_reordered_packets_play_in_order(reordered):
     assert len(order) > 100, f"only {len(order)} packets told apart"
     backwards = [(a, b) for a, b in zip(order, order[1:]) if b <= a]
     assert not backwards, f"a packet played after a later one: {backwards}; heard {order}"
-    # Every packet that came in its turn is played. A talker stalled by a loaded machine sends its
-    # backlog at once, and the jitter buffer then trims the surplus by design, one frame per
-    # 500 ms (JitterBuffer::pop): only then may some be missing.
+    # Every packet that came in its turn is played, but for those the jitter buffer trims by
+    # design (JitterBuffer::pop drops one frame when it has held too much for 500 ms, as after
+    # the machine stalled the talker or the server): a trimmed packet leaves no frame in its
+    # place, where a lost one is concealed by a frame (its predecessor then lasts two ticks).
+    at = {n: t for t, n in heard_packets(stream, TONE_AMP)}
     missing = sorted(set(range(order[0], order[-1] + 1)) - set(order) - set(REORDERED))
-    allowed = 0 if reordered.late < STALL else len(order) // 25
-    assert len(missing) <= allowed, (f"packets that came in their turn and were not played: "
-                                     f"{missing} (talker late by up to "
-                                     f"{reordered.late * 1000:.0f} ms); heard {order}")
+    lost = [m for m in missing if not (m - 1 in at and m + 1 in at and at[m + 1] - at[m - 1] < 1.75)]
+    assert not lost, (f"packets that came in their turn and were not played: {lost} (talker late "
+                      f"by up to {max(reordered.late) * 1000:.0f} ms); heard {order}")
     # Sound in every 100 ms, at no less than -20 dB (a reordered packet costs at most one frame).
-    weak = [i // WINDOW for i in range(0, len(whole_windows(stream)), WINDOW)
-            if rms(stream[i:i + WINDOW]) < 0.1 * TONE_AMP / math.sqrt(2)]
+    weak = [w for w, x in judged_windows(stream, reordered.late)
+            if rms(x) < 0.1 * TONE_AMP / math.sqrt(2)]
     assert not weak, f"100 ms windows without sound: {weak}"
 
 
@@ -409,9 +475,9 @@ def test_a_stalled_talker_gets_its_delay_back(stalled):
     heard = heard_packets(stalled.stream(), TONE_AMP)
     lag = {n: at - n for at, n in heard}
     start = lag[min(lag)]
-    late = sorted(lag[n] for n in lag if n >= 110)
-    assert late, f"nothing heard after packet 110: {heard}"
-    extra = late[len(late) // 2] - start
+    after = [lag[n] for n in lag if n >= 110]
+    assert after, f"nothing heard after packet 110: {heard}"
+    extra = median(after) - start
     assert extra <= 1, f"{extra:.0f} ticks more delay than at the start, 1.2 s after a 60 ms stall"
 
 
