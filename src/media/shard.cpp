@@ -91,8 +91,9 @@ struct Shard::Leg {
   int energy_tick = 0;
   int last_energy = -1;
   std::size_t slot = 0;
-  bool held = false;  // waiting for a moderator: hears the hold music
-  Play play;          // a prompt for this leg alone
+  bool held = false;         // waiting for a moderator: hears the hold music
+  bool was_speaker = false;  // one of the mixed speakers last tick
+  Play play;                 // a prompt for this leg alone
   // RTCP (RFC 3550): what we receive, for our report blocks, and what we send, for our SRs.
   RtpReceiverStats rx;
   std::uint32_t remote_ssrc = 0;
@@ -591,8 +592,12 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
         base = leg->mix_conf;
       } else if (room.mixer.is_speaker(leg->slot)) {
         base = room.mixer.minus(leg->slot);
-      } else if (prompt) {
+        leg->was_speaker = true;
+      } else if (prompt || leg->was_speaker) {
+        // A leg that just left the speakers keeps its own path one tick more: the shared
+        // resampler's delay line still holds last tick's full mix, its own voice included.
         base = room.mixer.full();
+        leg->was_speaker = false;
       } else {
         if (!g->encoded) {
           auto mix = room.mixer.full();

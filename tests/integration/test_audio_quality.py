@@ -245,11 +245,6 @@ def on_and_off(hz, amp, frames=10):
     return source
 
 
-@pytest.mark.xfail(
-    strict=True, reason="engine defect: a leg that leaves the speakers hears its own voice for "
-    "about 4 ms: its first packet of the listeners' shared encode carries the tail of the "
-    "previous tick's full mix, in which it still was (the shared 48 -> 8 kHz resampler's delay "
-    "line; with Opus, the shared encoder's look-ahead)")
 def test_leaving_the_speakers_leaks_no_echo(room, peers):
     # A talks in 200 ms bursts, louder than the three others; between bursts it is silent and so
     # not among the three loudest: ten times in 2 s it moves from its private mix-minus to the
@@ -478,7 +473,10 @@ def test_a_stalled_talker_gets_its_delay_back(stalled):
     after = [lag[n] for n in lag if n >= 110]
     assert after, f"nothing heard after packet 110: {heard}"
     extra = median(after) - start
-    assert extra <= 1, f"{extra:.0f} ticks more delay than at the start, 1.2 s after a 60 ms stall"
+    # Below 2: a buffer that keeps the stall's delay for good sits at 2 on every packet. When
+    # the talker's packets arrive right at the tick boundary, a buffer re-phased by the stall
+    # rightly holds some of them a tick more (trimming would run it dry): half at 1, half at 2.
+    assert extra < 2, f"{extra:.1f} ticks more delay than at the start, 1.2 s after a 60 ms stall"
 
 
 # A lone talker's first packets come from resamplers just started (48 -> 8 kHz for G.711): the
