@@ -93,6 +93,7 @@ struct Shard::Leg {
   std::size_t slot = 0;
   bool held = false;         // waiting for a moderator: hears the hold music
   bool was_speaker = false;  // one of the mixed speakers last tick
+  int level_score = -1;      // from the sender's RFC 6464 level, when it sends one
   Play play;                 // a prompt for this leg alone
   // RTCP (RFC 3550): what we receive, for our report blocks, and what we send, for our SRs.
   RtpReceiverStats rx;
@@ -400,6 +401,9 @@ void Shard::on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::
     // A muted leg is neither mixed nor decoded: buffering its audio would be wasted work
     // (a webinar's listeners are mostly muted). Its packets still keep it alive.
     if (leg.spec.speak) leg.jb.put(p.seq, p.payload, now_ms);
+    // The client measured its own level before encoding (RFC 6464): talk detection and the
+    // choice of speakers use it rather than the decoded (coded, concealed) signal.
+    if (p.has_level) leg.level_score = TalkDetector::score_of_level(p.level);
     return;
   }
   if (p.payload_type == leg.spec.codec.dtmf_pt && p.payload.size() >= 4) {
@@ -495,7 +499,8 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
       if (static_cast<std::size_t>(n) < room.frame) continue;
       conf = std::span(leg->pcm_codec).first(room.frame);
     }
-    auto change = leg->talk.feed(conf);
+    auto change =
+        leg->level_score >= 0 ? leg->talk.feed_score(leg->level_score) : leg->talk.feed(conf);
     if (change == TalkChange::started)
       report(EngineEvent::Type::talking, room, *leg, leg->talk.score());
     if (change == TalkChange::stopped) report(EngineEvent::Type::quiet, room, *leg, 0);

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 using namespace confab::media;
 using namespace confab::media::test;
 
@@ -136,4 +138,49 @@ TEST(EngineRtcp, LegsGetSendersReportsAboutTheirStreamAndABye) {
   EXPECT_TRUE(said_bye);
   EXPECT_GT(e.stats().rtcp_rx, 0u);
   EXPECT_GT(e.stats().rtcp_tx, 0u);
+}
+
+namespace {
+// A G.711 packet with the RFC 6464 one-byte header extension (id 1) saying `level` -dBov.
+void send_with_level(TestLeg& l, std::uint16_t port, std::uint8_t level, bool loud) {
+  std::uint8_t pkt[12 + 8 + 160];
+  write_rtp_header(pkt, 0, false, l.seq++, l.ts, l.ssrc());
+  l.ts += 160;
+  pkt[0] |= 0x10;  // X: a header extension follows
+  const std::uint8_t ext[8] = {0xBE, 0xDE, 0, 1, 0x10, static_cast<std::uint8_t>(0x80 | level),
+                               0,    0};
+  std::memcpy(pkt + 12, ext, sizeof ext);
+  for (int i = 0; i < 160; ++i)
+    pkt[20 + i] = g711::linear_to_ulaw(static_cast<std::int16_t>(
+        loud ? 12000 * std::sin(2 * std::numbers::pi * 700 * l.t++ / 8000) : 0));
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::sendto(l.fd, pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+}
+
+bool talked(Engine& e, std::uint16_t port, TestLeg& l, std::uint8_t level, bool loud) {
+  bool started = false;
+  for (int i = 0; i < 40; ++i) {
+    send_with_level(l, port, level, loud);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    l.drain();
+    e.poll([&](const EngineEvent& ev) { started |= ev.type == EngineEvent::Type::talking; });
+  }
+  return started;
+}
+}  // namespace
+
+TEST(Engine, TalkingFollowsTheSendersRfc6464LevelWhenItSendsOne) {
+  EngineConfig cfg;
+  cfg.conference_rate = 8000;
+  Engine e(cfg);
+  auto port = e.add_room(6);
+  TestLeg a(0);
+  e.add_leg({60, 6, pcmu(), a.addr, 1, true, true});  // extension id 1 negotiated
+  // Loud audio, but the client says -127 dBov (it measured silence, e.g. noise suppression).
+  EXPECT_FALSE(talked(e, port, a, 127, true)) << "the decoded signal won over the level";
+  // Silent audio, but the client says -10 dBov: the level decides.
+  EXPECT_TRUE(talked(e, port, a, 10, false)) << "the sender's level was ignored";
 }
