@@ -105,6 +105,7 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
   spec.hear = p->hear && !held;
   spec.held = held;
   spec.rtcp_mux = offer.offer.rtcp_mux;
+  spec.mute_detect = p->mute_detect;
   if (!engine_.add_leg(spec)) {
     // The shard is saturated with commands: refuse the join rather than admit someone who
     // would never hear or be heard.

@@ -126,6 +126,7 @@ ParticipantView Room::join(const json::object& doc, const Admission& adm, const 
   p.voice = adm.voice || p.is_moderator;
   p.speak = p.voice && !flag(cfg, "join_muted", adm.role == Role::member);
   p.hear = !flag(cfg, "join_deaf", false);
+  p.mute_detect = req.mute_detect;
   p.join_time = now;
   p.user_id = adm.user_id;
   p.username = adm.username;

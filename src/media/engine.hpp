@@ -38,6 +38,7 @@ struct LegSpec {
   bool hear = true;
   bool held = false;      // waiting for a moderator (see set_flags)
   bool rtcp_mux = false;  // else our RTCP goes to the RTP port + 1
+  bool mute_detect = false;  // muted: still decoded for talk detection (never mixed)
 };
 
 struct EngineEvent {

@@ -300,7 +300,7 @@ void Shard::apply(const Command& c) {
       if (lt == by_id_.end()) break;
       auto* leg = lt->second;
       // A muted leg's packets are not even buffered (see on_packet): start afresh when heard.
-      if (c.speak && !leg->spec.speak) leg->jb.reset();
+      if (c.speak && !leg->spec.speak && !leg->spec.mute_detect) leg->jb.reset();
       leg->spec.speak = c.speak;
       leg->spec.hear = c.hear;
       leg->held = c.held;
@@ -400,7 +400,7 @@ void Shard::on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::
   if (p.payload_type == leg.spec.codec.pt) {
     // A muted leg is neither mixed nor decoded: buffering its audio would be wasted work
     // (a webinar's listeners are mostly muted). Its packets still keep it alive.
-    if (leg.spec.speak) leg.jb.put(p.seq, p.payload, now_ms);
+    if (leg.spec.speak || leg.spec.mute_detect) leg.jb.put(p.seq, p.payload, now_ms);
     // The client measured its own level before encoding (RFC 6464): talk detection and the
     // choice of speakers use it rather than the decoded (coded, concealed) signal.
     if (p.has_level) leg.level_score = TalkDetector::score_of_level(p.level);
@@ -477,8 +477,8 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
       report(EngineEvent::Type::timeout, room, *leg, 0);
       continue;
     }
-    // Muted: nothing was buffered (see on_packet), so nothing to take or decode.
-    auto f = leg->spec.speak ? leg->jb.pop() : JitterBuffer::Frame{};
+    // Muted: nothing was buffered (see on_packet) unless mute-detect asks for talk detection.
+    auto f = leg->spec.speak || leg->spec.mute_detect ? leg->jb.pop() : JitterBuffer::Frame{};
     if (f.kind == JitterBuffer::Kind::waiting) {
       if (leg->talk.talking() && leg->talk.feed_score(0) == TalkChange::stopped)
         report(EngineEvent::Type::quiet, room, *leg, 0);
@@ -511,6 +511,7 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
         report(EngineEvent::Type::energy, room, *leg, leg->last_energy);
       }
     }
+    if (!leg->spec.speak) continue;  // mute-detect: analysed, never mixed
     leg->heard = true;
     in = {leg->talk.score(), true, conf};
   }

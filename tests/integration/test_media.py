@@ -107,6 +107,27 @@ def test_talking_is_detected_and_reported(server, account, peers):
         ws.close()
 
 
+def test_mute_detect_reports_talking_into_a_muted_line_without_mixing_it(server, account):
+    room = Room(server, account, {"member": {"join_muted": True}})  # members join muted
+    detected, plain, listener = Peer(1000, 8000), Peer(1600, 8000), Peer(0)
+    try:
+        pd = room.join(detected, "detected", mute_detect=True)
+        pp = room.join(plain, "plain")
+        room.join(listener, "listener")
+        run([detected, plain, listener], 1.2)
+        d, p = room.participant(pd), room.participant(pp)
+        assert d["speak"] is False and d["mute_detect"] is True
+        assert d["talking"] is True, "mute_detect: a muted member talking is not detected"
+        assert p["talking"] is False, "without mute_detect a muted member is not even decoded"
+        assert goertzel(listener.recent(), 1000) < 60, "a mute-detected member is mixed"
+        r = server.request("POST", room.base + "/participants",
+                           {"data": {"name": "x", "mute_detect": "yes"}}, token=room.token)
+        assert r.status == 400 and "mute_detect" in r.json["data"], r
+    finally:
+        for peer in (detected, plain, listener):
+            peer.close()
+
+
 def test_dtmf_from_rfc4733_is_an_event(server, account):
     room = Room(server, account)
     ws = ws_connect(server)

@@ -502,6 +502,11 @@ void Rest::participants(Ctx& c, const net::Request& req, const std::string& acco
       j.pin = str_of(data, "pin");
       j.dialed = str_of(data, "dialed");
       j.call_id = str_of(data, "call_id");
+      if (auto* md = data.as_object().if_contains("mute_detect")) {
+        if (!md->is_bool())
+          throw field_error("mute_detect", "type", "Value did not match type(s): boolean");
+        j.mute_detect = md->as_bool();
+      }
       j.source = req.remote.substr(0, req.remote.rfind(':'));
       // A user joining as themselves: their own user token, or an admin naming the user.
       j.user_id = str_of(data, "user_id");
