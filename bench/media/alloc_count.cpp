@@ -12,6 +12,7 @@
 //
 //   confab_media_alloc_count [--speakers 3] [--listeners 50] [--warmup 2] [--seconds 5]
 #include "media/engine.hpp"
+#include "media/g711.hpp"
 #include "media/sdp.hpp"
 
 #include <arpa/inet.h>
@@ -201,18 +202,6 @@ std::int64_t mono_ns() {
   return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-std::uint8_t linear_to_ulaw(int pcm) {
-  constexpr int kBias = 0x84, kClip = 32635;
-  int sign = (pcm >> 8) & 0x80;
-  if (sign) pcm = -pcm;
-  if (pcm > kClip) pcm = kClip;
-  pcm += kBias;
-  int exponent = 7;
-  for (int mask = 0x4000; (pcm & mask) == 0 && exponent > 0; mask >>= 1) --exponent;
-  int mantissa = (pcm >> (exponent + 3)) & 0x0F;
-  return static_cast<std::uint8_t>(~(sign | (exponent << 4) | mantissa));
-}
-
 struct Peer {
   int fd = -1;
   sockaddr_in addr{};
@@ -235,8 +224,8 @@ std::vector<std::vector<std::uint8_t>> tone(Codec c, double hz, double amp, int 
     for (int f = 0; f < kLoop; ++f) {
       std::vector<std::uint8_t> fr(160);
       for (int i = 0; i < 160; ++i)
-        fr[static_cast<std::size_t>(i)] = linear_to_ulaw(
-            static_cast<int>(level(f) * std::sin(2 * M_PI * hz * (f * 160 + i) / 8000.0)));
+        fr[static_cast<std::size_t>(i)] = confab::media::g711::linear_to_ulaw(
+            static_cast<std::int16_t>(level(f) * std::sin(2 * M_PI * hz * (f * 160 + i) / 8000.0)));
       out.push_back(fr);
     }
     return out;

@@ -156,7 +156,6 @@ void MediaBridge::on_core_event(const core::Event& e) {
       auto it = rooms_.find(e.conference_id);
       if (it == rooms_.end()) return;
       engine_.remove_room(it->second.id);  // a recording still running ends with it
-      recording_of_.erase(e.conference_id);
       rooms_.erase(it);
       return;
     }
@@ -352,7 +351,6 @@ void MediaBridge::on_command(const core::Event& e) {
     bool start = action && action->is_string() && action->as_string() == "start";
     if (!start) {
       engine_.record_stop(room->second.id);
-      recording_of_.erase(e.conference_id);
       return;
     }
     try {
@@ -364,10 +362,8 @@ void MediaBridge::on_command(const core::Event& e) {
       std::string name;
       if (doc)
         if (auto* n = doc->body.if_contains("name"); n && n->is_string()) name = n->as_string();
-      recordings_[rec.get()] = {rec,
-                                {room->second.account_id, e.conference_id, name,
-                                 static_cast<std::int64_t>(std::time(nullptr))}};
-      recording_of_[e.conference_id] = rec.get();
+      recordings_[rec.get()] = {room->second.account_id, e.conference_id, name,
+                                static_cast<std::int64_t>(std::time(nullptr))};
     } catch (const std::exception& err) {
       spdlog::error("media: cannot record conference {}: {}", e.conference_id, err.what());
     }
@@ -379,7 +375,7 @@ void MediaBridge::collect_recordings() {
   for (auto& rec : engine_.take_recordings()) {
     auto it = recordings_.find(rec.get());
     if (it == recordings_.end()) continue;
-    auto ref = it->second.second;
+    auto ref = it->second;
     recordings_.erase(it);
     std::error_code ec;
     if (!rec->error().empty()) {

@@ -109,9 +109,8 @@ class MediaBridge final : public api::MediaPort {
   std::unordered_map<std::string, RoomRef> rooms_;    // conference id -> engine room
   std::unordered_map<std::uint64_t, ClipPtr> plays_;  // play id -> clip the engine reads
   std::map<std::string, ClipPtr> clips_;              // source@rate -> clip
-  std::map<const media::Recording*, std::pair<std::shared_ptr<media::Recording>, RecordingRef>>
-      recordings_;
-  std::unordered_map<std::string, const media::Recording*> recording_of_;  // conference id
+  // Running recordings (the engine's recorder holds them until they come back finished).
+  std::map<const media::Recording*, RecordingRef> recordings_;
   std::unordered_map<std::uint64_t, LegRef> legs_;  // engine leg -> participant
   std::map<std::pair<std::string, int>, std::uint64_t> leg_of_;
 };

@@ -45,12 +45,9 @@ json::object ConferenceService::media_payload(std::string_view account_id,
 bool ConferenceService::record_switch(const json::value& data) {
   const json::value* v = data.is_object() ? data.as_object().if_contains("action") : nullptr;
   // The record action itself may sit in data.action ("record"); the switch is then in
-  // data.record_action or data.state, which some clients send instead.
+  // data.record_action.
   if (v && v->is_string() && v->as_string() == "record") v = nullptr;
-  if (!v && data.is_object()) {
-    for (auto key : {"record_action", "state"})
-      if (auto* w = data.as_object().if_contains(key)) v = w;
-  }
+  if (!v && data.is_object()) v = data.as_object().if_contains("record_action");
   if (!v) throw field_error("action", "required", "start or stop is required");
   if (v->is_string() && v->as_string() == "start") return true;
   if (v->is_string() && v->as_string() == "stop") return false;

@@ -20,6 +20,20 @@ Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)) {
 
 Engine::~Engine() = default;
 
+namespace {
+Command command_for(Command::Type t, std::uint64_t room, std::uint64_t leg = 0) {
+  Command c;
+  c.type = t;
+  c.room = room;
+  c.leg = leg;
+  return c;
+}
+}  // namespace
+
+bool Engine::send(const Command& c) {
+  return shard_of(c.room).command(c);
+}
+
 Shard& Engine::shard_of(std::uint64_t room) const {
   auto it = placement_.find(room);
   return *shards_[it == placement_.end() ? 0 : it->second];
@@ -40,77 +54,53 @@ std::uint16_t Engine::add_room(std::uint64_t room, int rate) {
       if (load[i] < load[best]) best = i;
     it = p.emplace(room, best).first;
   }
-  Command c;
-  c.type = Command::Type::add_room;
-  c.room = room;
+  auto c = command_for(Command::Type::add_room, room);
   c.rate = rate;
-  shards_[it->second]->command(c);
+  send(c);
   return shards_[it->second]->port();
 }
 
 void Engine::remove_room(std::uint64_t room) {
-  Command c;
-  c.type = Command::Type::remove_room;
-  c.room = room;
-  shard_of(room).command(c);
+  send(command_for(Command::Type::remove_room, room));
   placement_.erase(room);
 }
 
 bool Engine::add_leg(const LegSpec& spec) {
-  Command c;
-  c.type = Command::Type::add_leg;
-  c.room = spec.room;
-  c.leg = spec.leg;
+  auto c = command_for(Command::Type::add_leg, spec.room, spec.leg);
   c.spec = spec;
-  return shard_of(spec.room).command(c);
+  return send(c);
 }
 
 void Engine::remove_leg(std::uint64_t room, std::uint64_t leg) {
-  Command c;
-  c.type = Command::Type::remove_leg;
-  c.room = room;
-  c.leg = leg;
-  shard_of(room).command(c);
+  send(command_for(Command::Type::remove_leg, room, leg));
 }
 
 void Engine::set_flags(std::uint64_t room, std::uint64_t leg, bool speak, bool hear, bool held) {
-  Command c;
-  c.type = Command::Type::set_flags;
-  c.room = room;
-  c.leg = leg;
+  auto c = command_for(Command::Type::set_flags, room, leg);
   c.speak = speak;
   c.hear = hear;
   c.held = held;
-  shard_of(room).command(c);
+  send(c);
 }
 
 bool Engine::play(std::uint64_t room, std::uint64_t leg, const Clip* clip, std::uint64_t id,
                   bool loop) {
-  Command c;
-  c.type = Command::Type::play;
-  c.room = room;
-  c.leg = leg;
+  auto c = command_for(Command::Type::play, room, leg);
   c.clip = clip;
   c.ref = id;
   c.loop = loop;
-  return shard_of(room).command(c);
+  return send(c);
 }
 
 void Engine::stop_play(std::uint64_t room, std::uint64_t leg) {
-  Command c;
-  c.type = Command::Type::stop_play;
-  c.room = room;
-  c.leg = leg;
-  shard_of(room).command(c);
+  send(command_for(Command::Type::stop_play, room, leg));
 }
 
 bool Engine::set_hold_music(std::uint64_t room, const Clip* clip, std::uint64_t id) {
-  Command c;
-  c.type = Command::Type::hold_music;
-  c.room = room;
+  auto c = command_for(Command::Type::hold_music, room);
   c.clip = clip;
   c.ref = id;
-  return shard_of(room).command(c);
+  return send(c);
 }
 
 std::shared_ptr<Recording> Engine::record_start(std::uint64_t room, int rate,
@@ -118,11 +108,9 @@ std::shared_ptr<Recording> Engine::record_start(std::uint64_t room, int rate,
   // Two seconds of ring: the writer wakes every 100 ms, so only a stalled disk drops samples.
   auto rec = std::make_shared<Recording>(path, room_rate(rate),
                                          static_cast<std::size_t>(room_rate(rate)) * 2);
-  Command c;
-  c.type = Command::Type::record_start;
-  c.room = room;
+  auto c = command_for(Command::Type::record_start, room);
   c.rec = rec.get();
-  if (!shard_of(room).command(c)) {
+  if (!send(c)) {
     rec->close();
     rec->finish();
     std::error_code ec;
@@ -134,21 +122,15 @@ std::shared_ptr<Recording> Engine::record_start(std::uint64_t room, int rate,
 }
 
 void Engine::record_stop(std::uint64_t room) {
-  Command c;
-  c.type = Command::Type::record_stop;
-  c.room = room;
-  shard_of(room).command(c);
+  send(command_for(Command::Type::record_stop, room));
 }
 
 void Engine::set_blocked(std::uint64_t room, std::uint64_t listener,
                          const std::vector<std::uint64_t>& speakers) {
-  Command c;
-  c.type = Command::Type::set_blocked;
-  c.room = room;
-  c.leg = listener;
+  auto c = command_for(Command::Type::set_blocked, room, listener);
   c.blocked_count = static_cast<std::uint8_t>(std::min(speakers.size(), kMaxBlocked));
   std::copy_n(speakers.begin(), c.blocked_count, c.blocked.begin());
-  shard_of(room).command(c);
+  send(c);
 }
 
 std::size_t Engine::poll(const std::function<void(const EngineEvent&)>& on_event) {

@@ -36,8 +36,8 @@ struct LegSpec {
   int level_ext = 0;  // RFC 6464 extension id, 0 when not negotiated
   bool speak = true;
   bool hear = true;
-  bool held = false;      // waiting for a moderator (see set_flags)
-  bool rtcp_mux = false;  // else our RTCP goes to the RTP port + 1
+  bool held = false;         // waiting for a moderator (see set_flags)
+  bool rtcp_mux = false;     // else our RTCP goes to the RTP port + 1
   bool mute_detect = false;  // muted: still decoded for talk detection (never mixed)
 };
 
@@ -53,6 +53,7 @@ struct EngineEvent {
 };
 
 class Shard;
+struct Command;
 
 class Engine {
  public:
@@ -105,6 +106,7 @@ class Engine {
 
  private:
   Shard& shard_of(std::uint64_t room) const;
+  bool send(const Command& c);  // false when the room's shard queue is full
   EngineConfig cfg_;
   Recorder recorder_;  // declared before the shards: they stop writing before it goes
   std::vector<std::unique_ptr<Shard>> shards_;

@@ -28,7 +28,7 @@ void JitterBuffer::reset() {
   jitter16_ = 0;
   surplus_ticks_ = late_peak_ = calm_ticks_ = deepen_ = dry_ = 0;
   dry_valid_ = false;
-  loss_depth_ = losses_ = loss_window_ = 0;
+  loss_depth_ = 0;
   want_ = min_;
   target_ = min_;
 }
@@ -134,25 +134,22 @@ JitterBuffer::Frame JitterBuffer::pop() {
     if (held < static_cast<std::size_t>(target_)) return f;
     started_ = true;
   }
-  // Reordering lately is rarer: let the depth it asked for go, a frame per 10 s of calm.
-  if (losses_ == 0 && ++calm_ticks_ > 500 && late_peak_ > 0) {
-    --late_peak_;
-    calm_ticks_ = 0;
-    retarget();
-  }
-  // The frame concealed last tick for want of its packet never came: a loss. Two within 2 s on a
-  // leg with FEC: hold a frame more (for 10 s of calm at least) so that FEC can repair the next.
+  // The frame concealed last tick for want of its packet never came: a loss. On a leg with FEC,
+  // hold a frame more, so that the next packet is at hand to repair the next loss.
   if (dry_valid_ && fec_) {
-    if (losses_ == 0) loss_window_ = 0;
-    if (++losses_ >= 1 && loss_depth_ == 0) {
+    calm_ticks_ = 0;
+    if (loss_depth_ == 0) {
       loss_depth_ = 1;
-      calm_ticks_ = 0;
       retarget();
     }
   }
-  if (++loss_window_ > 100) losses_ = 0;
-  if (loss_depth_ > 0 && late_peak_ == 0 && calm_ticks_ > 500) {
-    loss_depth_ = 0;
+  // Calm (no reordering, no loss) lets the extra depth go, a frame per 10 s.
+  if (++calm_ticks_ > 500) {
+    calm_ticks_ = 0;
+    if (late_peak_ > 0)
+      --late_peak_;
+    else
+      loss_depth_ = 0;
     retarget();
   }
   if (held == 0) {

@@ -67,12 +67,10 @@ class JitterBuffer {
   int surplus_ticks_ = 0;
   int want_ = 1;        // frames the jitter estimate asks for
   int late_peak_ = 0;   // frames by which reordered packets came late (decays)
-  int calm_ticks_ = 0;  // ticks since the last reordered late packet
+  int calm_ticks_ = 0;  // ticks since the last reordered late packet or FEC-leg loss
   int deepen_ = 0;      // frames of delay to add (played as concealment)
   bool fec_ = false;
-  int loss_depth_ = 0;         // 1 while losses are frequent and FEC can repair them
-  int losses_ = 0;             // losses concealed without the next packet, lately
-  int loss_window_ = 0;        // ticks since losses_ started counting
+  int loss_depth_ = 0;         // 1 after a loss on a leg whose codec repairs the next one (FEC)
   int dry_ = 0;                // ticks in a row with nothing to play
   bool dry_valid_ = false;     // the last frame played was concealed for want of anything held
   std::uint16_t dry_seq_ = 0;  // ... and this was its sequence number

@@ -86,6 +86,9 @@ class Shard {
   void end_play(Play& p, std::uint64_t room, std::uint64_t leg);
   std::span<const std::uint8_t> encode_private(Leg& leg, std::span<const std::int16_t> pcm);
   void send(Leg& leg, std::span<const std::uint8_t> payload);
+  // One datagram (head, then body if any) into this tick's send batch; both must outlive flush().
+  void queue(const sockaddr_in& to, std::span<const std::uint8_t> head,
+             std::span<const std::uint8_t> body = {});
   void on_rtcp(Leg& leg, std::span<const std::uint8_t> d, std::int64_t now_ms);
   // Queues the leg's SR (or RR when we have sent nothing) when its report is due.
   void report_rtcp(Leg& leg, std::int64_t now_ms);
@@ -116,8 +119,8 @@ class Shard {
   std::atomic<std::uint64_t> ticks_{0}, late_{0}, rx_{0}, tx_{0}, rx_unknown_{0}, encodes_{0},
       decodes_{0}, events_dropped_{0}, rtcp_rx_{0}, rtcp_tx_{0};
   std::uint32_t rand_ = 0x9e3779b9;  // report jitter (RFC 3550 6.2), not security
-  std::int64_t tick_ms_ = 0;          // when this tick started
-  std::string cname_;                 // our RTCP CNAME
+  std::int64_t tick_ms_ = 0;         // when this tick started
+  std::string cname_;                // our RTCP CNAME
   std::thread thread_;
 };
 

@@ -1,0 +1,204 @@
+// Commands from the control thread, applied between ticks: rooms and legs come and go (all
+// allocation happens here, never in a tick), flags, plays, hold music, recordings.
+#include "media/shard_state.hpp"
+
+#include <algorithm>
+#include <random>
+
+namespace confab::media {
+
+void Shard::apply(const Command& c) {
+  switch (c.type) {
+    case Command::Type::add_room:
+      if (!rooms_.count(c.room))
+        rooms_[c.room] = std::make_unique<Room>(c.room, c.rate ? c.rate : cfg_.conference_rate,
+                                                cfg_.tick_ms, cfg_.max_speakers);
+      break;
+    case Command::Type::remove_room: {
+      auto it = rooms_.find(c.room);
+      if (it == rooms_.end()) break;
+      drop_room(*it->second);
+      rooms_.erase(it);
+      break;
+    }
+    case Command::Type::add_leg: {
+      auto it = rooms_.find(c.room);
+      if (it == rooms_.end() || by_id_.count(c.spec.leg)) break;
+      auto& room = *it->second;
+      auto* leg = new Leg;
+      leg->spec = c.spec;
+      auto codec = c.spec.codec.codec;
+      int rate = pcm_rate(codec);
+      auto frame = static_cast<std::size_t>(frame_samples(codec, cfg_.tick_ms));
+      leg->dec = make_decoder(codec, cfg_.tick_ms);
+      leg->enc = make_encoder(codec, c.spec.codec.channels, cfg_.tick_ms);
+      if (rate != room.rate) {
+        leg->up = std::make_unique<Resampler>(rate, room.rate);
+        leg->down = std::make_unique<Resampler>(room.rate, rate);
+      }
+      leg->pcm_codec.resize(std::max(frame, room.frame) * 2);  // a decoder may return more
+      leg->pcm_conf.resize(room.frame);
+      leg->mix_conf.resize(room.frame);
+      leg->out_codec.resize(frame);
+      leg->payload.resize(kMaxPayload);
+      std::random_device rd;
+      leg->ssrc = rd();
+      leg->seq = static_cast<std::uint16_t>(rd());
+      leg->ts = rd();
+      leg->last_rx = mono_ms();
+      leg->held = c.spec.held;
+      leg->jb.set_fec(c.spec.codec.fec);
+      leg->rtcp_remote = c.spec.remote;
+      if (!c.spec.rtcp_mux)
+        leg->rtcp_remote.sin_port =
+            htons(static_cast<std::uint16_t>(ntohs(c.spec.remote.sin_port) + 1));
+      leg->next_report_ms = leg->last_rx + next_interval();
+      auto key = group_key(c.spec.codec);
+      auto& g = room.groups[key];
+      if (!g) {
+        g = std::make_unique<Group>(c.spec.codec, room.rate, cfg_.tick_ms);
+        g->pcm.resize(frame);
+        g->silence.resize(kMaxPayload);
+        std::vector<std::int16_t> zeros(frame);
+        auto quiet = make_encoder(codec, c.spec.codec.channels, cfg_.tick_ms);
+        g->silence_bytes = quiet->encode(zeros, g->silence);
+      }
+      ++g->users;
+      leg->group = g.get();
+      leg->slot = room.legs.size();
+      room.legs.push_back(leg);
+      room.inputs.resize(room.legs.size());
+      by_addr_[addr_key(c.spec.remote)] = leg;
+      by_id_[c.spec.leg] = leg;
+      // Room for every leg's datagram in one tick's send batch.
+      std::size_t total = by_id_.size();
+      if (tx_msgs_.size() < total) {
+        tx_msgs_.resize(total * 2);
+        tx_iov_.resize(total * 4);
+      }
+      break;
+    }
+    case Command::Type::remove_leg: {
+      auto it = rooms_.find(c.room);
+      auto lt = by_id_.find(c.leg);
+      if (it == rooms_.end() || lt == by_id_.end()) break;
+      auto& room = *it->second;
+      Leg* leg = lt->second;
+      by_addr_.erase(addr_key(leg->spec.remote));
+      if (leg->latched) by_addr_.erase(leg->latched);
+      by_id_.erase(lt);
+      room.legs.erase(std::remove(room.legs.begin(), room.legs.end(), leg), room.legs.end());
+      for (std::size_t i = 0; i < room.legs.size(); ++i) room.legs[i]->slot = i;
+      room.inputs.resize(room.legs.size());
+      if (leg->group && --leg->group->users == 0) room.groups.erase(group_key(leg->group->codec));
+      if (room.floor == leg->spec.leg) room.floor = 0;
+      end_play(leg->play, room.id, leg->spec.leg);
+      send_bye(*leg);
+      delete leg;
+      break;
+    }
+    case Command::Type::set_flags: {
+      auto lt = by_id_.find(c.leg);
+      if (lt == by_id_.end()) break;
+      auto* leg = lt->second;
+      // A muted leg's packets are not even buffered (see on_packet): start afresh when heard.
+      if (c.speak && !leg->spec.speak && !leg->spec.mute_detect) leg->jb.reset();
+      leg->spec.speak = c.speak;
+      leg->spec.hear = c.hear;
+      leg->held = c.held;
+      break;
+    }
+    case Command::Type::play: {
+      auto it = rooms_.find(c.room);
+      if (it == rooms_.end() || !c.clip) {
+        Play orphan{c.clip, c.ref, 0, false};
+        end_play(orphan, c.room, c.leg);
+        break;
+      }
+      auto& room = *it->second;
+      Play p{c.clip, c.ref, 0, c.loop};
+      if (c.leg == 0) {
+        auto slot = std::find_if(room.plays.begin(), room.plays.end(),
+                                 [](const Play& q) { return q.clip == nullptr; });
+        if (slot == room.plays.end()) slot = room.plays.begin();  // the oldest gives way
+        end_play(*slot, room.id, 0);
+        *slot = p;
+        break;
+      }
+      auto lt = by_id_.find(c.leg);
+      if (lt == by_id_.end()) {
+        end_play(p, room.id, c.leg);
+        break;
+      }
+      end_play(lt->second->play, room.id, c.leg);
+      lt->second->play = p;
+      break;
+    }
+    case Command::Type::stop_play: {
+      auto it = rooms_.find(c.room);
+      if (it == rooms_.end()) break;
+      if (c.leg == 0) {
+        for (auto& p : it->second->plays) end_play(p, c.room, 0);
+      } else if (auto lt = by_id_.find(c.leg); lt != by_id_.end()) {
+        end_play(lt->second->play, c.room, c.leg);
+      }
+      break;
+    }
+    case Command::Type::hold_music: {
+      auto it = rooms_.find(c.room);
+      Play p{c.clip, c.ref, 0, true};
+      if (it == rooms_.end()) {
+        end_play(p, c.room, 0);
+        break;
+      }
+      end_play(it->second->hold, c.room, 0);
+      it->second->hold = p;
+      break;
+    }
+    case Command::Type::record_start: {
+      auto it = rooms_.find(c.room);
+      if (it == rooms_.end()) {
+        c.rec->close();  // nothing to record: the writer finishes an empty file
+        break;
+      }
+      if (it->second->rec) it->second->rec->close();
+      it->second->rec = c.rec;
+      break;
+    }
+    case Command::Type::record_stop: {
+      auto it = rooms_.find(c.room);
+      if (it == rooms_.end() || !it->second->rec) break;
+      it->second->rec->close();
+      it->second->rec = nullptr;
+      break;
+    }
+    case Command::Type::set_blocked: {
+      auto lt = by_id_.find(c.leg);
+      if (lt == by_id_.end()) break;
+      lt->second->blocked = c.blocked;
+      lt->second->blocked_count = c.blocked_count;
+      break;
+    }
+    case Command::Type::stop:
+      stop_ = true;
+      break;
+  }
+}
+
+void Shard::drop_room(Room& room) {
+  for (auto* leg : room.legs) {
+    by_addr_.erase(addr_key(leg->spec.remote));
+    if (leg->latched) by_addr_.erase(leg->latched);
+    by_id_.erase(leg->spec.leg);
+    end_play(leg->play, room.id, leg->spec.leg);
+    send_bye(*leg);
+    delete leg;
+  }
+  room.legs.clear();
+  for (auto& p : room.plays) end_play(p, room.id, 0);
+  end_play(room.hold, room.id, 0);
+  if (room.rec) room.rec->close();
+  room.rec = nullptr;
+}
+
+}  // namespace confab::media

@@ -1,0 +1,194 @@
+// One tick of one room: a frame from every leg, the mix, and what each leg is sent.
+#include "media/shard_state.hpp"
+
+#include <algorithm>
+
+namespace confab::media {
+
+void Shard::mix_room(Room& room, std::int64_t now_ms) {
+  // 1. One frame from every leg: decoded only when it can be heard.
+  for (auto* leg : room.legs) {
+    auto& in = room.inputs[leg->slot];
+    in = {};
+    leg->heard = false;
+    if (leg->timed_out) continue;
+    if (now_ms - leg->last_rx > cfg_.rtp_timeout_ms) {
+      leg->timed_out = true;
+      report(EngineEvent::Type::timeout, room, *leg, 0);
+      continue;
+    }
+    // Muted: nothing was buffered (see on_packet) unless mute-detect asks for talk detection.
+    auto f = leg->spec.speak || leg->spec.mute_detect ? leg->jb.pop() : JitterBuffer::Frame{};
+    if (f.kind == JitterBuffer::Kind::waiting) {
+      if (leg->talk.talking() && leg->talk.feed_score(0) == TalkChange::stopped)
+        report(EngineEvent::Type::quiet, room, *leg, 0);
+      continue;
+    }
+    int n = f.kind == JitterBuffer::Kind::packet ? leg->dec->decode(f.payload, leg->pcm_codec)
+                                                 : leg->dec->conceal(leg->pcm_codec, f.next);
+    ++decodes_;
+    if (n <= 0) continue;
+    std::span<const std::int16_t> conf;
+    if (leg->up) {
+      int m = leg->up->process(std::span(leg->pcm_codec).first(static_cast<std::size_t>(n)),
+                               leg->pcm_conf);
+      if (m < static_cast<int>(room.frame))
+        std::fill(leg->pcm_conf.begin() + m, leg->pcm_conf.end(), std::int16_t{0});
+      conf = leg->pcm_conf;
+    } else {
+      if (static_cast<std::size_t>(n) < room.frame) continue;
+      conf = std::span(leg->pcm_codec).first(room.frame);
+    }
+    auto change =
+        leg->level_score >= 0 ? leg->talk.feed_score(leg->level_score) : leg->talk.feed(conf);
+    if (change == TalkChange::started)
+      report(EngineEvent::Type::talking, room, *leg, leg->talk.score());
+    if (change == TalkChange::stopped) report(EngineEvent::Type::quiet, room, *leg, 0);
+    if (++leg->energy_tick >= kEnergyEvery) {
+      leg->energy_tick = 0;
+      if (leg->talk.score() != leg->last_energy) {
+        leg->last_energy = leg->talk.score();
+        report(EngineEvent::Type::energy, room, *leg, leg->last_energy);
+      }
+    }
+    if (!leg->spec.speak) continue;  // mute-detect: analysed, never mixed
+    leg->heard = true;
+    in = {leg->talk.score(), true, conf};
+  }
+
+  // 2. Mix: the N loudest, a mix-minus each, one full mix for the rest. Room-wide plays (tones,
+  // prompts) are one more input everybody hears, through the same limiter.
+  bool playing = false;
+  for (auto& p : room.plays) {
+    if (!p.clip) continue;
+    if (!playing) std::fill(room.extra.begin(), room.extra.end(), std::int16_t{0});
+    playing = true;
+    advance(p, room, 0, room.extra);
+  }
+  room.mixer.mix(room.inputs, playing ? std::span<const std::int16_t>(room.extra)
+                                      : std::span<const std::int16_t>());
+  if (room.rec) room.rec->write(room.mixer.full());
+
+  // Floor (FreeSWITCH): the first talker takes it; another takes it over when clearly louder.
+  Leg* holder = nullptr;
+  Leg* loudest = nullptr;
+  for (auto* leg : room.legs) {
+    if (leg->spec.leg == room.floor) holder = leg;
+    if (leg->heard && leg->talk.talking() &&
+        (!loudest || leg->talk.score() > loudest->talk.score()))
+      loudest = leg;
+  }
+  if (loudest && loudest != holder &&
+      (!holder || (loudest->talk.score() > 300 && holder->talk.score() < 100))) {
+    room.floor = loudest->spec.leg;
+    report(EngineEvent::Type::floor, room, *loudest, 1);
+  }
+
+  // 3. Encode and queue: speakers their own mix; listeners share their group's encode; a leg
+  // with a prompt of its own, or relate exclusions, gets a private one.
+  for (auto& [key, g] : room.groups) g->mix.done = g->hold.done = false;
+  std::uint64_t tick_encodes = 0;
+  room.hold_ready = false;
+  for (auto* leg : room.legs) {
+    if (leg->timed_out) continue;
+    report_rtcp(*leg, now_ms);
+    auto* g = leg->group;
+    const bool prompt = leg->play.clip != nullptr;
+    std::span<const std::int16_t> base;  // set: this leg's audio is encoded for it alone
+    if (leg->held || !leg->spec.hear) {
+      bool music = leg->held && room.hold.clip;
+      if (music && !room.hold_ready) {
+        std::fill(room.hold_pcm.begin(), room.hold_pcm.end(), std::int16_t{0});
+        advance(room.hold, room, 0, room.hold_pcm);
+        room.hold_ready = true;
+      }
+      if (prompt) {
+        base = music ? std::span<const std::int16_t>(room.hold_pcm) : room.zeros;
+      } else if (music) {
+        if (auto p = g->hold.get(room.hold_pcm, g->pcm, tick_encodes); !p.empty()) send(*leg, p);
+        continue;
+      } else {
+        send(*leg,
+             std::span(g->silence).first(static_cast<std::size_t>(std::max(0, g->silence_bytes))));
+        continue;
+      }
+    } else {
+      // Speakers this leg must not hear (relate) make its mix its own this tick.
+      std::array<std::size_t, Engine::kMaxBlocked + 1> excluded{};
+      std::size_t nx = 0;
+      for (std::size_t k = 0; k < leg->blocked_count; ++k) {
+        auto bt = by_id_.find(leg->blocked[k]);
+        if (bt == by_id_.end()) continue;
+        auto sl = bt->second->slot;
+        if (sl < room.legs.size() && room.legs[sl] == bt->second && room.mixer.is_speaker(sl))
+          excluded[nx++] = sl;
+      }
+      if (nx > 0) {
+        if (room.mixer.is_speaker(leg->slot)) excluded[nx++] = leg->slot;
+        room.mixer.mix_without(room.inputs, std::span(excluded).first(nx), leg->mix_conf);
+        base = leg->mix_conf;
+      } else if (room.mixer.is_speaker(leg->slot)) {
+        base = room.mixer.minus(leg->slot);
+        leg->was_speaker = true;
+      } else if (prompt || leg->was_speaker) {
+        // A leg that just left the speakers keeps its own path one tick more: the shared
+        // resampler's delay line still holds last tick's full mix, its own voice included.
+        base = room.mixer.full();
+        leg->was_speaker = false;
+      } else {
+        if (auto p = g->mix.get(room.mixer.full(), g->pcm, tick_encodes); !p.empty()) send(*leg, p);
+        continue;
+      }
+    }
+    if (prompt) {
+      if (base.data() != leg->mix_conf.data())
+        std::copy(base.begin(), base.end(), leg->mix_conf.begin());
+      advance(leg->play, room, leg->spec.leg, leg->mix_conf);
+      base = leg->mix_conf;
+    }
+    auto payload = encode_private(*leg, base);
+    if (!payload.empty()) send(*leg, payload);
+  }
+  encodes_ += tick_encodes;
+  // Shared payloads and private buffers must outlive the send: flush before the next room
+  // reuses its group buffers (each room has its own groups, so once per tick is enough).
+}
+
+bool Shard::advance(Play& p, const Room& room, std::uint64_t leg, std::span<std::int16_t> out) {
+  auto& pcm = p.clip->pcm;
+  std::size_t i = 0;
+  while (i < out.size()) {
+    if (p.pos >= pcm.size()) {
+      if (!p.loop || pcm.empty()) break;
+      p.pos = 0;
+    }
+    auto n = std::min(out.size() - i, pcm.size() - p.pos);
+    for (std::size_t k = 0; k < n; ++k)
+      out[i + k] = static_cast<std::int16_t>(
+          std::clamp<std::int32_t>(std::int32_t{out[i + k]} + pcm[p.pos + k], -32768, 32767));
+    i += n;
+    p.pos += n;
+  }
+  if (p.loop || p.pos < pcm.size()) return true;
+  end_play(p, room.id, leg);
+  return false;
+}
+
+void Shard::end_play(Play& p, std::uint64_t room, std::uint64_t leg) {
+  if (!p.clip && !p.id) return;
+  EngineEvent e{EngineEvent::Type::played, room, leg, 0, p.id};
+  if (!events_.push(e)) ++events_dropped_;
+  p = {};
+}
+
+std::span<const std::uint8_t> Shard::encode_private(Leg& leg, std::span<const std::int16_t> pcm) {
+  if (leg.down)
+    pcm = std::span(leg.out_codec)
+              .first(static_cast<std::size_t>(leg.down->process_exact(pcm, leg.out_codec)));
+  int bytes = leg.enc->encode(pcm, leg.payload);
+  ++encodes_;
+  if (bytes <= 0) return {};
+  return std::span(leg.payload).first(static_cast<std::size_t>(bytes));
+}
+
+}  // namespace confab::media
