@@ -26,9 +26,11 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -72,6 +74,45 @@ void load_docs(core::ConferenceService& svc, store::Store& st) {
     }
     svc.load(core::Doc{d.kind, d.id, d.account_id, d.revision, std::move(body.as_object())});
   }
+}
+
+// GET /metrics "http" (connections, refusals, timeouts, slow WebSocket consumers) and "control"
+// (how long handlers held the control thread, how late its loop ran).
+void add_http_metrics(json::object& m, const net::HttpStats& s) {
+  m["http"] = json::object{
+      {"connections_open", s.connections_open},
+      {"websockets_open", s.websockets_open},
+      {"connections_accepted", s.connections_accepted},
+      {"refused", json::object{{"per_source", s.refused_per_source}, {"total", s.refused_total}}},
+      {"accept_errors", s.accept_errors},
+      {"timed_out", json::object{{"header", s.timeout_header},
+                                 {"body", s.timeout_body},
+                                 {"idle", s.timeout_idle},
+                                 {"write", s.timeout_write}}},
+      {"ws_closed_slow", s.ws_closed_slow},
+      {"ws_ping_timeouts", s.ws_ping_timeouts}};
+  auto ms = [](double v) { return std::round(v * 1000) / 1000; };
+  m["control"] = json::object{{"handler_calls", s.handler_calls},
+                              {"max_handler_ms", ms(s.max_handler_ms)},
+                              {"slow_handlers", s.slow_handlers},
+                              {"loop_lag_max_ms", ms(s.loop_lag_max_ms)}};
+}
+
+// Each connection is a descriptor: the soft limit (often 1,024) goes up to the hard one, so that
+// the connection caps, not the descriptor limit, decide whom we refuse.
+void raise_fd_limit(std::size_t max_connections) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    auto was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = was;
+  }
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < max_connections + 256)
+    spdlog::warn(
+        "open-file limit {} is below http.max_connections {} plus what the server needs; "
+        "past it accept() fails (accept_errors in /metrics) and clients wait unanswered",
+        rl.rlim_cur, max_connections);
 }
 
 fs::path prepare_data_dir(const fs::path& dir) {
@@ -200,9 +241,23 @@ int serve(const Config& cfg) {
   hopts.error_response = [&rest](int status, std::string_view msg) {
     return rest.transport_error(status, msg);
   };
+  hopts.header_timeout = std::chrono::seconds(cfg.header_timeout);
+  hopts.body_timeout = std::chrono::seconds(cfg.body_timeout);
+  hopts.body_min_rate = cfg.body_min_rate;
+  hopts.keepalive_timeout = std::chrono::seconds(cfg.keepalive_timeout);
+  hopts.max_connections = cfg.max_connections;
+  hopts.max_connections_per_source = std::min(cfg.max_connections_per_source, cfg.max_connections);
+  hopts.ws_ping_interval = std::chrono::seconds(cfg.ws_ping_interval);
+  hopts.ws_idle_timeout = std::chrono::seconds(cfg.ws_idle_timeout);
+  hopts.ws_queue_limit = cfg.ws_queue_frames;
+  hopts.ws_queue_bytes = cfg.ws_queue_bytes;
+  hopts.slow_handler = std::chrono::milliseconds(cfg.slow_handler_ms);
+  raise_fd_limit(cfg.max_connections);
+  const net::HttpServer* http_server = nullptr;  // for /metrics, set once it exists
   net::HttpServer http(
       io, hopts,
-      [&rest, &faces, &engine, &media_bridge, &bus](net::Request&& req, net::Reply reply) {
+      [&rest, &faces, &engine, &media_bridge, &bus, &http_server](net::Request&& req,
+                                                                  net::Reply reply) {
         for (auto& f : faces)
           if (f->handles(req.path)) return f->handle(std::move(req), std::move(reply));
         if (req.path == "/metrics") {  // counters for benchmarks and operators, JSON
@@ -220,6 +275,7 @@ int serve(const Config& cfg) {
                                                 {"legs", media_bridge.legs()},
                                                 {"plays", media_bridge.plays()}}},
                          {"events_published", bus.published()}};
+          if (http_server) add_http_metrics(m, http_server->stats());
           return reply({200, json::serialize(m), "application/json", {}});
         }
         if (req.path == "/healthz") {
@@ -239,6 +295,7 @@ int serve(const Config& cfg) {
           if (auto h = f->accept(req, conn)) return h;
         return std::nullopt;
       });
+  http_server = &http;
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {

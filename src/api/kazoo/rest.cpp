@@ -206,10 +206,13 @@ net::Response Rest::transport_error(int status, std::string_view message) const 
   c.request_id = core::random_hex(16);
   auto r = failure(c, Error(status == 400 ? Errc::parse_error : Errc::too_large,
                             std::string(message), json::object{{"message", message}}));
-  if (status != 400) {  // 413 body, 431 headers: same shape, its own code
+  if (status != 400) {  // 413 body, 431 headers, 408 too slow, 503 over a connection cap
     auto env = json::parse(r.body).as_object();
     env["error"] = std::to_string(status);
-    env["message"] = status == 431 ? "request_header_fields_too_large" : "request_too_large";
+    env["message"] = status == 431   ? "request_header_fields_too_large"
+                     : status == 408 ? "request_timeout"
+                     : status == 503 ? "service_unavailable"
+                                     : "request_too_large";
     r.body = json::serialize(env);
     r.status = status;
   }
