@@ -1,6 +1,8 @@
 #pragma once
 // Configuration: embedded defaults, then a TOML file (--config), then CONFAB_* environment
 // variables, then command-line flags; the later source wins.
+#include "core/pin_guard.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -27,6 +29,8 @@ struct Config {
   // What members waiting for a moderator hear: a tone string or a media id; "" for silence.
   std::string hold_music = "tone_stream://v=-20;%(400,100,523);%(400,100,659);%(400,1600,784)";
   std::size_t media_upload_limit = 16 << 20;  // bytes of one media upload (the WAV file)
+  // [pins]: the throttles of PIN guessing (per caller, per source, per conference).
+  core::PinGuardConfig pins;
 
   std::string host() const;
   std::uint16_t port() const;  // throws std::invalid_argument naming the bad value
