@@ -36,8 +36,9 @@ namespace {
 class FadeConcealer {
  public:
   explicit FadeConcealer(std::size_t n) : last_(n) {}
+  // A packet longer than the frame (a peer's ptime is not ours to trust) leaves its first frame.
   void remember(std::span<const std::int16_t> f) {
-    std::copy(f.begin(), f.end(), last_.begin());
+    std::copy_n(f.begin(), std::min(f.size(), last_.size()), last_.begin());
     lost_ = 0;
   }
   int conceal(std::span<std::int16_t> out) {
