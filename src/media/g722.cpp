@@ -12,10 +12,11 @@ constexpr std::int32_t kQmf[kQmfTaps] = {3,    -11,  -11,  53,   12,   -156, 32,
                                          362,  32,   -156, 12,   53,   -11,  -11,  3};
 
 // Lower band, 6-bit quantizer decision levels (normalised to the step det, Q12), index 1..29;
-// index 0 is the origin.
-constexpr std::int32_t kQ6[30] = {0,    35,   72,   110,  150,  190,  233,  276,  323,  370,
-                                  422,  473,  530,  587,  650,  714,  786,  858,  940,  1023,
-                                  1121, 1219, 1339, 1458, 1612, 1765, 1980, 2195, 2557, 2919};
+// index 0 is the origin, 30 and 31 pad the table for the search below (at or above level 29, so
+// the levels stay sorted; reaching them counts as reaching 29).
+constexpr std::int32_t kQ6[32] = {0,    35,   72,   110,  150,  190,  233,  276,  323,   370,  422,
+                                  473,  530,  587,  650,  714,  786,  858,  940,  1023,  1121, 1219,
+                                  1339, 1458, 1612, 1765, 1980, 2195, 2557, 2919, 32767, 32767};
 // Interval 1..30 -> code word, for a negative and a non-negative difference.
 constexpr std::uint8_t kIln[31] = {0,  63, 62, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19,
                                    18, 17, 16, 15, 14, 13, 12, 11, 10, 9,  8,  7,  6,  5,  4};
@@ -53,8 +54,18 @@ constexpr std::int32_t kIlb[32] = {2048, 2093, 2139, 2186, 2233, 2282, 2332, 238
 constexpr std::int32_t kLowNbMax = 18432;  // det at most 16384 in both bands
 constexpr std::int32_t kHighNbMax = 22528;
 
+// Clamps as min/max, which compile to conditional moves (std::clamp became branches here).
+constexpr std::int32_t clamp(std::int32_t v, std::int32_t lo, std::int32_t hi) {
+  return std::min(std::max(v, lo), hi);
+}
 constexpr std::int32_t sat16(std::int32_t v) {
-  return v > 32767 ? 32767 : (v < -32768 ? -32768 : v);
+  return clamp(v, -32768, 32767);
+}
+
+// v * (1 - 2^-k) in the Recommendation's fixed point, (v * (32768 - 2^(15-k))) >> 15, without the
+// multiply: floor(v - v / 2^k) = v + floor(-v / 2^k).
+constexpr std::int32_t leak(std::int32_t v, int k) {
+  return v + ((-v) >> k);
 }
 
 // Magnitude for the quantizers: the Recommendation folds a negative difference e to -(e + 1).
@@ -65,7 +76,7 @@ constexpr std::int32_t fold(std::int32_t e) {
 // Blocks 3L/3H (LOGSCL/LOGSCH, SCALEL/SCALEH): leak the log scale factor, add this code's
 // multiplier, and convert to the linear step. `bias` is 8 for the lower band, 10 for the higher.
 inline void adapt_scale(Band& b, std::int32_t w, std::int32_t nb_max, int bias) {
-  b.nb = std::clamp(((b.nb * 32512) >> 15) + w, 0, nb_max);
+  b.nb = clamp(leak(b.nb, 7) + w, 0, nb_max);
   const std::int32_t m = kIlb[(b.nb >> 6) & 31];
   const int shift = bias - (b.nb >> 11);
   b.det = (shift >= 0 ? m >> shift : m << -shift) << 2;
@@ -83,19 +94,19 @@ inline void adapt_predictor(Band& b, std::int32_t dq) {
   // UPPOL2: a2 <- (1 - 2^-7) a2 + 2^-7 (sgn p.p2 - f(a1) sgn p.p1), f(a1) = 4 a1 saturated.
   std::int32_t f = sat16(b.a1 * 4);
   if (same1) f = std::min(-f, 32767);
-  std::int32_t a2 = (f >> 7) + (same2 ? 128 : -128) + ((b.a2 * 32512) >> 15);
-  a2 = std::clamp(a2, -12288, 12288);
+  std::int32_t a2 = (f >> 7) + (same2 ? 128 : -128) + leak(b.a2, 7);
+  a2 = clamp(a2, -12288, 12288);
 
   // UPPOL1: a1 <- (1 - 2^-8) a1 + 3 * 2^-8 sgn p.p1, within the stability triangle.
-  std::int32_t a1 = sat16((same1 ? 192 : -192) + ((b.a1 * 32640) >> 15));
+  std::int32_t a1 = sat16((same1 ? 192 : -192) + leak(b.a1, 8));
   const std::int32_t lim = 15360 - a2;
-  a1 = std::clamp(a1, -lim, lim);
+  a1 = clamp(a1, -lim, lim);
 
-  // UPZERO: b_i <- (1 - 2^-8) b_i + 2^-7 sgn dq.dq_i (no step when dq is zero).
+  // UPZERO: b_i <- (1 - 2^-8) b_i + 2^-7 sgn dq.dq_i (no step when dq is zero). No saturation
+  // needed: |b_i| <= 32767 * 255 / 256 + 128 <= 32767.
   const std::int32_t step = dq == 0 ? 0 : 128;
   const bool dneg = dq < 0;
-  for (int i = 0; i < 6; ++i)
-    b.b[i] = sat16(((b.d[i] < 0) == dneg ? step : -step) + ((b.b[i] * 32640) >> 15));
+  for (int i = 0; i < 6; ++i) b.b[i] = ((b.d[i] < 0) == dneg ? step : -step) + leak(b.b[i], 8);
 
   // DELAYA
   for (int i = 5; i > 0; --i) b.d[i] = b.d[i - 1];
@@ -107,26 +118,32 @@ inline void adapt_predictor(Band& b, std::int32_t dq) {
   b.p2 = b.p1;
   b.p1 = p;
 
-  // FILTEP, FILTEZ, PREDIC
+  // FILTEP, FILTEZ, PREDIC. |dq| <= 16384 * 20456 >> 15 = 10228, so 2 dq needs no saturation;
+  // the zero section's running sum saturates at each step, which matters only when the terms'
+  // magnitudes add up past 16 bits (a stream driven to its limits), so that is checked first.
   const std::int32_t sp = sat16(((a1 * sat16(r + r)) >> 15) + ((a2 * sat16(b.r2 + b.r2)) >> 15));
-  std::int32_t sz = 0;
-  for (int i = 5; i >= 0; --i) sz = sat16(sz + ((b.b[i] * sat16(b.d[i] + b.d[i])) >> 15));
-  b.sz = sz;
-  b.s = sat16(sp + sz);
+  std::int32_t t[6], sum = 0, mag = 0;
+  for (int i = 0; i < 6; ++i) {
+    t[i] = (b.b[i] * (2 * b.d[i])) >> 15;
+    sum += t[i];
+    mag += t[i] < 0 ? -t[i] : t[i];
+  }
+  if (mag > 32767) {
+    sum = 0;
+    for (int i = 5; i >= 0; --i) sum = sat16(sum + t[i]);
+  }
+  b.sz = sum;
+  b.s = sat16(sp + sum);
 }
 
-// Block 1L (QUANTL): the interval 1..30 holding |e| among the levels scaled by det.
+// Block 1L (QUANTL): the interval 1..30 holding |e| among the levels scaled by det. The levels
+// grow with the index, so counting those reached is a binary search; without branches (five
+// conditional moves), since the outcome is as unpredictable as the signal.
 inline int quantize_low(std::int32_t wd, std::int32_t det) {
-  // Count the levels 1..29 that wd reaches (they grow with the index): binary search.
-  int lo = 1, hi = 30;  // answer in [lo, hi]
-  while (lo < hi) {
-    const int mid = (lo + hi) / 2;  // is wd at or above level `mid`?
-    if (wd >= ((kQ6[mid] * det) >> 12))
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo;
+  int reached = 0;
+  for (int step = 16; step > 0; step /= 2)
+    reached += wd >= ((kQ6[reached + step] * det) >> 12) ? step : 0;
+  return std::min(reached, 29) + 1;
 }
 
 inline std::uint8_t encode_low(Band& b, std::int32_t xl) {
@@ -153,7 +170,7 @@ inline std::uint8_t encode_high(Band& b, std::int32_t xh) {
 // Decoder output of one band: the prediction plus the full-resolution difference, limited to
 // the sub-band signal's 15-bit range (block LIMIT).
 constexpr std::int32_t limit15(std::int32_t v) {
-  return std::clamp(v, -16384, 16383);
+  return clamp(v, -16384, 16383);
 }
 
 inline std::int32_t decode_low(Band& b, int il) {
