@@ -1,7 +1,9 @@
-// G.722 encode + decode of one 20 ms frame (320 samples <-> 160 octets), confab's codec.
+// confab's own media DSP, per 20 ms frame: G.722 encode + decode (320 samples <-> 160 octets),
+// and the in-band DTMF detector at each rate it takes.
 // Built with -DCONFAB_BENCH_SPANDSP and linked with -lspandsp it also times spandsp's G.722, the
 // codec confab used before (docs/performance-media.md has the command and the figures; spandsp is
 // no longer a dependency, so this variant is compiled by hand only).
+#include "media/dtmf_detect.hpp"
 #include "media/g722.hpp"
 
 #include <benchmark/benchmark.h>
@@ -79,6 +81,26 @@ void BM_G722_spandsp(benchmark::State& state) {
 }
 BENCHMARK(BM_G722_spandsp);
 #endif
+
+// Speech-like audio (no digits): the detector's usual load.
+void BM_DtmfDetect(benchmark::State& state) {
+  const int rate = static_cast<int>(state.range(0));
+  std::vector<std::int16_t> pcm(static_cast<std::size_t>(rate));  // 1 s, from the 16 kHz signal
+  const auto& src = signal();
+  for (std::size_t i = 0; i < pcm.size(); ++i)
+    pcm[i] = src[i * 16000 / static_cast<std::size_t>(rate)];
+  confab::media::DtmfDetector det(rate);
+  const std::size_t frame = static_cast<std::size_t>(rate / 50);
+  std::size_t f = 0;
+  char digits[confab::media::DtmfDetector::kMaxPending];
+  for (auto _ : state) {
+    det.feed(std::span(pcm).subspan(f * frame, frame));
+    benchmark::DoNotOptimize(det.take(digits));
+    f = (f + 1) % 50;
+  }
+  state.SetLabel("per 20 ms frame");
+}
+BENCHMARK(BM_DtmfDetect)->Arg(8000)->Arg(16000)->Arg(48000);
 
 }  // namespace
 
