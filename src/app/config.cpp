@@ -135,6 +135,28 @@ void apply_toml(Config& c, const std::filesystem::path& file) {
   if (auto v = get<std::string>(t["media"]["hold_music"], "media.hold_music")) c.hold_music = *v;
   if (auto v = get<std::int64_t>(t["media"]["upload_limit"], "media.upload_limit"))
     c.media_upload_limit = static_cast<std::size_t>(positive(*v, "media.upload_limit"));
+  struct PinKey {
+    const char* name;
+    int core::PinGuardConfig::*field;
+    std::int64_t lo, hi;
+  };
+  static constexpr PinKey pin_keys[] = {
+      {"caller_attempts", &core::PinGuardConfig::caller_attempts, 1, 100},
+      {"caller_lockout", &core::PinGuardConfig::caller_lockout_s, 1, 86400},
+      {"source_attempts", &core::PinGuardConfig::source_attempts, 1, 10000},
+      {"source_backoff", &core::PinGuardConfig::source_backoff_s, 1, 3600},
+      {"source_backoff_max", &core::PinGuardConfig::source_backoff_max_s, 1, 86400},
+      {"conference_attempts", &core::PinGuardConfig::conference_attempts, 1, 100000},
+      {"conference_refill", &core::PinGuardConfig::conference_refill_s, 1, 3600},
+      {"conference_refill_max", &core::PinGuardConfig::conference_refill_max_s, 1, 3600},
+      {"known", &core::PinGuardConfig::known_s, 0, 30 * 86400},
+      {"forget", &core::PinGuardConfig::forget_s, 1, 30 * 86400},
+  };
+  for (auto& k : pin_keys) {
+    auto name = std::string("pins.") + k.name;
+    if (auto v = get<std::int64_t>(t["pins"][k.name], name.c_str()))
+      c.pins.*k.field = small(*v, name.c_str(), k.lo, k.hi);
+  }
   if (auto v = get<std::int64_t>(t["auth"]["token_ttl"], "auth.token_ttl"))
     c.token_ttl =
         static_cast<int>(std::min<std::int64_t>(positive(*v, "auth.token_ttl"), 1LL << 30));
@@ -180,6 +202,12 @@ void apply_env(Config& c) {
 }
 
 void check(const Config& c) {
+  if (c.pins.source_backoff_max_s < c.pins.source_backoff_s)
+    throw std::invalid_argument(
+        "config: pins.source_backoff_max must be at least pins.source_backoff");
+  if (c.pins.conference_refill_max_s < c.pins.conference_refill_s)
+    throw std::invalid_argument(
+        "config: pins.conference_refill_max must be at least pins.conference_refill");
   if (c.hold_music.starts_with(media::kToneScheme)) {
     try {
       media::parse_tone(c.hold_music);

@@ -1,6 +1,8 @@
 #pragma once
 // Configuration: embedded defaults, then a TOML file (--config), then CONFAB_* environment
 // variables, then command-line flags; the later source wins.
+#include "core/pin_guard.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -39,6 +41,8 @@ struct Config {
   std::size_t ws_queue_frames = 8192;             // frames queued for one socket before 1008
   std::size_t ws_queue_bytes = 8 << 20;           // bytes queued for one socket before 1008
   int slow_handler_ms = 10;                       // a control-thread call longer is counted
+  // [pins]: the throttles of PIN guessing (per caller, per source, per conference).
+  core::PinGuardConfig pins;
 
   std::string host() const;
   std::uint16_t port() const;  // throws std::invalid_argument naming the bad value

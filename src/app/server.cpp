@@ -180,7 +180,17 @@ int serve(const Config& cfg) {
   bus::LocalBus bus;
   core::ServiceConfig scfg;
   scfg.token_ttl_seconds = cfg.token_ttl;
+  scfg.pins = cfg.pins;
+  scfg.max_pin_attempts = cfg.pins.caller_attempts;
+  scfg.pin_lockout_seconds = cfg.pins.caller_lockout_s;
   core::ConferenceService svc(bus, unix_now, secret, scfg);
+  // Each lockout is logged once, when it starts (a guesser's further tries are refused unlogged,
+  // and counted in /metrics).
+  svc.pin_guard().on_lockout([](std::string_view scope, std::string_view key,
+                                std::string_view conference, std::int64_t seconds) {
+    spdlog::warn("pins: {} {} locked out of conference {} for {} s after wrong PINs", scope, key,
+                 conference, seconds);
+  });
   store::StoreExecutor exec(
       std::make_unique<store::SqliteStore>(db),
       [&io](std::function<void()> f) { boost::asio::post(io, std::move(f)); });
@@ -256,8 +266,8 @@ int serve(const Config& cfg) {
   const net::HttpServer* http_server = nullptr;  // for /metrics, set once it exists
   net::HttpServer http(
       io, hopts,
-      [&rest, &faces, &engine, &media_bridge, &bus, &http_server](net::Request&& req,
-                                                                  net::Reply reply) {
+      [&rest, &faces, &engine, &media_bridge, &bus, &http_server, &svc](net::Request&& req,
+                                                                        net::Reply reply) {
         for (auto& f : faces)
           if (f->handles(req.path)) return f->handle(std::move(req), std::move(reply));
         if (req.path == "/metrics") {  // counters for benchmarks and operators, JSON
@@ -276,6 +286,14 @@ int serve(const Config& cfg) {
                                                 {"plays", media_bridge.plays()}}},
                          {"events_published", bus.published()}};
           if (http_server) add_http_metrics(m, http_server->stats());
+          auto p = svc.pin_guard().stats();
+          m["pins"] = json::object{{"failures", p.failures},
+                                   {"refused", p.refused},
+                                   {"refused_caller", p.refused_caller},
+                                   {"refused_source", p.refused_source},
+                                   {"refused_conference", p.refused_conference},
+                                   {"lockouts", p.lockouts},
+                                   {"tracked", p.tracked}};
           return reply({200, json::serialize(m), "application/json", {}});
         }
         if (req.path == "/healthz") {

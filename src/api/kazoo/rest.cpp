@@ -198,6 +198,9 @@ net::Response Rest::failure(const Ctx& c, const Error& e) const {
   net::Response r{status, json::serialize(env), "application/json", {}};
   if (e.code == Errc::invalid_method)
     if (auto* a = e.details.if_contains("allow")) r.headers.emplace_back("Allow", a->as_string());
+  if (e.code == Errc::too_many_attempts)
+    if (auto* a = e.details.if_contains("retry_after"); a && a->is_int64())
+      r.headers.emplace_back("Retry-After", std::to_string(a->as_int64()));
   return r;
 }
 
@@ -511,6 +514,8 @@ void Rest::participants(Ctx& c, const net::Request& req, const std::string& acco
         j.mute_detect = md->as_bool();
       }
       j.source = req.remote.substr(0, req.remote.rfind(':'));
+      j.principal =
+          c.claims.account_id + "/" + (c.claims.user_id.empty() ? "key" : c.claims.user_id);
       // A user joining as themselves: their own user token, or an admin naming the user.
       j.user_id = str_of(data, "user_id");
       if (j.user_id.empty())
