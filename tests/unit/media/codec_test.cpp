@@ -81,3 +81,17 @@ TEST(Codec, ResamplerKeepsTheTone) {
   EXPECT_EQ(got, 160);
   EXPECT_GT(goertzel(out, 1000, 8000), 1500);
 }
+
+TEST(Codec, APacketLongerThanAFrameDecodesWithoutOverrunningTheConcealmentHistory) {
+  // A peer may send more than 20 ms in a packet (ffmpeg's PCM packets hold 21.25 ms; a hostile
+  // one up to the payload limit): decoding it must stay inside every buffer (ASan watches).
+  for (auto c : {Codec::pcmu, Codec::pcma, Codec::g722}) {
+    auto dec = make_decoder(c, 20);
+    std::vector<std::uint8_t> big(1200, 0x55);
+    std::vector<std::int16_t> out(4000);
+    int n = dec->decode(big, out);
+    EXPECT_EQ(n, c == Codec::g722 ? 2400 : 1200) << codec_name(c);
+    // Concealment afterwards repeats (fading) the last frame's worth, no more.
+    EXPECT_EQ(dec->conceal(out, {}), frame_samples(c, 20)) << codec_name(c);
+  }
+}
