@@ -2,6 +2,8 @@
 
 #include "media/shard.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <stdexcept>
 #include <unordered_map>
@@ -18,7 +20,20 @@ Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)) {
     shards_.push_back(std::make_unique<Shard>(cfg_, i));
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  stop();
+}
+
+void Engine::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& s : shards_) s->stop();
+  recorder_.stop();  // the shards closed every recording; the writer finishes them now
+}
+
+bool Engine::allowed(std::uint32_t ip_net_order) const {
+  return media::allowed(cfg_.allow_destinations, ntohl(ip_net_order));
+}
 
 namespace {
 Command command_for(Command::Type t, std::uint64_t room, std::uint64_t leg = 0) {
@@ -105,6 +120,7 @@ bool Engine::set_hold_music(std::uint64_t room, const Clip* clip, std::uint64_t 
 
 std::shared_ptr<Recording> Engine::record_start(std::uint64_t room, int rate,
                                                 const std::filesystem::path& path) {
+  if (stopped_) throw std::runtime_error("the media engine is stopping");
   // Two seconds of ring: the writer wakes every 100 ms, so only a stalled disk drops samples.
   auto rec = std::make_shared<Recording>(path, room_rate(rate),
                                          static_cast<std::size_t>(room_rate(rate)) * 2);
@@ -125,6 +141,12 @@ void Engine::record_stop(std::uint64_t room) {
   send(command_for(Command::Type::record_stop, room));
 }
 
+void Engine::set_sending(std::uint64_t room, std::uint64_t leg, bool on) {
+  auto c = command_for(Command::Type::set_sending, room, leg);
+  c.on = on;
+  send(c);
+}
+
 void Engine::set_blocked(std::uint64_t room, std::uint64_t listener,
                          const std::vector<std::uint64_t>& speakers) {
   auto c = command_for(Command::Type::set_blocked, room, listener);
@@ -135,11 +157,7 @@ void Engine::set_blocked(std::uint64_t room, std::uint64_t listener,
 
 std::size_t Engine::poll(const std::function<void(const EngineEvent&)>& on_event) {
   std::size_t n = 0;
-  for (auto& s : shards_)
-    while (auto e = s->events().pop()) {
-      on_event(*e);
-      ++n;
-    }
+  for (auto& s : shards_) n += s->poll(on_event);
   return n;
 }
 

@@ -8,6 +8,7 @@
 namespace confab::media {
 
 void Shard::apply(const Command& c) {
+  Room* touched = nullptr;  // whose activity may have changed
   switch (c.type) {
     case Command::Type::add_room:
       if (!rooms_.count(c.room))
@@ -18,6 +19,7 @@ void Shard::apply(const Command& c) {
       auto it = rooms_.find(c.room);
       if (it == rooms_.end()) break;
       drop_room(*it->second);
+      update_active(*it->second);  // out of active_ before it goes
       rooms_.erase(it);
       break;
     }
@@ -47,6 +49,9 @@ void Shard::apply(const Command& c) {
       leg->ts = rd();
       leg->last_rx = mono_ms();
       leg->held = c.spec.held;
+      leg->dest = c.spec.remote;
+      leg->sending = c.spec.sending;
+      leg->room = &room;
       leg->jb.set_fec(c.spec.codec.fec);
       leg->rtcp_remote = c.spec.remote;
       if (!c.spec.rtcp_mux)
@@ -68,8 +73,13 @@ void Shard::apply(const Command& c) {
       leg->slot = room.legs.size();
       room.legs.push_back(leg);
       room.inputs.resize(room.legs.size());
-      by_addr_[addr_key(c.spec.remote)] = leg;
       by_id_[c.spec.leg] = leg;
+      // Every leg's offered address and the one it may latch to, without allocating then.
+      by_addr_.reserve(2 * by_id_.size());
+      pending_.reserve(by_id_.size());
+      by_addr_.put(addr_key(c.spec.remote), leg);
+      add_pending(*leg);
+      touched = &room;
       // Room for every leg's datagram in one tick's send batch.
       std::size_t total = by_id_.size();
       if (tx_msgs_.size() < total) {
@@ -84,17 +94,14 @@ void Shard::apply(const Command& c) {
       if (it == rooms_.end() || lt == by_id_.end()) break;
       auto& room = *it->second;
       Leg* leg = lt->second;
-      by_addr_.erase(addr_key(leg->spec.remote));
-      if (leg->latched) by_addr_.erase(leg->latched);
-      by_id_.erase(lt);
+      if (leg->room != &room) break;
       room.legs.erase(std::remove(room.legs.begin(), room.legs.end(), leg), room.legs.end());
       for (std::size_t i = 0; i < room.legs.size(); ++i) room.legs[i]->slot = i;
       room.inputs.resize(room.legs.size());
       if (leg->group && --leg->group->users == 0) room.groups.erase(group_key(leg->group->codec));
       if (room.floor == leg->spec.leg) room.floor = 0;
-      end_play(leg->play, room.id, leg->spec.leg);
-      send_bye(*leg);
-      delete leg;
+      forget_leg(room, leg);
+      touched = &room;
       break;
     }
     case Command::Type::set_flags: {
@@ -172,6 +179,11 @@ void Shard::apply(const Command& c) {
       it->second->rec = nullptr;
       break;
     }
+    case Command::Type::set_sending: {
+      auto lt = by_id_.find(c.leg);
+      if (lt != by_id_.end()) lt->second->sending = c.on;
+      break;
+    }
     case Command::Type::set_blocked: {
       auto lt = by_id_.find(c.leg);
       if (lt == by_id_.end()) break;
@@ -183,17 +195,43 @@ void Shard::apply(const Command& c) {
       stop_ = true;
       break;
   }
+  if (c.type == Command::Type::play || c.type == Command::Type::stop_play ||
+      c.type == Command::Type::record_start || c.type == Command::Type::record_stop)
+    if (auto it = rooms_.find(c.room); it != rooms_.end()) touched = it->second.get();
+  if (touched) update_active(*touched);
+  reserve_backlog();
+}
+
+bool Shard::busy(const Room& room) const {
+  if (!room.legs.empty() || room.rec) return true;
+  for (auto& p : room.plays)
+    if (p.clip) return true;
+  return false;
+}
+
+void Shard::update_active(Room& room) {
+  bool want = busy(room);
+  if (want == room.active) return;
+  room.active = want;
+  if (want)
+    active_.push_back(&room);
+  else
+    active_.erase(std::remove(active_.begin(), active_.end(), &room), active_.end());
+}
+
+// A leg leaves: its addresses and play go, and its peer gets our BYE (if it was ours to send to).
+void Shard::forget_leg(Room& room, Leg* leg) {
+  if (by_addr_.find(addr_key(leg->spec.remote)) == leg) by_addr_.erase(addr_key(leg->spec.remote));
+  if (leg->latched && by_addr_.find(leg->latched) == leg) by_addr_.erase(leg->latched);
+  remove_pending(*leg);
+  by_id_.erase(leg->spec.leg);
+  end_play(leg->play, room.id, leg->spec.leg);
+  if (leg->sending && (leg->latched || leg->spec.send_to == SendTo::offered)) send_bye(*leg);
+  delete leg;
 }
 
 void Shard::drop_room(Room& room) {
-  for (auto* leg : room.legs) {
-    by_addr_.erase(addr_key(leg->spec.remote));
-    if (leg->latched) by_addr_.erase(leg->latched);
-    by_id_.erase(leg->spec.leg);
-    end_play(leg->play, room.id, leg->spec.leg);
-    send_bye(*leg);
-    delete leg;
-  }
+  for (auto* leg : room.legs) forget_leg(room, leg);
   room.legs.clear();
   for (auto& p : room.plays) end_play(p, room.id, 0);
   end_play(room.hold, room.id, 0);

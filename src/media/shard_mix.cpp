@@ -87,10 +87,9 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
   // 3. Encode and queue: speakers their own mix; listeners share their group's encode; a leg
   // with a prompt of its own, or relate exclusions, gets a private one.
   for (auto& [key, g] : room.groups) g->mix.done = g->hold.done = false;
-  std::uint64_t tick_encodes = 0;
   room.hold_ready = false;
   for (auto* leg : room.legs) {
-    if (leg->timed_out) continue;
+    if (!can_send(*leg)) continue;  // nothing is encoded for a leg nothing may be sent to
     report_rtcp(*leg, now_ms);
     auto* g = leg->group;
     const bool prompt = leg->play.clip != nullptr;
@@ -105,7 +104,8 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
       if (prompt) {
         base = music ? std::span<const std::int16_t>(room.hold_pcm) : room.zeros;
       } else if (music) {
-        if (auto p = g->hold.get(room.hold_pcm, g->pcm, tick_encodes); !p.empty()) send(*leg, p);
+        if (auto p = g->hold.get(room.hold_pcm, g->pcm, codec_encodes(g->codec)); !p.empty())
+          send(*leg, p);
         continue;
       } else {
         send(*leg,
@@ -136,7 +136,8 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
         base = room.mixer.full();
         leg->was_speaker = false;
       } else {
-        if (auto p = g->mix.get(room.mixer.full(), g->pcm, tick_encodes); !p.empty()) send(*leg, p);
+        if (auto p = g->mix.get(room.mixer.full(), g->pcm, codec_encodes(g->codec)); !p.empty())
+          send(*leg, p);
         continue;
       }
     }
@@ -149,7 +150,6 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
     auto payload = encode_private(*leg, base);
     if (!payload.empty()) send(*leg, payload);
   }
-  encodes_ += tick_encodes;
   // Shared payloads and private buffers must outlive the send: flush before the next room
   // reuses its group buffers (each room has its own groups, so once per tick is enough).
 }
@@ -176,8 +176,7 @@ bool Shard::advance(Play& p, const Room& room, std::uint64_t leg, std::span<std:
 
 void Shard::end_play(Play& p, std::uint64_t room, std::uint64_t leg) {
   if (!p.clip && !p.id) return;
-  EngineEvent e{EngineEvent::Type::played, room, leg, 0, p.id};
-  if (!events_.push(e)) ++events_dropped_;
+  emit({EngineEvent::Type::played, room, leg, 0, p.id});
   p = {};
 }
 
@@ -186,7 +185,7 @@ std::span<const std::uint8_t> Shard::encode_private(Leg& leg, std::span<const st
     pcm = std::span(leg.out_codec)
               .first(static_cast<std::size_t>(leg.down->process_exact(pcm, leg.out_codec)));
   int bytes = leg.enc->encode(pcm, leg.payload);
-  ++encodes_;
+  ++codec_encodes(leg.spec.codec);
   if (bytes <= 0) return {};
   return std::span(leg.payload).first(static_cast<std::size_t>(bytes));
 }

@@ -29,6 +29,11 @@ inline std::uint64_t addr_key(const sockaddr_in& a) {
   return std::uint64_t{ntohl(a.sin_addr.s_addr)} << 16 | ntohs(a.sin_port);
 }
 
+// The key of an IP alone in the pending_ table (never 0, never an ip:port key's twin).
+inline std::uint64_t ip_key(const sockaddr_in& a) {
+  return std::uint64_t{1} << 48 | ntohl(a.sin_addr.s_addr);
+}
+
 inline std::uint64_t group_key(const Negotiated& n) {
   return std::uint64_t(static_cast<int>(n.codec)) << 40 | std::uint64_t(n.channels) << 32 |
          std::uint64_t(n.pt) << 16 | std::uint64_t(n.ptime);
@@ -56,12 +61,13 @@ struct SharedEncode {
   // This tick's payload of `pcm` (room rate), encoded on first use; empty when encoding failed.
   // `scratch` holds one frame at the codec's rate.
   std::span<const std::uint8_t> get(std::span<const std::int16_t> pcm,
-                                    std::span<std::int16_t> scratch, std::uint64_t& encodes) {
+                                    std::span<std::int16_t> scratch,
+                                    std::atomic<std::uint64_t>& encodes) {
     if (!done) {
       if (down) pcm = scratch.first(static_cast<std::size_t>(down->process_exact(pcm, scratch)));
       bytes = enc->encode(pcm, payload);
       done = true;
-      ++encodes;
+      encodes.fetch_add(1, std::memory_order_relaxed);
     }
     return std::span(payload).first(static_cast<std::size_t>(std::max(0, bytes)));
   }
@@ -99,9 +105,15 @@ struct Shard::Leg {
   bool first = true;
   std::int64_t last_rx = 0;
   bool timed_out = false;
-  bool received = false;      // any packet yet (from the SDP address or a latched one)
-  std::uint64_t latched = 0;  // a second source address this leg accepts (0: none)
-  bool heard = false;         // decoded audio this tick
+  // Where media goes (see SendTo): `dest` is the offered address until `latched` (the key of
+  // the source it follows, 0: none yet) says otherwise.
+  sockaddr_in dest{};
+  std::uint64_t latched = 0;
+  bool sending = true;          // set_sending
+  bool pending = false;         // in the shard's pending_ list (has received nothing)
+  Leg* next_pending = nullptr;  // the next leg of the same IP that has received nothing
+  Room* room = nullptr;
+  bool heard = false;  // decoded audio this tick
   std::uint32_t dtmf_ts = 0;
   bool dtmf_seen = false;
   int energy_tick = 0;
@@ -138,6 +150,7 @@ struct Shard::Room {
   bool hold_ready = false;                     // hold_pcm holds this tick's frame
   std::vector<std::int16_t> extra, hold_pcm, zeros;
   Recording* rec = nullptr;
+  bool active = false;  // in the shard's active_ list
   Room(std::uint64_t i, int r, int tick_ms, int speakers)
       : id(i),
         rate(r),
