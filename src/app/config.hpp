@@ -5,6 +5,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
+
+namespace confab::media {
+struct Cidr;
+}
 
 namespace confab::app {
 
@@ -27,6 +32,8 @@ struct Config {
   // What members waiting for a moderator hear: a tone string or a media id; "" for silence.
   std::string hold_music = "tone_stream://v=-20;%(400,100,523);%(400,100,659);%(400,1600,784)";
   std::size_t media_upload_limit = 16 << 20;  // bytes of one media upload (the WAV file)
+  // IPv4 blocks media may be sent to ("10.0.0.0/8"); empty: anywhere (docs/security.md).
+  std::vector<std::string> media_allow_destinations;
 
   std::string host() const;
   std::uint16_t port() const;  // throws std::invalid_argument naming the bad value
@@ -37,8 +44,10 @@ struct Config {
 void apply_toml(Config& c, const std::filesystem::path& file);
 // Applies CONFAB_DATA_DIR, CONFAB_HTTP, CONFAB_LOG_LEVEL, CONFAB_NODE, CONFAB_TOKEN_TTL,
 // CONFAB_MEDIA_IP, CONFAB_MEDIA_PORT, CONFAB_RTP_TIMEOUT_MS, CONFAB_BODY_LIMIT,
-// CONFAB_MEDIA_UPLOAD_LIMIT.
+// CONFAB_MEDIA_UPLOAD_LIMIT, CONFAB_MEDIA_ALLOW_DESTINATIONS (comma-separated).
 void apply_env(Config& c);
+// The media destination allowlist, parsed; throws std::invalid_argument naming a bad entry.
+std::vector<media::Cidr> allow_destinations(const Config& c);
 // Checks what can be checked once every source is applied; throws std::invalid_argument.
 void check(const Config& c);
 

@@ -37,9 +37,23 @@ MediaBridge::MediaBridge(core::ConferenceService& svc, bus::LocalBus& bus, media
 }
 
 MediaBridge::~MediaBridge() {
-  stopping_ = true;
+  shutdown();
   bus_.unsubscribe(sub_);
+}
+
+void MediaBridge::shutdown() {
+  if (shut_) return;
+  shut_ = stopping_ = true;
   timer_.cancel();
+  engine_.stop();
+  // Only the clips matter now: participants are not made to leave by a stopping server.
+  engine_.poll([this](const media::EngineEvent& e) {
+    if (e.type == media::EngineEvent::Type::played) plays_.erase(e.ref);
+  });
+  collect_recordings();
+  if (!recordings_.empty())
+    spdlog::error("media: {} recording(s) not finished at shutdown", recordings_.size());
+  plays_.clear();
 }
 
 void MediaBridge::arm() {
@@ -59,6 +73,8 @@ std::shared_ptr<api::MediaPort::Offer> MediaBridge::check(std::string_view sdp) 
   try {
     o->offer = media::parse_offer(sdp);
     o->codec = media::negotiate(o->offer);
+  } catch (const media::SdpTooLarge& e) {
+    throw field_error("sdp", e.rule, e.what());  // the client's mistake: 400
   } catch (const std::invalid_argument& e) {
     throw Error(Errc::not_acceptable, e.what());
   }
@@ -70,6 +86,17 @@ std::shared_ptr<api::MediaPort::Offer> MediaBridge::check(std::string_view sdp) 
     throw Error(Errc::not_acceptable, "media address " + o->offer.address +
                                           " is not an IPv4 address (IPv6 and "
                                           "host names are not supported yet)");
+  // Media goes only where it is wanted (docs/security.md, "Media").
+  auto ip = ntohl(o->remote.sin_addr.s_addr);
+  if (ip == 0)
+    throw Error(Errc::not_acceptable,
+                "media address 0.0.0.0 (RFC 2543 hold) names nowhere to send the audio to");
+  if ((ip >> 28) == 0xe || ip == 0xffffffffu || (ip >> 24) == 0)
+    throw Error(Errc::not_acceptable,
+                "media address " + o->offer.address + " is not a unicast host address");
+  if (!engine_.allowed(o->remote.sin_addr.s_addr))
+    throw Error(Errc::forbidden,
+                "media address " + o->offer.address + " is outside [media] allow_destinations");
   // Everything is mixed on the engine's tick; the answer asks the far end for that ptime.
   o->codec.ptime = engine_.config().tick_ms;
   return o;
@@ -80,6 +107,10 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
   auto* room = svc_.room(conference_id);
   auto* p = room ? room->find(participant_id) : nullptr;
   if (!p) throw Error(Errc::not_found, "participant not found");
+  if (shut_) {
+    svc_.leave(room->account_id(), conference_id, participant_id, "media unavailable");
+    throw Error(Errc::unavailable, "the server is shutting down");
+  }
   auto [it, fresh] = rooms_.try_emplace(conference_id);
   auto& doc = svc_.get("conference", room->account_id(), conference_id).body;
   if (fresh) {
@@ -106,6 +137,9 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
   spec.held = held;
   spec.rtcp_mux = offer.offer.rtcp_mux;
   spec.mute_detect = p->mute_detect;
+  // A REST leg's offered address is its token holder's word: media goes there until the peer's
+  // own packets say where it is (docs/security.md, "Media").
+  spec.send_to = media::SendTo::offered;
   if (!engine_.add_leg(spec)) {
     // The shard is saturated with commands: refuse the join rather than admit someone who
     // would never hear or be heard.
@@ -132,6 +166,7 @@ void MediaBridge::drop_leg(const std::string& conference_id, int participant_id)
 
 void MediaBridge::on_core_event(const core::Event& e) {
   using core::EventType;
+  if (shut_) return;  // the engine is stopped: nothing to tell it
   switch (e.type) {
     case EventType::mute_member:
     case EventType::unmute_member:

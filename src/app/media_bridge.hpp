@@ -45,6 +45,12 @@ class MediaBridge final : public api::MediaPort {
               api::Persister& persist, boost::asio::io_context& io, MediaOptions opts);
   ~MediaBridge() override;
 
+  // The media side ends before the server stops (SIGTERM): the engine's shards are stopped and
+  // joined, so nothing reads a clip once this bridge frees them; every play is released; every
+  // recording still running is finished and queued on the store as its recording document (the
+  // server drains the store next). Idempotent; the destructor calls it.
+  void shutdown();
+
   std::shared_ptr<Offer> check(std::string_view sdp) override;
   std::string attach(const std::string& conference_id, int participant_id,
                      const Offer& offer) override;
@@ -105,6 +111,7 @@ class MediaBridge final : public api::MediaPort {
   MediaOptions opts_;
   int sub_ = 0;
   bool stopping_ = false;
+  bool shut_ = false;
   std::uint64_t next_id_ = 1;
   std::unordered_map<std::string, RoomRef> rooms_;    // conference id -> engine room
   std::unordered_map<std::uint64_t, ClipPtr> plays_;  // play id -> clip the engine reads
