@@ -33,7 +33,6 @@ MediaBridge::MediaBridge(core::ConferenceService& svc, bus::LocalBus& bus, media
                          api::Persister& persist, boost::asio::io_context& io, MediaOptions opts)
     : svc_(svc), bus_(bus), engine_(engine), persist_(persist), timer_(io), opts_(std::move(opts)) {
   sub_ = bus_.subscribe([this](const core::Event& e) { on_core_event(e); });
-  arm();
 }
 
 MediaBridge::~MediaBridge() {
@@ -50,20 +49,37 @@ void MediaBridge::shutdown() {
   engine_.poll([this](const media::EngineEvent& e) {
     if (e.type == media::EngineEvent::Type::played) plays_.erase(e.ref);
   });
+  hold_plays_.clear();
   collect_recordings();
   if (!recordings_.empty())
     spdlog::error("media: {} recording(s) not finished at shutdown", recordings_.size());
   plays_.clear();
 }
 
+void MediaBridge::poll_engine() {
+  if (polling_ || stopping_) return;
+  polling_ = true;
+  arm();
+}
+
 void MediaBridge::arm() {
   // Engine events are few (talk changes, energy twice a second): a 10 ms poll keeps them prompt
-  // without waking the control thread per packet.
+  // without waking the control thread per packet. Only while something can raise one (legs,
+  // plays, recordings): an idle server does not wake 100 times a second for nothing.
   timer_.expires_after(std::chrono::milliseconds(10));
   timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec || stopping_) return;
+    if (ec || stopping_) {
+      polling_ = false;
+      return;
+    }
     engine_.poll([this](const media::EngineEvent& e) { on_engine_event(e); });
     collect_recordings();
+    // Hold music lasts as long as its room: it alone does not keep the poll going (its end is
+    // collected by the poll a room's removal starts, or the next one).
+    if (legs_.empty() && plays_.size() == hold_plays_.size() && recordings_.empty()) {
+      polling_ = false;
+      return;
+    }
     arm();
   });
 }
@@ -123,7 +139,11 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
                 auto r = rooms_.find(conference_id);
                 if (r == rooms_.end() || r->second.id != room_id) return;
                 auto id = next_id_++;
-                if (engine_.set_hold_music(room_id, clip.get(), id)) plays_[id] = std::move(clip);
+                if (engine_.set_hold_music(room_id, clip.get(), id)) {
+                  plays_[id] = std::move(clip);
+                  hold_plays_.insert(id);
+                  poll_engine();
+                }
               });
   media::LegSpec spec;
   spec.leg = next_id_++;
@@ -150,6 +170,7 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
                      it->second.id, spec.speak,         spec.hear,
                      held};
   leg_of_[{conference_id, participant_id}] = spec.leg;
+  poll_engine();
   return media::make_answer(offer.offer, offer.codec, opts_.advertise_ip, port, spec.leg);
 }
 
@@ -192,6 +213,7 @@ void MediaBridge::on_core_event(const core::Event& e) {
       if (it == rooms_.end()) return;
       engine_.remove_room(it->second.id);  // a recording still running ends with it
       rooms_.erase(it);
+      poll_engine();  // for the end of its hold music
       return;
     }
     default:
@@ -232,6 +254,7 @@ void MediaBridge::sync_blocked(const std::string& conference_id, int listener) {
 void MediaBridge::on_engine_event(const media::EngineEvent& e) {
   if (e.type == media::EngineEvent::Type::played) {
     plays_.erase(e.ref);  // the engine no longer reads the clip
+    hold_plays_.erase(e.ref);
     return;
   }
   auto it = legs_.find(e.leg);
@@ -335,9 +358,10 @@ void MediaBridge::start_play(const std::string& conference_id, std::uint64_t roo
   if (!clip || it == rooms_.end() || it->second.id != room) return;  // the room ended meanwhile
   if (leg && !legs_.count(leg)) return;                              // so did the leg
   auto id = next_id_++;
-  if (engine_.play(room, leg, clip.get(), id))
+  if (engine_.play(room, leg, clip.get(), id)) {
     plays_[id] = std::move(clip);
-  else
+    poll_engine();
+  } else
     spdlog::warn("media: the engine is busy; a play to room {} was dropped", room);
 }
 
@@ -399,6 +423,7 @@ void MediaBridge::on_command(const core::Event& e) {
         if (auto* n = doc->body.if_contains("name"); n && n->is_string()) name = n->as_string();
       recordings_[rec.get()] = {room->second.account_id, e.conference_id, name,
                                 static_cast<std::int64_t>(std::time(nullptr))};
+      poll_engine();
     } catch (const std::exception& err) {
       spdlog::error("media: cannot record conference {}: {}", e.conference_id, err.what());
     }
