@@ -229,6 +229,8 @@ int serve(const Config& cfg) {
                                                 {"events_deferred", s.events_deferred},
                                                 {"rx_refused", s.rx_refused},
                                                 {"sleeps", s.sleeps},
+                                                {"mixed_samples", s.mixed_samples},
+                                                {"rate_changes", s.rate_changes},
                                                 {"codec_encodes", codec_encodes(s)},
                                                 {"legs", media_bridge.legs()},
                                                 {"plays", media_bridge.plays()}}},

@@ -82,7 +82,9 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Control thread API. A room lives on one shard; its legs receive on that shard's port.
-  // Returns the port legs of this room use. `rate`: the room's mixing rate (0: the default).
+  // Returns the port legs of this room use. `rate`: the room's nominal rate (0: the default):
+  // its clips and recordings are at that rate; it mixes at the highest rate its legs' codecs
+  // use, up to that (an all-G.711 room mixes at 8 kHz).
   std::uint16_t add_room(std::uint64_t room, int rate = 0);
   int room_rate(int rate) const { return rate ? rate : cfg_.conference_rate; }
   void remove_room(std::uint64_t room);
@@ -132,6 +134,8 @@ class Engine {
     std::uint64_t rx_refused = 0;       // packets from outside allow_destinations, not latched
     std::uint64_t events_deferred = 0;  // critical events held back by a full queue (not lost)
     std::uint64_t sleeps = 0;           // times a shard with nothing to tick went to sleep
+    std::uint64_t mixed_samples = 0;    // samples mixed, over rooms and ticks (at mix rates)
+    std::uint64_t rate_changes = 0;     // times a room switched its mix rate
     std::array<std::uint64_t, kCodecs> codec_encodes{};  // by Codec
   };
   Stats stats() const;  // summed over shards (read racily: for reports only)

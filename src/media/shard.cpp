@@ -119,6 +119,8 @@ void Shard::add_stats(Engine::Stats& s) const {
   s.rx_refused += rx_refused_;
   s.events_deferred += events_deferred_;
   s.sleeps += sleeps_;
+  s.mixed_samples += mixed_samples_;
+  s.rate_changes += rate_changes_;
   for (std::size_t i = 0; i < kCodecs; ++i) {
     s.codec_encodes[i] += codec_encodes_[i];
     s.encodes += codec_encodes_[i];

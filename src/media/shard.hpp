@@ -83,6 +83,10 @@ class Shard {
     bool loop = false;
   };
 
+ public:
+  using PlayState = Play;
+
+ private:
   void run();
   void sleep_until_command();
   void apply(const Command& c);
@@ -100,8 +104,13 @@ class Shard {
   void on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::int64_t now_ms,
                  const sockaddr_in& from, bool known);
   void mix_room(Room& room, std::int64_t now_ms);
-  // Adds the play's next frame to `out`; false (and reported) once it has ended.
-  bool advance(Play& p, const Room& room, std::uint64_t leg, std::span<std::int16_t> out);
+  // Adds the play's next frame to `out` (at the mix rate; `rs`, when set, takes the clip from
+  // the room's nominal rate there); false (and reported) once it has ended.
+  bool advance(Play& p, Room& room, std::uint64_t leg, std::span<std::int16_t> out, Resampler* rs);
+  // The mix rate a room's legs call for, and the switch to it (between ticks: allocates).
+  int wanted_rate(const Room& room, int joining_rate) const;
+  void set_rate(Room& room, int rate);
+  void make_leg_rate(Room& room, Leg& leg);
   void end_play(Play& p, std::uint64_t room, std::uint64_t leg);
   std::span<const std::uint8_t> encode_private(Leg& leg, std::span<const std::int16_t> pcm);
   void send(Leg& leg, std::span<const std::uint8_t> payload);
@@ -153,7 +162,8 @@ class Shard {
   std::atomic<bool> idle_{false};     // the thread sleeps until wake_ changes
   std::atomic<std::uint32_t> wake_{0};
   std::atomic<std::uint64_t> ticks_{0}, late_{0}, rx_{0}, tx_{0}, rx_unknown_{0}, rx_refused_{0},
-      decodes_{0}, events_dropped_{0}, events_deferred_{0}, rtcp_rx_{0}, rtcp_tx_{0}, sleeps_{0};
+      decodes_{0}, mixed_samples_{0}, rate_changes_{0}, events_dropped_{0}, events_deferred_{0},
+      rtcp_rx_{0}, rtcp_tx_{0}, sleeps_{0};
   std::array<std::atomic<std::uint64_t>, kCodecs> codec_encodes_{};
   std::uint32_t rand_ = 0x9e3779b9;  // report jitter (RFC 3550 6.2), not security
   std::int64_t tick_ms_ = 0;         // when this tick started

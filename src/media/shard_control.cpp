@@ -27,20 +27,15 @@ void Shard::apply(const Command& c) {
       auto it = rooms_.find(c.room);
       if (it == rooms_.end() || by_id_.count(c.spec.leg)) break;
       auto& room = *it->second;
+      auto codec = c.spec.codec.codec;
+      // A wider codec than the room mixes at: the room goes up to it (up to its nominal rate).
+      if (int r = wanted_rate(room, pcm_rate(codec)); r != room.rate) set_rate(room, r);
       auto* leg = new Leg;
       leg->spec = c.spec;
-      auto codec = c.spec.codec.codec;
-      int rate = pcm_rate(codec);
       auto frame = static_cast<std::size_t>(frame_samples(codec, cfg_.tick_ms));
       leg->dec = make_decoder(codec, cfg_.tick_ms);
       leg->enc = make_encoder(codec, c.spec.codec.channels, cfg_.tick_ms);
-      if (rate != room.rate) {
-        leg->up = std::make_unique<Resampler>(rate, room.rate);
-        leg->down = std::make_unique<Resampler>(room.rate, rate);
-      }
-      leg->pcm_codec.resize(std::max(frame, room.frame) * 2);  // a decoder may return more
-      leg->pcm_conf.resize(room.frame);
-      leg->mix_conf.resize(room.frame);
+      make_leg_rate(room, *leg);
       leg->out_codec.resize(frame);
       leg->payload.resize(kMaxPayload);
       std::random_device rd;
@@ -101,6 +96,9 @@ void Shard::apply(const Command& c) {
       if (leg->group && --leg->group->users == 0) room.groups.erase(group_key(leg->group->codec));
       if (room.floor == leg->spec.leg) room.floor = 0;
       forget_leg(room, leg);
+      // The widest codec left: the room comes down to what its legs still use.
+      if (!room.legs.empty())
+        if (int r = wanted_rate(room, 0); r != room.rate) set_rate(room, r);
       touched = &room;
       break;
     }
@@ -130,6 +128,8 @@ void Shard::apply(const Command& c) {
         if (slot == room.plays.end()) slot = room.plays.begin();  // the oldest gives way
         end_play(*slot, room.id, 0);
         *slot = p;
+        if (auto& rs = room.play_rs[static_cast<std::size_t>(slot - room.plays.begin())])
+          rs->reset();
         break;
       }
       auto lt = by_id_.find(c.leg);
@@ -139,6 +139,7 @@ void Shard::apply(const Command& c) {
       }
       end_play(lt->second->play, room.id, c.leg);
       lt->second->play = p;
+      if (lt->second->play_rs) lt->second->play_rs->reset();
       break;
     }
     case Command::Type::stop_play: {
@@ -160,6 +161,7 @@ void Shard::apply(const Command& c) {
       }
       end_play(it->second->hold, c.room, 0);
       it->second->hold = p;
+      if (it->second->hold_rs) it->second->hold_rs->reset();
       break;
     }
     case Command::Type::record_start: {
@@ -170,6 +172,7 @@ void Shard::apply(const Command& c) {
       }
       if (it->second->rec) it->second->rec->close();
       it->second->rec = c.rec;
+      if (it->second->rec_rs) it->second->rec_rs->reset();
       break;
     }
     case Command::Type::record_stop: {
@@ -200,6 +203,50 @@ void Shard::apply(const Command& c) {
     if (auto it = rooms_.find(c.room); it != rooms_.end()) touched = it->second.get();
   if (touched) update_active(*touched);
   reserve_backlog();
+}
+
+int Shard::wanted_rate(const Room& room, int joining_rate) const {
+  int r = std::max(8000, joining_rate);
+  for (auto* leg : room.legs) r = std::max(r, pcm_rate(leg->spec.codec.codec));
+  return std::min(r, room.nominal);
+}
+
+// A leg's path to and from the room's mix rate: resamplers where its codec's rate differs, and
+// buffers of the mix's frame.
+void Shard::make_leg_rate(Room& room, Leg& leg) {
+  int rate = pcm_rate(leg.spec.codec.codec);
+  auto frame = static_cast<std::size_t>(frame_samples(leg.spec.codec.codec, cfg_.tick_ms));
+  leg.up = rate != room.rate ? std::make_unique<Resampler>(rate, room.rate) : nullptr;
+  leg.down = rate != room.rate ? std::make_unique<Resampler>(room.rate, rate) : nullptr;
+  leg.pcm_codec.resize(std::max(frame, room.frame) * 2);  // a decoder may return more
+  leg.pcm_conf.assign(room.frame, 0);
+  leg.mix_conf.assign(room.frame, 0);
+  leg.play_rs =
+      room.nominal != room.rate ? std::make_unique<Resampler>(room.nominal, room.rate) : nullptr;
+}
+
+// The room mixes at another rate from the next tick: every buffer and resampler of the mix
+// follows. Legs hear at most one frame of the resamplers starting afresh; plays go on where they
+// were; a recording stays at the nominal rate.
+void Shard::set_rate(Room& room, int rate) {
+  room.rate = rate;
+  room.frame = static_cast<std::size_t>(rate * cfg_.tick_ms / 1000);
+  room.mixer = Mixer(room.frame, 64, static_cast<std::size_t>(cfg_.max_speakers));
+  room.extra.assign(room.frame, 0);
+  room.hold_pcm.assign(room.frame, 0);
+  room.zeros.assign(room.frame, 0);
+  auto to_mix = [&]() -> std::unique_ptr<Resampler> {
+    return room.nominal != rate ? std::make_unique<Resampler>(room.nominal, rate) : nullptr;
+  };
+  for (auto& rs : room.play_rs) rs = to_mix();
+  room.hold_rs = to_mix();
+  room.rec_rs = room.nominal != rate ? std::make_unique<Resampler>(rate, room.nominal) : nullptr;
+  for (auto* leg : room.legs) make_leg_rate(room, *leg);
+  for (auto& [key, g] : room.groups) {
+    g->mix.set_rate(g->codec, rate);
+    g->hold.set_rate(g->codec, rate);
+  }
+  ++rate_changes_;
 }
 
 bool Shard::busy(const Room& room) const {

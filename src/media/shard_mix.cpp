@@ -59,15 +59,24 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
   // 2. Mix: the N loudest, a mix-minus each, one full mix for the rest. Room-wide plays (tones,
   // prompts) are one more input everybody hears, through the same limiter.
   bool playing = false;
-  for (auto& p : room.plays) {
+  for (std::size_t k = 0; k < room.plays.size(); ++k) {
+    auto& p = room.plays[k];
     if (!p.clip) continue;
     if (!playing) std::fill(room.extra.begin(), room.extra.end(), std::int16_t{0});
     playing = true;
-    advance(p, room, 0, room.extra);
+    advance(p, room, 0, room.extra, room.play_rs[k].get());
   }
   room.mixer.mix(room.inputs, playing ? std::span<const std::int16_t>(room.extra)
                                       : std::span<const std::int16_t>());
-  if (room.rec) room.rec->write(room.mixer.full());
+  mixed_samples_.fetch_add(room.frame, std::memory_order_relaxed);
+  if (room.rec) {
+    if (room.rec_rs) {  // recorded at the nominal rate, whatever the room mixes at
+      room.rec_rs->process_exact(room.mixer.full(), room.rec_pcm);
+      room.rec->write(room.rec_pcm);
+    } else {
+      room.rec->write(room.mixer.full());
+    }
+  }
 
   // Floor (FreeSWITCH): the first talker takes it; another takes it over when clearly louder.
   Leg* holder = nullptr;
@@ -98,7 +107,7 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
       bool music = leg->held && room.hold.clip;
       if (music && !room.hold_ready) {
         std::fill(room.hold_pcm.begin(), room.hold_pcm.end(), std::int16_t{0});
-        advance(room.hold, room, 0, room.hold_pcm);
+        advance(room.hold, room, 0, room.hold_pcm, room.hold_rs.get());
         room.hold_ready = true;
       }
       if (prompt) {
@@ -144,7 +153,7 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
     if (prompt) {
       if (base.data() != leg->mix_conf.data())
         std::copy(base.begin(), base.end(), leg->mix_conf.begin());
-      advance(leg->play, room, leg->spec.leg, leg->mix_conf);
+      advance(leg->play, room, leg->spec.leg, leg->mix_conf, leg->play_rs.get());
       base = leg->mix_conf;
     }
     auto payload = encode_private(*leg, base);
@@ -154,7 +163,10 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
   // reuses its group buffers (each room has its own groups, so once per tick is enough).
 }
 
-bool Shard::advance(Play& p, const Room& room, std::uint64_t leg, std::span<std::int16_t> out) {
+namespace {
+// Adds the clip's next `out.size()` samples into `out` (clamped), looping or not; false once a
+// clip that does not loop has no more.
+bool add_clip(Shard::PlayState& p, std::span<std::int16_t> out) {
   auto& pcm = p.clip->pcm;
   std::size_t i = 0;
   while (i < out.size()) {
@@ -169,7 +181,27 @@ bool Shard::advance(Play& p, const Room& room, std::uint64_t leg, std::span<std:
     i += n;
     p.pos += n;
   }
-  if (p.loop || p.pos < pcm.size()) return true;
+  return p.loop || p.pos < pcm.size();
+}
+}  // namespace
+
+bool Shard::advance(Play& p, Room& room, std::uint64_t leg, std::span<std::int16_t> out,
+                    Resampler* rs) {
+  bool going;
+  if (rs) {
+    // The clip is at the room's nominal rate: one nominal frame, resampled to the mix's.
+    auto in = std::span(room.clip_in).first(room.nominal_frame);
+    std::fill(in.begin(), in.end(), std::int16_t{0});
+    going = add_clip(p, in);
+    auto mixed = std::span(room.clip_out).first(out.size());
+    rs->process_exact(in, mixed);
+    for (std::size_t k = 0; k < out.size(); ++k)
+      out[k] = static_cast<std::int16_t>(
+          std::clamp<std::int32_t>(std::int32_t{out[k]} + mixed[k], -32768, 32767));
+  } else {
+    going = add_clip(p, out);
+  }
+  if (going) return true;
   end_play(p, room.id, leg);
   return false;
 }

@@ -55,8 +55,12 @@ struct SharedEncode {
 
   SharedEncode(const Negotiated& n, int room_rate, int tick_ms)
       : enc(make_encoder(n.codec, n.channels, tick_ms)), payload(kMaxPayload) {
-    if (pcm_rate(n.codec) != room_rate)
-      down = std::make_unique<Resampler>(room_rate, pcm_rate(n.codec));
+    set_rate(n, room_rate);
+  }
+  void set_rate(const Negotiated& n, int room_rate) {
+    down = pcm_rate(n.codec) != room_rate
+               ? std::make_unique<Resampler>(room_rate, pcm_rate(n.codec))
+               : nullptr;
   }
   // This tick's payload of `pcm` (room rate), encoded on first use; empty when encoding failed.
   // `scratch` holds one frame at the codec's rate.
@@ -119,10 +123,11 @@ struct Shard::Leg {
   int energy_tick = 0;
   int last_energy = -1;
   std::size_t slot = 0;
-  bool held = false;         // waiting for a moderator: hears the hold music
-  bool was_speaker = false;  // one of the mixed speakers last tick
-  int level_score = -1;      // from the sender's RFC 6464 level, when it sends one
-  Play play;                 // a prompt for this leg alone
+  bool held = false;                   // waiting for a moderator: hears the hold music
+  bool was_speaker = false;            // one of the mixed speakers last tick
+  int level_score = -1;                // from the sender's RFC 6464 level, when it sends one
+  Play play;                           // a prompt for this leg alone
+  std::unique_ptr<Resampler> play_rs;  // its clip (nominal rate) to the mix rate, when they differ
   // RTCP (RFC 3550): what we receive, for our report blocks, and what we send, for our SRs.
   RtpReceiverStats rx;
   std::uint32_t remote_ssrc = 0;
@@ -136,10 +141,16 @@ struct Shard::Leg {
   std::array<std::uint8_t, 320> rtcp_buf{};
 };
 
+// A room mixes at `rate`: the highest rate its legs' codecs use, never above `nominal` (its
+// profile's rate, or [media] rate), so that an all-G.711 room does not resample every leg both
+// ways for a rate none of them carries. Clips (tones, prompts, hold music) and recordings are at
+// the nominal rate whatever the mix rate: resampled in the tick when the two differ.
 struct Shard::Room {
   std::uint64_t id;
+  int nominal;
   int rate;
-  std::size_t frame;  // samples per tick at `rate`
+  std::size_t frame;          // samples per tick at `rate`
+  std::size_t nominal_frame;  // samples per tick at `nominal`
   Mixer mixer;
   std::vector<Leg*> legs;  // slot order
   std::vector<MixerInput> inputs;
@@ -147,18 +158,28 @@ struct Shard::Room {
   std::uint64_t floor = 0;
   std::array<Play, Engine::kRoomPlays> plays;  // heard by everyone, through the mixer
   Play hold;                                   // looped for held legs
-  bool hold_ready = false;                     // hold_pcm holds this tick's frame
+  // nominal -> mix rate for each play, null while the rates are equal
+  std::array<std::unique_ptr<Resampler>, Engine::kRoomPlays> play_rs;
+  std::unique_ptr<Resampler> hold_rs;
+  std::unique_ptr<Resampler> rec_rs;  // mix rate -> nominal, for the recording
+  bool hold_ready = false;            // hold_pcm holds this tick's frame
   std::vector<std::int16_t> extra, hold_pcm, zeros;
+  std::vector<std::int16_t> clip_in, clip_out, rec_pcm;  // nominal frames, for the resamplers
   Recording* rec = nullptr;
   bool active = false;  // in the shard's active_ list
   Room(std::uint64_t i, int r, int tick_ms, int speakers)
       : id(i),
+        nominal(r),
         rate(r),
         frame(static_cast<std::size_t>(r * tick_ms / 1000)),
+        nominal_frame(frame),
         mixer(frame, 64, static_cast<std::size_t>(speakers)),
         extra(frame),
         hold_pcm(frame),
-        zeros(frame) {}
+        zeros(frame),
+        clip_in(frame),
+        clip_out(frame),
+        rec_pcm(frame) {}
 };
 
 }  // namespace confab::media

@@ -112,3 +112,59 @@ def test_listeners_of_one_codec_share_one_encode_a_tick(tmp_path, peers):
         assert per_tick["opus"] == 0 and per_tick["PCMA"] == 0, per_tick
         for p in listeners:
             assert goertzel(p.recent(), 700, p.rate) > 300, f"a {p.codec.name} listener hears nothing"
+
+
+def longest_gap(samples, amp):
+    """The longest run of samples below amp / 16: a dropout (a tone is never that low for more
+    than a sample or two)."""
+    worst = run_len = 0
+    for x in samples:
+        run_len = run_len + 1 if abs(x) < amp / 16 else 0
+        worst = max(worst, run_len)
+    return worst
+
+
+def test_a_room_mixes_at_the_highest_rate_its_legs_use(tmp_path, peers):
+    """A conference whose profile names no rate ([media] rate 48 kHz by default): with G.711 legs
+    only it mixes at 8 kHz (no leg carries more: resampling them all both ways would be waste);
+    wideband legs joining take it to 16 kHz, where their 5 kHz tones pass, and the G.711 talk
+    going on meanwhile never drops out for more than 10 ms."""
+    import threading
+    with running(tmp_path / "var", ["--media-shards", "1"]) as s:
+        room = Room(s, s.new_account("acme"))
+        talker, listener = Peer(500, 8000), Peer(0)
+        wide_a, wide_b = Peer(5000, 8000, codec=G722()), Peer(1000, 8000, codec=G722())
+        peers += [talker, listener, wide_a, wide_b]
+        room.join(talker, "talker")
+        room.join(listener, "listener")
+        run([talker, listener], 0.5)
+        m0 = metrics(s)
+        run([talker, listener], 1.0)
+        m1 = metrics(s)
+        assert (m1["mixed_samples"] - m0["mixed_samples"]) / (m1["ticks"] - m0["ticks"]) == 160
+        # The wideband legs join while the G.711 pair keeps talking (HTTP from another thread).
+        joined = threading.Event()
+
+        def join_wide():
+            room.join(wide_a, "wide a")
+            room.join(wide_b, "wide b")
+            joined.set()
+
+        listener.clear()
+        t = threading.Thread(target=join_wide)
+        t.start()
+        run([talker, listener], 0.5)
+        t.join(10)
+        assert joined.is_set()
+        run(peers, 1.5)
+        m2 = metrics(s)
+        run(peers, 1.0)
+        m3 = metrics(s)
+        per_tick = (m3["mixed_samples"] - m2["mixed_samples"]) / (m3["ticks"] - m2["ticks"])
+        assert per_tick == 320, f"{per_tick} samples a tick: not 16 kHz with G.722 legs in"
+        assert goertzel(wide_b.recent(), 5000, 16000) > 300, "5 kHz lost: the room is not at 16 kHz"
+        assert goertzel(wide_a.recent(), 1000, 16000) > 300
+        assert goertzel(listener.recent(), 5000) < 40  # (G.711 cannot carry it)
+        assert goertzel(listener.recent(), 500) > 300
+        gap = longest_gap(listener.heard[800:], 8000 * 0.8)
+        assert gap < 80, f"the G.711 listener heard {gap} samples of silence around the switch"
