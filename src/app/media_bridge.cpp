@@ -76,7 +76,8 @@ void MediaBridge::arm() {
     collect_recordings();
     // Hold music lasts as long as its room: it alone does not keep the poll going (its end is
     // collected by the poll a room's removal starts, or the next one).
-    if (legs_.empty() && plays_.size() == hold_plays_.size() && recordings_.empty()) {
+    if (legs_.empty() && plays_.size() == hold_plays_.size() && recordings_.empty() &&
+        engine_.commands_waiting() == 0) {
       polling_ = false;
       return;
     }

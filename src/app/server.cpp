@@ -231,6 +231,8 @@ int serve(const Config& cfg) {
                                                 {"sleeps", s.sleeps},
                                                 {"mixed_samples", s.mixed_samples},
                                                 {"rate_changes", s.rate_changes},
+                                                {"commands_deferred", s.commands_deferred},
+                                                {"commands_waiting", s.commands_waiting},
                                                 {"codec_encodes", codec_encodes(s)},
                                                 {"legs", media_bridge.legs()},
                                                 {"plays", media_bridge.plays()}}},

@@ -122,6 +122,8 @@ class Engine {
   // every recording (take_recordings() has them). Nothing the engine was handed (clips) is read
   // afterwards. Idempotent; the destructor calls it.
   void stop();
+  // Commands still waiting for room in a shard's queue (see send()).
+  std::size_t commands_waiting() const;
   // Whether media may be sent to `ip` (network byte order, as in sockaddr_in): the allowlist.
   bool allowed(std::uint32_t ip_net_order) const;
 
@@ -137,12 +139,21 @@ class Engine {
     std::uint64_t mixed_samples = 0;    // samples mixed, over rooms and ticks (at mix rates)
     std::uint64_t rate_changes = 0;     // times a room switched its mix rate
     std::array<std::uint64_t, kCodecs> codec_encodes{};  // by Codec
+    std::uint64_t commands_deferred = 0;  // commands a full queue held back (not lost)
+    std::uint64_t commands_waiting = 0;   // of those, still waiting
   };
   Stats stats() const;  // summed over shards (read racily: for reports only)
 
  private:
-  Shard& shard_of(std::uint64_t room) const;
-  bool send(const Command& c);  // false when the room's shard queue is full
+  std::size_t index_of(std::uint64_t room) const;
+  Shard& shard_of(std::uint64_t room) const { return *shards_[index_of(room)]; }
+  // Pushes `c` to its room's shard. A full queue: a command the caller can refuse (`may_defer`
+  // false: a join, a play, a recording) returns false; any other (a leave, flags, stops) waits
+  // on the control side, in order, and goes at the next send() or poll(): none is lost.
+  bool send(const Command& c, bool may_defer = true);
+  void flush_deferred();
+  struct Deferred;  // per shard, control thread only
+  std::unique_ptr<Deferred> deferred_;
   EngineConfig cfg_;
   bool stopped_ = false;
   Recorder recorder_;  // declared before the shards: they stop writing before it goes

@@ -136,3 +136,36 @@ TEST(EngineStop, NothingIsReadAfterStopAndEveryPlayAndRecordingIsHandedBack) {
   e.stop();  // idempotent
   std::filesystem::remove_all(dir);
 }
+
+TEST(EngineCommands, AFullCommandQueueDefersLeavesAndFlagsInOrderAndRefusesJoins) {
+  EngineConfig cfg;
+  cfg.conference_rate = 8000;
+  cfg.command_queue = 2;
+  Engine e(cfg);
+  auto port = e.add_room(1);
+  TestLeg a(500), b(1000);
+  wait_ms(30);
+  ASSERT_TRUE(e.add_leg({10, 1, pcmu(), a.addr, 0, true, true}));
+  wait_ms(30);
+  ASSERT_TRUE(e.add_leg({11, 1, pcmu(), b.addr, 0, true, true}));
+  run_for(e, port, {&a, &b}, 10);
+  // A burst of 40 flag changes, the last one muting b, then b leaves: far more than the queue
+  // holds between two ticks. None may be lost, and they must apply in order.
+  for (int i = 0; i < 40; ++i) e.set_flags(1, 11, i % 2 == 1, true);
+  e.set_flags(1, 11, false, true);
+  EXPECT_GT(e.commands_waiting(), 0u);
+  TestLeg c(1500);
+  EXPECT_FALSE(e.add_leg({12, 1, pcmu(), c.addr, 0, true, true}))
+      << "a join was queued behind deferred commands instead of being refused";
+  e.remove_leg(1, 11);
+  for (int i = 0; i < 50 && e.commands_waiting(); ++i) run_for(e, port, {&a, &b}, 1);
+  EXPECT_EQ(e.commands_waiting(), 0u);
+  EXPECT_GT(e.stats().commands_deferred, 30u);
+  b.drain();
+  b.heard.clear();
+  a.heard.clear();
+  run_for(e, port, {&a, &b}, 15);
+  b.drain();
+  EXPECT_TRUE(b.heard.empty()) << "the deferred remove_leg was lost: b still gets media";
+  EXPECT_LT(goertzel(a.recent(), 1000), 60) << "b is still mixed";
+}
