@@ -101,4 +101,8 @@ def test_ffmpeg_behind_a_nat_streams_in_and_records_the_mix(server, account, tmp
         assert len(samples) == 8000, "ffmpeg recorded less than a second"
         assert goertzel(samples, 500) > 300, f"ffmpeg does not hear the G.711 peer (channel {ch})"
         assert goertzel(samples, 1000) < 40, f"ffmpeg hears itself (channel {ch})"
-    assert goertzel(peer.recent(), 1000) > 300, f"the G.711 peer does not hear ffmpeg's {codec}"
+    # 1.5 to 3.5 s into the run: ffmpeg's 4 s stream is going whenever ffmpeg started (the last
+    # half second may already be past its end when the machine is busy).
+    middle = peer.heard[12000:28000]
+    assert len(middle) == 16000, len(peer.heard)
+    assert goertzel(middle, 1000) > 300, f"the G.711 peer does not hear ffmpeg's {codec}"
