@@ -107,7 +107,10 @@ void Shard::apply(const Command& c) {
       if (lt == by_id_.end()) break;
       auto* leg = lt->second;
       // A muted leg's packets are not even buffered (see on_packet): start afresh when heard.
-      if (c.speak && !leg->spec.speak && !leg->spec.mute_detect) leg->jb.reset();
+      if (c.speak && !leg->spec.speak && !leg->spec.mute_detect) {
+        leg->jb.reset();
+        leg->carry_n = 0;
+      }
       leg->spec.speak = c.speak;
       leg->spec.hear = c.hear;
       leg->held = c.held;
@@ -218,7 +221,11 @@ void Shard::make_leg_rate(Room& room, Leg& leg) {
   auto frame = static_cast<std::size_t>(frame_samples(leg.spec.codec.codec, cfg_.tick_ms));
   leg.up = rate != room.rate ? std::make_unique<Resampler>(rate, room.rate) : nullptr;
   leg.down = rate != room.rate ? std::make_unique<Resampler>(room.rate, rate) : nullptr;
-  leg.pcm_codec.resize(std::max(frame, room.frame) * 2);  // a decoder may return more
+  // A decoder may return more than a frame: any G.711 or G.722 payload we take fits.
+  leg.pcm_codec.resize(std::max(std::max(frame, room.frame) * 2, 2 * kMaxPayload));
+  leg.codec_frame = frame;
+  leg.carry.resize(leg.pcm_codec.size() + frame);
+  leg.carry_n = 0;
   leg.pcm_conf.assign(room.frame, 0);
   leg.mix_conf.assign(room.frame, 0);
   leg.play_rs =

@@ -18,26 +18,53 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
       continue;
     }
     // Muted: nothing was buffered (see on_packet) unless mute-detect asks for talk detection.
-    auto f = leg->spec.speak || leg->spec.mute_detect ? leg->jb.pop() : JitterBuffer::Frame{};
-    if (f.kind == JitterBuffer::Kind::waiting) {
-      if (leg->talk.talking() && leg->talk.feed_score(0) == TalkChange::stopped)
+    if (!leg->spec.speak && !leg->spec.mute_detect) {
+      leg->carry_n = 0;
+      continue;
+    }
+    // Exactly one frame at the codec's rate a tick, whatever a packet holds: a peer may send
+    // 21.25 ms (ffmpeg's PCM) or 10 or 30 ms a packet. What a packet holds beyond the frame is
+    // kept for the next tick (no packet is taken then); a short one is followed by the next.
+    const std::size_t need = leg->codec_frame;
+    bool waited = false;
+    for (int k = 0; leg->carry_n < need && k < 4; ++k) {
+      auto f = leg->jb.pop();
+      if (f.kind == JitterBuffer::Kind::waiting) {
+        waited = true;
+        break;
+      }
+      int n = f.kind == JitterBuffer::Kind::packet ? leg->dec->decode(f.payload, leg->pcm_codec)
+                                                   : leg->dec->conceal(leg->pcm_codec, f.next);
+      ++decodes_;
+      if (n <= 0) continue;
+      auto take = std::min(static_cast<std::size_t>(n), leg->carry.size() - leg->carry_n);
+      std::copy_n(leg->pcm_codec.begin(), take,
+                  leg->carry.begin() + static_cast<long>(leg->carry_n));
+      leg->carry_n += take;
+    }
+    if (leg->carry_n == 0) {
+      if (waited && leg->talk.talking() && leg->talk.feed_score(0) == TalkChange::stopped)
         report(EngineEvent::Type::quiet, room, *leg, 0);
       continue;
     }
-    int n = f.kind == JitterBuffer::Kind::packet ? leg->dec->decode(f.payload, leg->pcm_codec)
-                                                 : leg->dec->conceal(leg->pcm_codec, f.next);
-    ++decodes_;
-    if (n <= 0) continue;
+    if (leg->carry_n < need)  // the stream paused mid-frame: the rest is silence
+      std::fill(leg->carry.begin() + static_cast<long>(leg->carry_n),
+                leg->carry.begin() + static_cast<long>(need), std::int16_t{0});
+    // This tick's frame goes to the decode buffer (the mixer reads it until the tick ends); what
+    // is left moves to the front of the carry.
+    std::copy_n(leg->carry.begin(), need, leg->pcm_codec.begin());
+    auto left = leg->carry_n > need ? leg->carry_n - need : 0;
+    std::copy_n(leg->carry.begin() + static_cast<long>(need), left, leg->carry.begin());
+    leg->carry_n = left;
+    std::span<const std::int16_t> frame = std::span(leg->pcm_codec).first(need);
     std::span<const std::int16_t> conf;
     if (leg->up) {
-      int m = leg->up->process(std::span(leg->pcm_codec).first(static_cast<std::size_t>(n)),
-                               leg->pcm_conf);
+      int m = leg->up->process(frame, leg->pcm_conf);
       if (m < static_cast<int>(room.frame))
         std::fill(leg->pcm_conf.begin() + m, leg->pcm_conf.end(), std::int16_t{0});
       conf = leg->pcm_conf;
     } else {
-      if (static_cast<std::size_t>(n) < room.frame) continue;
-      conf = std::span(leg->pcm_codec).first(room.frame);
+      conf = frame.first(room.frame);  // the codec's rate is the room's: need == room.frame
     }
     auto change =
         leg->level_score >= 0 ? leg->talk.feed_score(leg->level_score) : leg->talk.feed(conf);

@@ -99,6 +99,9 @@ struct Shard::Leg {
   TalkDetector talk;
   std::vector<std::int16_t> pcm_codec, pcm_conf, out_codec;
   std::vector<std::int16_t> mix_conf;  // a mix of its own (relate), at the conference rate
+  std::vector<std::int16_t> carry;     // decoded, not yet mixed (packets longer than a frame)
+  std::size_t carry_n = 0;
+  std::size_t codec_frame = 0;                               // samples a tick at the codec's rate
   std::array<std::uint64_t, Engine::kMaxBlocked> blocked{};  // legs it must not hear
   std::size_t blocked_count = 0;
   std::vector<std::uint8_t> payload;
