@@ -166,7 +166,9 @@ TEST(RoomRate, PacketsThatAreNotOneFrameLongAreHeardWhole) {
     stream_odd_packets(talker, listener, port, spp, 1.5);
     listener.drain();
     ASSERT_GT(listener.heard.size(), 4000u) << spp;
-    // A steady 6000 tone reads 3000; the jitter buffer's occasional wait costs a little.
-    EXPECT_GT(goertzel(listener.recent(), 1000), 2000) << spp << " samples a packet";
+    // A steady 6000 tone reads 3000; the jitter buffer's waits when a loaded machine delays the
+    // sender cost some (1,891 measured at 10 ms packets under load). Truncated packets read
+    // about 300, packets shorter than a frame 0.
+    EXPECT_GT(goertzel(listener.recent(), 1000), 1500) << spp << " samples a packet";
   }
 }
