@@ -166,7 +166,7 @@ TEST(RoomRate, PacketsThatAreNotOneFrameLongAreHeardWhole) {
     stream_odd_packets(talker, listener, port, spp, 1.5);
     listener.drain();
     ASSERT_GT(listener.heard.size(), 4000u) << spp;
-    // A steady 6000 tone reads 3000 (measured 2,900-3,000 on a quiet machine). With 10 ms
+    // A steady 6000 tone reads 3000. With 10 ms
     // packets the jitter buffer, one packet deep, waits whenever a loaded machine delays the
     // sender (1,460 measured under ctest -j2). Truncated 170-sample packets read ~100 (the
     // phase turns a quarter every frame), packets shorter than a frame 0 (never mixed).
