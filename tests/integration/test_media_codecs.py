@@ -141,7 +141,10 @@ def test_a_room_mixes_at_the_highest_rate_its_legs_use(tmp_path, peers):
         m0 = metrics(s)
         run([talker, listener], 1.0)
         m1 = metrics(s)
-        assert (m1["mixed_samples"] - m0["mixed_samples"]) / (m1["ticks"] - m0["ticks"]) == 160
+        # (/metrics reads the counters while the shard runs: a tick's samples may be counted
+        # before the tick itself, hence the margin; 48 kHz would be 960.)
+        per_tick = (m1["mixed_samples"] - m0["mixed_samples"]) / (m1["ticks"] - m0["ticks"])
+        assert abs(per_tick - 160) < 10, f"{per_tick} samples a tick: not 8 kHz with G.711 only"
         # The wideband legs join while the G.711 pair keeps talking (HTTP from another thread).
         joined = threading.Event()
 
@@ -161,7 +164,7 @@ def test_a_room_mixes_at_the_highest_rate_its_legs_use(tmp_path, peers):
         run(peers, 1.0)
         m3 = metrics(s)
         per_tick = (m3["mixed_samples"] - m2["mixed_samples"]) / (m3["ticks"] - m2["ticks"])
-        assert per_tick == 320, f"{per_tick} samples a tick: not 16 kHz with G.722 legs in"
+        assert abs(per_tick - 320) < 10, f"{per_tick} samples a tick: not 16 kHz with G.722 in"
         assert goertzel(wide_b.recent(), 5000, 16000) > 300, "5 kHz lost: the room is not at 16 kHz"
         assert goertzel(wide_a.recent(), 1000, 16000) > 300
         assert goertzel(listener.recent(), 5000) < 40  # (G.711 cannot carry it)

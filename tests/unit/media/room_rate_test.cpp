@@ -58,7 +58,9 @@ TEST(RoomRate, AG711RoomMixesAt8kAndGoesUpAndDownWithAWidebandLegWithoutADropout
   TestLeg talker(500), listener(0);
   e.add_leg({10, 1, pcmu(), talker.addr, 0, true, true});
   e.add_leg({11, 1, pcmu(), listener.addr, 0, true, true});
-  EXPECT_EQ(mixed_per_tick(e, port, {&talker, &listener}, 20), 160.0) << "not mixed at 8 kHz";
+  // (Counters are read while the shard runs: a tick's samples may be in before its count.)
+  EXPECT_NEAR(mixed_per_tick(e, port, {&talker, &listener}, 20), 160.0, 8.0)
+      << "not mixed at 8 kHz";
   TestLeg wide(0);  // a G.722 leg (it sends nothing we decode; what matters is its codec)
   e.add_leg({12, 1, g722(), wide.addr, 0, true, true});
   EXPECT_NEAR(mixed_per_tick(e, port, {&talker, &listener}, 20), 320.0, 8.0)
