@@ -1,7 +1,8 @@
 // confab_media_alloc_count: runs the real media engine in-process (one shard, one room) with
 // RTP peers on loopback, and counts heap allocations made by the engine's threads once the room
 // is in steady state. DESIGN.md section 3 asks for none per packet and none per tick. The room
-// mixes Opus and PCMU legs (resampled), has talk spurts, a deaf leg and a relate block.
+// mixes Opus and PCMU legs (resampled), has talk spurts, a deaf leg and a relate block, and a
+// listener behind a NAT whose first packets, in the measured window, latch its leg.
 //
 // Every global operator new/delete is replaced, and so are malloc/calloc/realloc/free (they
 // forward to glibc's __libc_* entry points), so C libraries (libopus, speexdsp, libc's
@@ -212,6 +213,7 @@ struct Peer {
   std::uint32_t ts = 0;
   int frame = 0;
   std::uint64_t received = 0;
+  bool nat = false;  // offers a port it does not send from; starts sending in the measured window
 };
 
 // Three seconds, looped: two of tone, one of silence starting at frame `quiet_at`, so talk
@@ -317,6 +319,11 @@ int main(int argc, char** argv) {
     spec.codec.dtmf_pt = 101;
     spec.codec.fec = p.codec == Codec::opus;
     spec.remote = a;
+    // One listener is behind a NAT: its offer names a port nothing listens on, and it first
+    // sends inside the measured window, so that latching (symmetric RTP) happens there. (One:
+    // two legs of one IP that have both received nothing are ambiguous, and neither latches.)
+    p.nat = !p.speaker && i == peers.size() - 2;
+    if (p.nat) spec.remote.sin_port = htons(static_cast<std::uint16_t>(20000 + i));
     spec.speak = p.speaker;  // listeners are muted
     spec.hear = !(i + 1 == peers.size() && listeners > 0);
     engine.add_leg(spec);
@@ -336,6 +343,11 @@ int main(int argc, char** argv) {
     std::uint8_t pkt[1500], in[1500];
     while (!stop) {
       for (auto& p : peers) {
+        if (p.nat && !g_counting.load()) {
+          while (::recv(p.fd, in, sizeof in, 0) > 0) {
+          }
+          continue;
+        }
         auto& fr = p.frames[static_cast<std::size_t>(p.frame)];
         p.frame = (p.frame + 1) % static_cast<int>(p.frames.size());
         std::uint8_t pt = p.codec == Codec::pcmu ? 0 : 111;
@@ -399,12 +411,17 @@ int main(int argc, char** argv) {
   peer_thread.join();
 
   std::uint64_t ticks = s1.ticks - s0.ticks;
-  std::uint64_t heard = 0;
-  for (auto& p : peers) heard += p.received > 0;
+  std::uint64_t heard = 0, nat = 0, nat_heard = 0;
+  for (auto& p : peers) {
+    heard += p.received > 0;
+    nat += p.nat;
+    nat_heard += p.nat && p.received > 0;
+  }
   std::printf(
       "{\"legs\":%zu,\"speakers\":%d,\"listeners\":%d,\"seconds\":%.1f,\"ticks\":%llu,"
       "\"late_ticks\":%llu,\"rx_packets\":%llu,\"tx_packets\":%llu,\"encodes\":%llu,"
-      "\"decodes\":%llu,\"peers_hearing\":%llu,\"engine_events\":%llu,"
+      "\"decodes\":%llu,\"peers_hearing\":%llu,\"latched_in_window\":\"%llu/%llu\","
+      "\"engine_events\":%llu,"
       "\"allocations\":%llu,\"operator_new\":%llu,\"malloc\":%llu,\"frees\":%llu,"
       "\"bytes\":%llu,\"allocations_per_tick\":%.4f,\"control_join_leave_allocations\":%llu}\n",
       peers.size(), speakers, listeners, seconds, (unsigned long long)ticks,
@@ -412,10 +429,11 @@ int main(int argc, char** argv) {
       (unsigned long long)(s1.rx_packets - s0.rx_packets),
       (unsigned long long)(s1.tx_packets - s0.tx_packets),
       (unsigned long long)(s1.encodes - s0.encodes), (unsigned long long)(s1.decodes - s0.decodes),
-      (unsigned long long)heard, (unsigned long long)events, (unsigned long long)allocs,
-      (unsigned long long)steady_new, (unsigned long long)steady_malloc,
-      (unsigned long long)steady_free, (unsigned long long)steady_bytes,
-      ticks ? double(allocs) / double(ticks) : 0.0, (unsigned long long)join_allocs);
+      (unsigned long long)heard, (unsigned long long)nat_heard, (unsigned long long)nat,
+      (unsigned long long)events, (unsigned long long)allocs, (unsigned long long)steady_new,
+      (unsigned long long)steady_malloc, (unsigned long long)steady_free,
+      (unsigned long long)steady_bytes, ticks ? double(allocs) / double(ticks) : 0.0,
+      (unsigned long long)join_allocs);
   if (allocs) {
     std::printf("allocation sites in the engine thread (count, kind, last size, stack):\n");
     for (auto& s : g_stacks) {

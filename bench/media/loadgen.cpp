@@ -840,8 +840,8 @@ int LoadGen::run() {
     // Control work fits between ticks. confab joins are paced by the shard's own progress: a
     // join into a room of k legs pushes k set_flags commands and an add_leg onto the shard's
     // bounded queue (4,096), which is drained whole at the start of each tick; commands pushed
-    // before tick T was observed are gone once tick T+2 is. Past the bound, confab drops
-    // commands silently, add_leg included (see docs/performance-media.md).
+    // before tick T was observed are gone once tick T+2 is. Past the bound, confab refuses
+    // joins (503) and holds other commands back on its control side until there is room.
     if (!steps_.empty() && next - now > 3'000'000 && now >= retry_at_) {
       std::int64_t cost = 1;
       if (o_.target == "confab" && !conf_ids_.empty())

@@ -1,5 +1,6 @@
 #include "app/config.hpp"
 
+#include "media/cidr.hpp"
 #include "media/tone.hpp"
 
 #include <toml++/toml.h>
@@ -157,6 +158,17 @@ void apply_toml(Config& c, const std::filesystem::path& file) {
     if (auto v = get<std::int64_t>(t["pins"][k.name], name.c_str()))
       c.pins.*k.field = small(*v, name.c_str(), k.lo, k.hi);
   }
+  if (auto n = t["media"]["allow_destinations"]) {
+    auto* list = n.as_array();
+    if (!list) throw std::invalid_argument("config: media.allow_destinations has the wrong type");
+    c.media_allow_destinations.clear();
+    for (auto& item : *list) {
+      auto v = item.value<std::string>();
+      if (!v || !item.is_string())
+        throw std::invalid_argument("config: media.allow_destinations: every entry is a string");
+      c.media_allow_destinations.push_back(*v);
+    }
+  }
   if (auto v = get<std::int64_t>(t["auth"]["token_ttl"], "auth.token_ttl"))
     c.token_ttl =
         static_cast<int>(std::min<std::int64_t>(positive(*v, "auth.token_ttl"), 1LL << 30));
@@ -195,10 +207,35 @@ void apply_env(Config& c) {
   if (auto* v = std::getenv("CONFAB_BODY_LIMIT"))
     c.body_limit = static_cast<std::size_t>(env_number("CONFAB_BODY_LIMIT", v));
   if (auto* v = std::getenv("CONFAB_HOLD_MUSIC")) c.hold_music = v;
+  if (auto* v = std::getenv("CONFAB_MEDIA_ALLOW_DESTINATIONS")) {
+    c.media_allow_destinations.clear();
+    std::string_view list(v);
+    for (std::size_t i = 0; i <= list.size();) {
+      auto end = std::min(list.find(',', i), list.size());
+      if (end > i) c.media_allow_destinations.emplace_back(list.substr(i, end - i));
+      i = end + 1;
+    }
+  }
   if (auto* v = std::getenv("CONFAB_MEDIA_UPLOAD_LIMIT"))
     c.media_upload_limit = static_cast<std::size_t>(env_number("CONFAB_MEDIA_UPLOAD_LIMIT", v));
   env_limits(c, kHttpInts);
   env_limits(c, kHttpSizes);
+}
+
+std::vector<media::Cidr> allow_destinations(const Config& c) {
+  constexpr std::size_t kMaxBlocks = 256;
+  if (c.media_allow_destinations.size() > kMaxBlocks)
+    throw std::invalid_argument("config: media.allow_destinations: at most " +
+                                std::to_string(kMaxBlocks) + " blocks");
+  std::vector<media::Cidr> out;
+  for (auto& text : c.media_allow_destinations) {
+    try {
+      out.push_back(media::parse_cidr(text));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("config: media.allow_destinations: " + std::string(e.what()));
+    }
+  }
+  return out;
 }
 
 void check(const Config& c) {
@@ -208,6 +245,7 @@ void check(const Config& c) {
   if (c.pins.conference_refill_max_s < c.pins.conference_refill_s)
     throw std::invalid_argument(
         "config: pins.conference_refill_max must be at least pins.conference_refill");
+  allow_destinations(c);
   if (c.hold_music.starts_with(media::kToneScheme)) {
     try {
       media::parse_tone(c.hold_music);

@@ -7,6 +7,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
+
+namespace confab::media {
+struct Cidr;
+}
 
 namespace confab::app {
 
@@ -43,6 +48,8 @@ struct Config {
   int slow_handler_ms = 10;                       // a control-thread call longer is counted
   // [pins]: the throttles of PIN guessing (per caller, per source, per conference).
   core::PinGuardConfig pins;
+  // IPv4 blocks media may be sent to ("10.0.0.0/8"); empty: anywhere (docs/security.md).
+  std::vector<std::string> media_allow_destinations;
 
   std::string host() const;
   std::uint16_t port() const;  // throws std::invalid_argument naming the bad value
@@ -56,9 +63,12 @@ struct Config {
 void apply_toml(Config& c, const std::filesystem::path& file);
 // Applies CONFAB_DATA_DIR, CONFAB_HTTP, CONFAB_LOG_LEVEL, CONFAB_NODE, CONFAB_TOKEN_TTL,
 // CONFAB_MEDIA_IP, CONFAB_MEDIA_PORT, CONFAB_RTP_TIMEOUT_MS, CONFAB_BODY_LIMIT,
-// CONFAB_MEDIA_UPLOAD_LIMIT, and CONFAB_HTTP_<KEY> for each [http] limit above (upper case:
-// CONFAB_HTTP_HEADER_TIMEOUT, ..., CONFAB_HTTP_WS_QUEUE_BYTES).
+// CONFAB_MEDIA_UPLOAD_LIMIT, CONFAB_MEDIA_ALLOW_DESTINATIONS (comma-separated), and
+// CONFAB_HTTP_<KEY> for each [http] limit above (upper case: CONFAB_HTTP_HEADER_TIMEOUT, ...,
+// CONFAB_HTTP_WS_QUEUE_BYTES).
 void apply_env(Config& c);
+// The media destination allowlist, parsed; throws std::invalid_argument naming a bad entry.
+std::vector<media::Cidr> allow_destinations(const Config& c);
 // Checks what can be checked once every source is applied; throws std::invalid_argument.
 void check(const Config& c);
 

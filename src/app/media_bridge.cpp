@@ -33,23 +33,54 @@ MediaBridge::MediaBridge(core::ConferenceService& svc, bus::LocalBus& bus, media
                          api::Persister& persist, boost::asio::io_context& io, MediaOptions opts)
     : svc_(svc), bus_(bus), engine_(engine), persist_(persist), timer_(io), opts_(std::move(opts)) {
   sub_ = bus_.subscribe([this](const core::Event& e) { on_core_event(e); });
-  arm();
 }
 
 MediaBridge::~MediaBridge() {
-  stopping_ = true;
+  shutdown();
   bus_.unsubscribe(sub_);
+}
+
+void MediaBridge::shutdown() {
+  if (shut_) return;
+  shut_ = stopping_ = true;
   timer_.cancel();
+  engine_.stop();
+  // Only the clips matter now: participants are not made to leave by a stopping server.
+  engine_.poll([this](const media::EngineEvent& e) {
+    if (e.type == media::EngineEvent::Type::played) plays_.erase(e.ref);
+  });
+  hold_plays_.clear();
+  collect_recordings();
+  if (!recordings_.empty())
+    spdlog::error("media: {} recording(s) not finished at shutdown", recordings_.size());
+  plays_.clear();
+}
+
+void MediaBridge::poll_engine() {
+  if (polling_ || stopping_) return;
+  polling_ = true;
+  arm();
 }
 
 void MediaBridge::arm() {
   // Engine events are few (talk changes, energy twice a second): a 10 ms poll keeps them prompt
-  // without waking the control thread per packet.
+  // without waking the control thread per packet. Only while something can raise one (legs,
+  // plays, recordings): an idle server does not wake 100 times a second for nothing.
   timer_.expires_after(std::chrono::milliseconds(10));
   timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec || stopping_) return;
+    if (ec || stopping_) {
+      polling_ = false;
+      return;
+    }
     engine_.poll([this](const media::EngineEvent& e) { on_engine_event(e); });
     collect_recordings();
+    // Hold music lasts as long as its room: it alone does not keep the poll going (its end is
+    // collected by the poll a room's removal starts, or the next one).
+    if (legs_.empty() && plays_.size() == hold_plays_.size() && recordings_.empty() &&
+        engine_.commands_waiting() == 0) {
+      polling_ = false;
+      return;
+    }
     arm();
   });
 }
@@ -59,6 +90,8 @@ std::shared_ptr<api::MediaPort::Offer> MediaBridge::check(std::string_view sdp) 
   try {
     o->offer = media::parse_offer(sdp);
     o->codec = media::negotiate(o->offer);
+  } catch (const media::SdpTooLarge& e) {
+    throw field_error("sdp", e.rule, e.what());  // the client's mistake: 400
   } catch (const std::invalid_argument& e) {
     throw Error(Errc::not_acceptable, e.what());
   }
@@ -70,6 +103,17 @@ std::shared_ptr<api::MediaPort::Offer> MediaBridge::check(std::string_view sdp) 
     throw Error(Errc::not_acceptable, "media address " + o->offer.address +
                                           " is not an IPv4 address (IPv6 and "
                                           "host names are not supported yet)");
+  // Media goes only where it is wanted (docs/security.md, "Media").
+  auto ip = ntohl(o->remote.sin_addr.s_addr);
+  if (ip == 0)
+    throw Error(Errc::not_acceptable,
+                "media address 0.0.0.0 (RFC 2543 hold) names nowhere to send the audio to");
+  if ((ip >> 28) == 0xe || ip == 0xffffffffu || (ip >> 24) == 0)
+    throw Error(Errc::not_acceptable,
+                "media address " + o->offer.address + " is not a unicast host address");
+  if (!engine_.allowed(o->remote.sin_addr.s_addr))
+    throw Error(Errc::forbidden,
+                "media address " + o->offer.address + " is outside [media] allow_destinations");
   // Everything is mixed on the engine's tick; the answer asks the far end for that ptime.
   o->codec.ptime = engine_.config().tick_ms;
   return o;
@@ -80,6 +124,10 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
   auto* room = svc_.room(conference_id);
   auto* p = room ? room->find(participant_id) : nullptr;
   if (!p) throw Error(Errc::not_found, "participant not found");
+  if (shut_) {
+    svc_.leave(room->account_id(), conference_id, participant_id, "media unavailable");
+    throw Error(Errc::unavailable, "the server is shutting down");
+  }
   auto [it, fresh] = rooms_.try_emplace(conference_id);
   auto& doc = svc_.get("conference", room->account_id(), conference_id).body;
   if (fresh) {
@@ -92,7 +140,11 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
                 auto r = rooms_.find(conference_id);
                 if (r == rooms_.end() || r->second.id != room_id) return;
                 auto id = next_id_++;
-                if (engine_.set_hold_music(room_id, clip.get(), id)) plays_[id] = std::move(clip);
+                if (engine_.set_hold_music(room_id, clip.get(), id)) {
+                  plays_[id] = std::move(clip);
+                  hold_plays_.insert(id);
+                  poll_engine();
+                }
               });
   media::LegSpec spec;
   spec.leg = next_id_++;
@@ -106,6 +158,9 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
   spec.held = held;
   spec.rtcp_mux = offer.offer.rtcp_mux;
   spec.mute_detect = p->mute_detect;
+  // A REST leg's offered address is its token holder's word: media goes there until the peer's
+  // own packets say where it is (docs/security.md, "Media").
+  spec.send_to = media::SendTo::offered;
   if (!engine_.add_leg(spec)) {
     // The shard is saturated with commands: refuse the join rather than admit someone who
     // would never hear or be heard.
@@ -116,6 +171,7 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
                      it->second.id, spec.speak,         spec.hear,
                      held};
   leg_of_[{conference_id, participant_id}] = spec.leg;
+  poll_engine();
   return media::make_answer(offer.offer, offer.codec, opts_.advertise_ip, port, spec.leg);
 }
 
@@ -132,6 +188,7 @@ void MediaBridge::drop_leg(const std::string& conference_id, int participant_id)
 
 void MediaBridge::on_core_event(const core::Event& e) {
   using core::EventType;
+  if (shut_) return;  // the engine is stopped: nothing to tell it
   switch (e.type) {
     case EventType::mute_member:
     case EventType::unmute_member:
@@ -157,6 +214,7 @@ void MediaBridge::on_core_event(const core::Event& e) {
       if (it == rooms_.end()) return;
       engine_.remove_room(it->second.id);  // a recording still running ends with it
       rooms_.erase(it);
+      poll_engine();  // for the end of its hold music
       return;
     }
     default:
@@ -197,6 +255,7 @@ void MediaBridge::sync_blocked(const std::string& conference_id, int listener) {
 void MediaBridge::on_engine_event(const media::EngineEvent& e) {
   if (e.type == media::EngineEvent::Type::played) {
     plays_.erase(e.ref);  // the engine no longer reads the clip
+    hold_plays_.erase(e.ref);
     return;
   }
   auto it = legs_.find(e.leg);
@@ -300,9 +359,10 @@ void MediaBridge::start_play(const std::string& conference_id, std::uint64_t roo
   if (!clip || it == rooms_.end() || it->second.id != room) return;  // the room ended meanwhile
   if (leg && !legs_.count(leg)) return;                              // so did the leg
   auto id = next_id_++;
-  if (engine_.play(room, leg, clip.get(), id))
+  if (engine_.play(room, leg, clip.get(), id)) {
     plays_[id] = std::move(clip);
-  else
+    poll_engine();
+  } else
     spdlog::warn("media: the engine is busy; a play to room {} was dropped", room);
 }
 
@@ -364,6 +424,7 @@ void MediaBridge::on_command(const core::Event& e) {
         if (auto* n = doc->body.if_contains("name"); n && n->is_string()) name = n->as_string();
       recordings_[rec.get()] = {room->second.account_id, e.conference_id, name,
                                 static_cast<std::int64_t>(std::time(nullptr))};
+      poll_engine();
     } catch (const std::exception& err) {
       spdlog::error("media: cannot record conference {}: {}", e.conference_id, err.what());
     }

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace confab::api {
 struct MediaPort::Offer {
@@ -44,6 +45,12 @@ class MediaBridge final : public api::MediaPort {
   MediaBridge(core::ConferenceService& svc, bus::LocalBus& bus, media::Engine& engine,
               api::Persister& persist, boost::asio::io_context& io, MediaOptions opts);
   ~MediaBridge() override;
+
+  // The media side ends before the server stops (SIGTERM): the engine's shards are stopped and
+  // joined, so nothing reads a clip once this bridge frees them; every play is released; every
+  // recording still running is finished and queued on the store as its recording document (the
+  // server drains the store next). Idempotent; the destructor calls it.
+  void shutdown();
 
   std::shared_ptr<Offer> check(std::string_view sdp) override;
   std::string attach(const std::string& conference_id, int participant_id,
@@ -91,6 +98,7 @@ class MediaBridge final : public api::MediaPort {
   void on_core_event(const core::Event& e);
   void on_engine_event(const media::EngineEvent& e);
   void arm();
+  void poll_engine();  // polls the engine every 10 ms until it has nothing left to report
   void drop_leg(const std::string& conference_id, int participant_id);
   // Engine flags follow core state: speak/hear, and wait-for-moderator holds.
   void sync_flags(const std::string& conference_id);
@@ -105,9 +113,12 @@ class MediaBridge final : public api::MediaPort {
   MediaOptions opts_;
   int sub_ = 0;
   bool stopping_ = false;
+  bool shut_ = false;
+  bool polling_ = false;
   std::uint64_t next_id_ = 1;
   std::unordered_map<std::string, RoomRef> rooms_;    // conference id -> engine room
   std::unordered_map<std::uint64_t, ClipPtr> plays_;  // play id -> clip the engine reads
+  std::unordered_set<std::uint64_t> hold_plays_;      // those of plays_ that are hold music
   std::map<std::string, ClipPtr> clips_;              // source@rate -> clip
   // Running recordings (the engine's recorder holds them until they come back finished).
   std::map<const media::Recording*, RecordingRef> recordings_;

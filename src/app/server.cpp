@@ -59,6 +59,14 @@ std::string default_node() {
   return std::string("confab@") + host;
 }
 
+// Encodes by codec (the shared-encode promise is checked against these: DESIGN.md section 3).
+json::object codec_encodes(const media::Engine::Stats& s) {
+  json::object o;
+  for (auto c : {media::Codec::opus, media::Codec::g722, media::Codec::pcmu, media::Codec::pcma})
+    o[media::codec_name(c)] = s.codec_encodes[static_cast<std::size_t>(c)];
+  return o;
+}
+
 class NullSink final : public core::EventSink {
  public:
   void publish(const core::Event&) override {}
@@ -225,6 +233,7 @@ int serve(const Config& cfg) {
   ecfg.tick_ms = cfg.media_tick_ms;
   ecfg.max_speakers = cfg.max_speakers;
   ecfg.rtp_timeout_ms = cfg.rtp_timeout_ms;
+  ecfg.allow_destinations = allow_destinations(cfg);
   media::Engine engine(ecfg);
   MediaBridge media_bridge(svc, bus, engine, persist, io,
                            {cfg.media_ip, cfg.data_dir, cfg.hold_music});
@@ -282,6 +291,14 @@ int serve(const Config& cfg) {
                                                 {"rtcp_rx", s.rtcp_rx},
                                                 {"rtcp_tx", s.rtcp_tx},
                                                 {"events_dropped", s.queue_full},
+                                                {"events_deferred", s.events_deferred},
+                                                {"rx_refused", s.rx_refused},
+                                                {"sleeps", s.sleeps},
+                                                {"mixed_samples", s.mixed_samples},
+                                                {"rate_changes", s.rate_changes},
+                                                {"commands_deferred", s.commands_deferred},
+                                                {"commands_waiting", s.commands_waiting},
+                                                {"codec_encodes", codec_encodes(s)},
                                                 {"legs", media_bridge.legs()},
                                                 {"plays", media_bridge.plays()}}},
                          {"events_published", bus.published()}};
@@ -320,8 +337,13 @@ int serve(const Config& cfg) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
     http.stop();
+    // Media first: shards joined (nothing reads a clip any more), running recordings finished
+    // and queued on the store as documents.
+    media_bridge.shutdown();
     exec.stop();  // every queued write is committed (and its completion posted) first
-    io.stop();
+    // After those completions (posted before this, run in order): every client whose write is
+    // on disk gets its reply before the loop ends.
+    boost::asio::post(io, [&io] { io.stop(); });
   });
 
   auto host = cfg.host();
@@ -339,6 +361,9 @@ int serve(const Config& cfg) {
       spdlog::error("unhandled exception on the control thread: {}", e.what());
     }
   }
+  io.restart();
+  io.poll();  // what the last replies left ready (a write's completion) runs, without waiting
+  media_bridge.shutdown();
   exec.stop();
   spdlog::info("stopped");
   return 0;

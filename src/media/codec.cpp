@@ -36,9 +36,16 @@ namespace {
 class FadeConcealer {
  public:
   explicit FadeConcealer(std::size_t n) : last_(n) {}
-  // A packet longer than the frame (a peer's ptime is not ours to trust) leaves its first frame.
+  // A peer's packet may hold more than a frame (another ptime, ffmpeg's odd sizes): keep its
+  // last frame's worth, never more than the history holds.
   void remember(std::span<const std::int16_t> f) {
-    std::copy_n(f.begin(), std::min(f.size(), last_.size()), last_.begin());
+    if (f.size() >= last_.size()) {
+      std::copy(f.end() - static_cast<std::ptrdiff_t>(last_.size()), f.end(), last_.begin());
+    } else {
+      std::copy(f.begin(), f.end(), last_.begin());
+      std::fill(last_.begin() + static_cast<std::ptrdiff_t>(f.size()), last_.end(),
+                std::int16_t{0});
+    }
     lost_ = 0;
   }
   int conceal(std::span<std::int16_t> out) {

@@ -52,6 +52,8 @@ class Resampler {
   // Converts one frame into exactly out.size() samples: the first calls return fewer (the
   // filter's delay), which are put at the end after zeros, so every packet holds a whole frame.
   int process_exact(std::span<const std::int16_t> in, std::span<std::int16_t> out);
+  // Forgets the signal so far (a new clip starts): allocation-free.
+  void reset();
   int in_rate() const { return in_; }
   int out_rate() const { return out_; }
 

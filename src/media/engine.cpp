@@ -2,13 +2,21 @@
 
 #include "media/shard.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <deque>
 #include <stdexcept>
 #include <unordered_map>
 
 namespace confab::media {
 
-Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)) {
+struct Engine::Deferred {
+  std::vector<std::deque<Command>> queues;
+  std::uint64_t count = 0;
+};
+
+Engine::Engine(EngineConfig cfg) : deferred_(std::make_unique<Deferred>()), cfg_(std::move(cfg)) {
   if (cfg_.conference_rate != 8000 && cfg_.conference_rate != 16000 &&
       cfg_.conference_rate != 48000)
     throw std::invalid_argument("media: conference rate must be 8000, 16000 or 48000");
@@ -16,9 +24,23 @@ Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)) {
     throw std::invalid_argument("media: tick must be 10, 20 or 40 ms");
   for (int i = 0; i < std::max(1, cfg_.shards); ++i)
     shards_.push_back(std::make_unique<Shard>(cfg_, i));
+  deferred_->queues.resize(shards_.size());
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  stop();
+}
+
+void Engine::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& s : shards_) s->stop();
+  recorder_.stop();  // the shards closed every recording; the writer finishes them now
+}
+
+bool Engine::allowed(std::uint32_t ip_net_order) const {
+  return media::allowed(cfg_.allow_destinations, ntohl(ip_net_order));
+}
 
 namespace {
 Command command_for(Command::Type t, std::uint64_t room, std::uint64_t leg = 0) {
@@ -30,13 +52,33 @@ Command command_for(Command::Type t, std::uint64_t room, std::uint64_t leg = 0) 
 }
 }  // namespace
 
-bool Engine::send(const Command& c) {
-  return shard_of(c.room).command(c);
+bool Engine::send(const Command& c, bool may_defer) {
+  auto i = index_of(c.room);
+  auto& q = deferred_->queues[i];
+  while (!q.empty() && shards_[i]->command(q.front())) q.pop_front();
+  if (q.empty() && shards_[i]->command(c)) return true;
+  if (!may_defer) return false;
+  q.push_back(c);  // behind those already waiting: the shard sees them in order
+  ++deferred_->count;
+  return true;
 }
 
-Shard& Engine::shard_of(std::uint64_t room) const {
+void Engine::flush_deferred() {
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    auto& q = deferred_->queues[i];
+    while (!q.empty() && shards_[i]->command(q.front())) q.pop_front();
+  }
+}
+
+std::size_t Engine::commands_waiting() const {
+  std::size_t n = 0;
+  for (auto& q : deferred_->queues) n += q.size();
+  return n;
+}
+
+std::size_t Engine::index_of(std::uint64_t room) const {
   auto it = placement_.find(room);
-  return *shards_[it == placement_.end() ? 0 : it->second];
+  return it == placement_.end() ? 0 : it->second;
 }
 
 std::uint16_t Engine::add_room(std::uint64_t room, int rate) {
@@ -68,7 +110,7 @@ void Engine::remove_room(std::uint64_t room) {
 bool Engine::add_leg(const LegSpec& spec) {
   auto c = command_for(Command::Type::add_leg, spec.room, spec.leg);
   c.spec = spec;
-  return send(c);
+  return send(c, false);
 }
 
 void Engine::remove_leg(std::uint64_t room, std::uint64_t leg) {
@@ -89,7 +131,7 @@ bool Engine::play(std::uint64_t room, std::uint64_t leg, const Clip* clip, std::
   c.clip = clip;
   c.ref = id;
   c.loop = loop;
-  return send(c);
+  return send(c, false);
 }
 
 void Engine::stop_play(std::uint64_t room, std::uint64_t leg) {
@@ -100,17 +142,18 @@ bool Engine::set_hold_music(std::uint64_t room, const Clip* clip, std::uint64_t 
   auto c = command_for(Command::Type::hold_music, room);
   c.clip = clip;
   c.ref = id;
-  return send(c);
+  return send(c, false);
 }
 
 std::shared_ptr<Recording> Engine::record_start(std::uint64_t room, int rate,
                                                 const std::filesystem::path& path) {
+  if (stopped_) throw std::runtime_error("the media engine is stopping");
   // Two seconds of ring: the writer wakes every 100 ms, so only a stalled disk drops samples.
   auto rec = std::make_shared<Recording>(path, room_rate(rate),
                                          static_cast<std::size_t>(room_rate(rate)) * 2);
   auto c = command_for(Command::Type::record_start, room);
   c.rec = rec.get();
-  if (!send(c)) {
+  if (!send(c, false)) {
     rec->close();
     rec->finish();
     std::error_code ec;
@@ -125,6 +168,12 @@ void Engine::record_stop(std::uint64_t room) {
   send(command_for(Command::Type::record_stop, room));
 }
 
+void Engine::set_sending(std::uint64_t room, std::uint64_t leg, bool on) {
+  auto c = command_for(Command::Type::set_sending, room, leg);
+  c.on = on;
+  send(c);
+}
+
 void Engine::set_blocked(std::uint64_t room, std::uint64_t listener,
                          const std::vector<std::uint64_t>& speakers) {
   auto c = command_for(Command::Type::set_blocked, room, listener);
@@ -134,12 +183,9 @@ void Engine::set_blocked(std::uint64_t room, std::uint64_t listener,
 }
 
 std::size_t Engine::poll(const std::function<void(const EngineEvent&)>& on_event) {
+  flush_deferred();
   std::size_t n = 0;
-  for (auto& s : shards_)
-    while (auto e = s->events().pop()) {
-      on_event(*e);
-      ++n;
-    }
+  for (auto& s : shards_) n += s->poll(on_event);
   return n;
 }
 
@@ -150,6 +196,8 @@ std::uint16_t Engine::port_of(std::uint64_t room) const {
 Engine::Stats Engine::stats() const {
   Stats s;
   for (auto& sh : shards_) sh->add_stats(s);
+  s.commands_deferred = deferred_->count;
+  s.commands_waiting = commands_waiting();
   return s;
 }
 

@@ -2,12 +2,14 @@
 // The audio engine (DESIGN.md sections 2-3): K shard threads, each owning one UDP socket and the
 // rooms placed on it. The control thread talks to a shard through a bounded command queue and
 // hears back through an event queue; nothing else is shared.
+#include "media/cidr.hpp"
 #include "media/recorder.hpp"
 #include "media/sdp.hpp"
 #include "media/tone.hpp"
 
 #include <netinet/in.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,19 +28,36 @@ struct EngineConfig {
   int max_speakers = 3;
   int rtp_timeout_ms = 30000;   // a leg that sends nothing this long is dropped
   int rtcp_interval_ms = 5000;  // mean RTCP report interval per leg (RFC 3550's minimum)
+  // Where legs may send media (docs/security.md, "Media"): empty, anywhere; else a leg whose
+  // address is outside is refused (allowed()), and packets from outside never latch a leg.
+  std::vector<Cidr> allow_destinations;
+  std::size_t command_queue = 4096;  // per shard
+  std::size_t event_queue = 16384;   // per shard
+};
+
+// Where a leg's media goes (docs/security.md, "Media"). Every leg follows the source of its peer's
+// packets once they arrive (symmetric RTP, RFC 7362): the first valid RTP packet from the offered
+// IP (any port: a NAT, or a tool that sends from another socket) latches the leg to its source.
+enum class SendTo : std::uint8_t {
+  offered,  // before that, to the offered address (REST legs: the token holder answers for it)
+  proven,   // before that, nothing (a caller nobody vouches for: only a proven address)
 };
 
 struct LegSpec {
   std::uint64_t leg = 0;
   std::uint64_t room = 0;
   Negotiated codec;
-  sockaddr_in remote{};
-  int level_ext = 0;  // RFC 6464 extension id, 0 when not negotiated
+  sockaddr_in remote{};  // the offered address
+  int level_ext = 0;     // RFC 6464 extension id, 0 when not negotiated
   bool speak = true;
   bool hear = true;
   bool held = false;         // waiting for a moderator (see set_flags)
   bool rtcp_mux = false;     // else our RTCP goes to the RTP port + 1
   bool mute_detect = false;  // muted: still decoded for talk detection (never mixed)
+  SendTo send_to = SendTo::offered;
+  // False: nothing is sent (RTP or RTCP) until set_sending(true): a SIP leg before the ACK
+  // confirms its dialog, a WebRTC leg before ICE (or once consent expires, RFC 7675).
+  bool sending = true;
 };
 
 struct EngineEvent {
@@ -63,7 +82,9 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Control thread API. A room lives on one shard; its legs receive on that shard's port.
-  // Returns the port legs of this room use. `rate`: the room's mixing rate (0: the default).
+  // Returns the port legs of this room use. `rate`: the room's nominal rate (0: the default):
+  // its clips and recordings are at that rate; it mixes at the highest rate its legs' codecs
+  // use, up to that (an all-G.711 room mixes at 8 kHz).
   std::uint16_t add_room(std::uint64_t room, int rate = 0);
   int room_rate(int rate) const { return rate ? rate : cfg_.conference_rate; }
   void remove_room(std::uint64_t room);
@@ -92,8 +113,19 @@ class Engine {
   // The legs `listener` must not hear (relate); replaces the previous list. At most kMaxBlocked.
   void set_blocked(std::uint64_t room, std::uint64_t listener,
                    const std::vector<std::uint64_t>& speakers);
-  // Drains every event reported since the last call.
+  // Lets a leg send (its signalling confirmed it) or stops it sending.
+  void set_sending(std::uint64_t room, std::uint64_t leg, bool on);
+  // Drains every event reported since the last call (played, timeout and bye are never
+  // dropped; once stopped, those still held back come too).
   std::size_t poll(const std::function<void(const EngineEvent&)>& on_event);
+  // Stops and joins every shard (rooms dropped: plays end, recordings close), then finishes
+  // every recording (take_recordings() has them). Nothing the engine was handed (clips) is read
+  // afterwards. Idempotent; the destructor calls it.
+  void stop();
+  // Commands still waiting for room in a shard's queue (see send()).
+  std::size_t commands_waiting() const;
+  // Whether media may be sent to `ip` (network byte order, as in sockaddr_in): the allowlist.
+  bool allowed(std::uint32_t ip_net_order) const;
 
   const EngineConfig& config() const { return cfg_; }
   std::uint16_t port_of(std::uint64_t room) const;
@@ -101,13 +133,29 @@ class Engine {
   struct Stats {
     std::uint64_t ticks = 0, late_ticks = 0, rx_packets = 0, tx_packets = 0, rx_unknown = 0,
                   encodes = 0, decodes = 0, queue_full = 0, rtcp_rx = 0, rtcp_tx = 0;
+    std::uint64_t rx_refused = 0;       // packets from outside allow_destinations, not latched
+    std::uint64_t events_deferred = 0;  // critical events held back by a full queue (not lost)
+    std::uint64_t sleeps = 0;           // times a shard with nothing to tick went to sleep
+    std::uint64_t mixed_samples = 0;    // samples mixed, over rooms and ticks (at mix rates)
+    std::uint64_t rate_changes = 0;     // times a room switched its mix rate
+    std::array<std::uint64_t, kCodecs> codec_encodes{};  // by Codec
+    std::uint64_t commands_deferred = 0;  // commands a full queue held back (not lost)
+    std::uint64_t commands_waiting = 0;   // of those, still waiting
   };
   Stats stats() const;  // summed over shards (read racily: for reports only)
 
  private:
-  Shard& shard_of(std::uint64_t room) const;
-  bool send(const Command& c);  // false when the room's shard queue is full
+  std::size_t index_of(std::uint64_t room) const;
+  Shard& shard_of(std::uint64_t room) const { return *shards_[index_of(room)]; }
+  // Pushes `c` to its room's shard. A full queue: a command the caller can refuse (`may_defer`
+  // false: a join, a play, a recording) returns false; any other (a leave, flags, stops) waits
+  // on the control side, in order, and goes at the next send() or poll(): none is lost.
+  bool send(const Command& c, bool may_defer = true);
+  void flush_deferred();
+  struct Deferred;  // per shard, control thread only
+  std::unique_ptr<Deferred> deferred_;
   EngineConfig cfg_;
+  bool stopped_ = false;
   Recorder recorder_;  // declared before the shards: they stop writing before it goes
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unordered_map<std::uint64_t, std::size_t> placement_;  // room -> shard (control thread)

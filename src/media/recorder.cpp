@@ -73,17 +73,24 @@ void Recording::finish() {
 Recorder::Recorder(int period_ms) : period_ms_(period_ms), thread_([this] { run(); }) {}
 
 Recorder::~Recorder() {
+  stop();
+}
+
+void Recorder::stop() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mu_);
   for (auto& r : open_) {
     r->close();
     r->drain();
     r->finish();
+    finished_.push_back(r);
   }
+  open_.clear();
 }
 
 void Recorder::add(std::shared_ptr<Recording> r) {

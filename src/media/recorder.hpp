@@ -59,7 +59,10 @@ class Recording {
 class Recorder {
  public:
   explicit Recorder(int period_ms = 100);
-  ~Recorder();  // drains and finishes what it still holds (their shards are gone by then)
+  ~Recorder();  // stop()
+  // Joins the writer, then drains and finishes every recording it still holds (their shards
+  // are gone by then: call it after they stopped), for take_finished(). Idempotent.
+  void stop();
   void add(std::shared_ptr<Recording> r);
   // Finished recordings since the last call.
   std::vector<std::shared_ptr<Recording>> take_finished();

@@ -23,8 +23,6 @@ std::string_view codec_name(Codec c) {
 
 namespace {
 
-constexpr std::size_t kMaxSdp = 64 * 1024;
-
 std::string lower(std::string_view s) {
   std::string o(s);
   for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -70,8 +68,11 @@ std::optional<AudioOffer::Format> static_format(int pt) {
 }  // namespace
 
 AudioOffer parse_offer(std::string_view sdp) {
-  if (sdp.size() > kMaxSdp) refuse("SDP offer too large");
+  if (sdp.size() > kMaxSdpBytes)
+    throw SdpTooLarge("maxLength", "SDP offer too large: " + std::to_string(sdp.size()) +
+                                       " bytes (at most " + std::to_string(kMaxSdpBytes) + ")");
   AudioOffer o;
+  std::size_t lines = 0, media = 0;
   std::string session_addr;
   bool in_audio = false, seen_audio = false, audio_done = false;
   std::vector<int> pts;
@@ -81,10 +82,16 @@ AudioOffer parse_offer(std::string_view sdp) {
     auto line = sdp.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
     pos = eol == std::string_view::npos ? sdp.size() : eol + 1;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (++lines > kMaxSdpLines)
+      throw SdpTooLarge("maxItems", "SDP offer has too many lines (at most " +
+                                        std::to_string(kMaxSdpLines) + ")");
     if (line.size() < 2 || line[1] != '=') continue;
     char type = line[0];
     auto value = line.substr(2);
     if (type == 'm') {
+      if (++media > kMaxSdpMedia)
+        throw SdpTooLarge("maxItems", "SDP offer has too many m= sections (at most " +
+                                          std::to_string(kMaxSdpMedia) + ")");
       if (in_audio) audio_done = true;
       in_audio = false;
       auto w = words(value);
@@ -97,6 +104,10 @@ AudioOffer parse_offer(std::string_view sdp) {
         o.port = static_cast<std::uint16_t>(port);
         if (w[2] != "RTP/AVP" && w[2] != "RTP/AVPF")
           refuse("unsupported transport " + std::string(w[2]) + " (plain RTP/AVP only here)");
+        if (w.size() - 3 > kMaxSdpFormats)
+          throw SdpTooLarge("maxItems", "the audio m= line lists " + std::to_string(w.size() - 3) +
+                                            " payload types (at most " +
+                                            std::to_string(kMaxSdpFormats) + ")");
         for (std::size_t i = 3; i < w.size(); ++i) {
           int pt;
           if (!to_int(w[i], pt) || pt < 0 || pt > 127) refuse("bad payload type in m= line");
@@ -133,7 +144,8 @@ AudioOffer parse_offer(std::string_view sdp) {
       }
       AudioOffer::Format f{pt, lower(parts[0]), 0, 1, {}};
       if (parts.size() < 2 || !to_int(parts[1], f.clock)) continue;
-      if (parts.size() > 2 && !to_int(parts[2], f.channels)) f.channels = 1;
+      // Channels as offered, kept even when absurd: negotiate() names what it cannot take.
+      if (parts.size() > 2 && (!to_int(parts[2], f.channels) || f.channels < 1)) f.channels = 0;
       auto it =
           std::find_if(o.formats.begin(), o.formats.end(), [&](auto& x) { return x.pt == pt; });
       if (it == o.formats.end())
@@ -184,6 +196,40 @@ AudioOffer parse_offer(std::string_view sdp) {
   return o;
 }
 
+namespace {
+// Why the engine cannot take an offered format it otherwise knows, or "" when it can: Opus is
+// mono or stereo (RFC 7587 writes opus/48000/2 either way), G.711 and G.722 are mono only.
+std::string unusable(const AudioOffer::Format& f) {
+  bool known =
+      f.encoding == "opus" || f.encoding == "g722" || f.encoding == "pcmu" || f.encoding == "pcma";
+  if (!known) return {};
+  std::string name = f.encoding + "/" + std::to_string(f.clock);
+  if (f.channels < 1) return name + " with a bad channel count";
+  if (f.encoding == "opus" && f.channels > 2)
+    return name + "/" + std::to_string(f.channels) + ": " + std::to_string(f.channels) +
+           " channels (opus: 1 or 2)";
+  if (f.encoding != "opus" && f.channels != 1)
+    return name + "/" + std::to_string(f.channels) + ": " + std::to_string(f.channels) +
+           " channels (mono only)";
+  return {};
+}
+// One parameter of an fmtp line ("a=1;b=2", spaces allowed around the separators).
+std::string_view fmtp_param(std::string_view fmtp, std::string_view key) {
+  std::size_t i = 0;
+  while (i <= fmtp.size()) {
+    auto end = fmtp.find(';', i);
+    if (end == std::string_view::npos) end = fmtp.size();
+    auto item = fmtp.substr(i, end - i);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    auto eq = item.find('=');
+    if (eq != std::string_view::npos && item.substr(0, eq) == key) return item.substr(eq + 1);
+    i = end + 1;
+  }
+  return {};
+}
+}  // namespace
+
 Negotiated negotiate(const AudioOffer& o) {
   Negotiated n;
   n.ptime = o.ptime;
@@ -191,6 +237,7 @@ Negotiated negotiate(const AudioOffer& o) {
   const AudioOffer::Format* best = nullptr;
   int best_rank = 99;
   auto rank = [](const AudioOffer::Format& f) {
+    if (!unusable(f).empty()) return 99;
     if (f.encoding == "opus" && f.clock == 48000) return 0;
     if (f.encoding == "g722" && f.clock == 8000) return 1;
     if (f.encoding == "pcmu" && f.clock == 8000) return 2;
@@ -202,11 +249,15 @@ Negotiated negotiate(const AudioOffer& o) {
     if (r < best_rank) best_rank = r, best = &f;
   }
   if (!best) {
-    std::string offered;
-    for (auto& f : o.formats)
+    std::string offered, why;
+    for (auto& f : o.formats) {
       offered += (offered.empty() ? "" : ", ") + f.encoding + "/" + std::to_string(f.clock);
+      if (auto u = unusable(f); !u.empty()) why += "; " + u;
+    }
     refuse("no supported codec offered (" + (offered.empty() ? std::string("none") : offered) +
-           "); confab takes opus/48000, G722/8000, PCMU/8000, PCMA/8000");
+           ")" + why +
+           "; confab takes opus/48000 (1 or 2 channels), G722/8000, PCMU/8000, "
+           "PCMA/8000");
   }
   n.pt = best->pt;
   n.codec = best_rank == 0   ? Codec::opus
@@ -218,8 +269,10 @@ Negotiated negotiate(const AudioOffer& o) {
   for (auto& f : o.formats)
     if (f.encoding == "telephone-event" && f.clock == n.clock && n.dtmf_pt < 0) n.dtmf_pt = f.pt;
   if (n.codec == Codec::opus) {
-    n.channels = best->fmtp.find("stereo=1") != std::string::npos ? 2 : 1;
-    n.fec = best->fmtp.find("useinbandfec=1") != std::string::npos;
+    // "stereo=1": the receiver prefers stereo (RFC 7587 7.1); sprop-stereo only says what the
+    // sender sends, and does not ask us for stereo.
+    n.channels = fmtp_param(best->fmtp, "stereo") == "1" ? 2 : 1;
+    n.fec = fmtp_param(best->fmtp, "useinbandfec") == "1";
   }
   return n;
 }

@@ -4,6 +4,7 @@
 // PCMU/8000, PCMA/8000, and telephone-event (RFC 4733). Control path only.
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,7 @@
 namespace confab::media {
 
 enum class Codec { opus, g722, pcmu, pcma };
+inline constexpr std::size_t kCodecs = 4;
 std::string_view codec_name(Codec c);
 
 struct AudioOffer {
@@ -40,8 +42,22 @@ struct Negotiated {
   bool fec = false;  // Opus in-band FEC offered
 };
 
+// What an offer may hold (README "Media", docs/api): larger ones are refused with SdpTooLarge.
+inline constexpr std::size_t kMaxSdpBytes = 64 * 1024;
+inline constexpr std::size_t kMaxSdpLines = 1024;
+inline constexpr std::size_t kMaxSdpMedia = 16;    // m= sections (WebRTC bundles a few)
+inline constexpr std::size_t kMaxSdpFormats = 64;  // payload types on the audio m= line
+
+// An offer over one of the limits above: the client's mistake (400), not a negotiation failure.
+struct SdpTooLarge : std::invalid_argument {
+  SdpTooLarge(const char* rule_name, const std::string& why)
+      : std::invalid_argument(why), rule(rule_name) {}
+  const char* rule;  // the JSON-schema word a field error names: maxLength, maxItems
+};
+
 // Throws std::invalid_argument with a message that says why (a 488-style refusal): no audio
-// stream, a rejected stream (port 0), an unsupported transport, or no codec we support.
+// stream, a rejected stream (port 0), an unsupported transport, or no codec we support; or
+// SdpTooLarge.
 AudioOffer parse_offer(std::string_view sdp);
 Negotiated negotiate(const AudioOffer& offer);
 // The answer for the negotiated stream, sending from `address`:`port`.

@@ -14,7 +14,8 @@
 
 namespace confab::media {
 
-Shard::Shard(const EngineConfig& cfg, int index) : cfg_(cfg) {
+Shard::Shard(const EngineConfig& cfg, int index)
+    : cfg_(cfg), commands_(cfg.command_queue), events_(cfg.event_queue) {
   fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) throw std::runtime_error("media: socket() failed");
   int size = 8 << 20;
@@ -52,13 +53,57 @@ Shard::Shard(const EngineConfig& cfg, int index) : cfg_(cfg) {
     rx_msgs_[i].msg_hdr.msg_iovlen = 1;
     rx_msgs_[i].msg_hdr.msg_name = &rx_addr_[i];
   }
+  by_addr_.reserve(16);
+  pending_.reserve(16);
+  reserve_backlog();
   thread_ = std::thread([this] { run(); });
 }
 
 Shard::~Shard() {
-  stop_ = true;
-  if (thread_.joinable()) thread_.join();
+  stop();
   if (fd_ >= 0) ::close(fd_);
+}
+
+void Shard::stop() {
+  if (!thread_.joinable()) return;
+  stop_ = true;
+  wake_.fetch_add(1);
+  wake_.notify_one();
+  thread_.join();
+  stopped_ = true;
+}
+
+bool Shard::command(const Command& c) {
+  bool ok = commands_.push(c);
+  // Seen by a shard about to sleep (it re-checks the queue after saying it sleeps), or it
+  // wakes it: a shard with nothing to tick costs nothing until a command comes.
+  wake_.fetch_add(1);
+  if (idle_.load()) wake_.notify_one();
+  return ok;
+}
+
+std::size_t Shard::poll(const std::function<void(const EngineEvent&)>& on_event) {
+  std::size_t n = 0;
+  while (auto e = events_.pop()) {
+    on_event(*e);
+    ++n;
+  }
+  if (stopped_) {  // the thread is joined: what it held back is ours to hand over now
+    for (auto& e : backlog_) on_event(e);
+    n += backlog_.size();
+    backlog_.clear();
+  }
+  return n;
+}
+
+void Shard::sleep_until_command() {
+  auto seen = wake_.load();
+  idle_.store(true);
+  if (commands_.empty() && !stop_) {
+    ++sleeps_;
+    wake_.wait(seen);
+  }
+  idle_.store(false);
 }
 
 void Shard::add_stats(Engine::Stats& s) const {
@@ -67,32 +112,78 @@ void Shard::add_stats(Engine::Stats& s) const {
   s.rx_packets += rx_;
   s.tx_packets += tx_;
   s.rx_unknown += rx_unknown_;
-  s.encodes += encodes_;
   s.decodes += decodes_;
   s.queue_full += events_dropped_;
   s.rtcp_rx += rtcp_rx_;
   s.rtcp_tx += rtcp_tx_;
+  s.rx_refused += rx_refused_;
+  s.events_deferred += events_deferred_;
+  s.sleeps += sleeps_;
+  s.mixed_samples += mixed_samples_;
+  s.rate_changes += rate_changes_;
+  for (std::size_t i = 0; i < kCodecs; ++i) {
+    s.codec_encodes[i] += codec_encodes_[i];
+    s.encodes += codec_encodes_[i];
+  }
 }
 
 void Shard::report(EngineEvent::Type t, const Room& room, const Leg& leg, int value) {
-  if (!events_.push({t, room.id, leg.spec.leg, value})) ++events_dropped_;
+  emit({t, room.id, leg.spec.leg, value});
 }
 
-void Shard::on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::int64_t now_ms) {
+void Shard::emit(const EngineEvent& e) {
+  using T = EngineEvent::Type;
+  bool critical = e.type == T::played || e.type == T::timeout || e.type == T::bye;
+  // Behind the ones already held back, so that they keep their order.
+  if (critical && !backlog_.empty()) {
+    backlog_.push_back(e);
+    ++events_deferred_;
+    return;
+  }
+  if (events_.push(e)) return;
+  if (!critical) {
+    ++events_dropped_;  // talk, energy, floor, DTMF: the next change says it again
+    return;
+  }
+  backlog_.push_back(e);  // capacity reserved (reserve_backlog): no allocation
+  ++events_deferred_;
+}
+
+void Shard::flush_backlog() {
+  std::size_t n = 0;
+  while (n < backlog_.size() && events_.push(backlog_[n])) ++n;
+  if (n) backlog_.erase(backlog_.begin(), backlog_.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+void Shard::reserve_backlog() {
+  // Between two commands a tick can raise at most: per leg one timeout or bye and the end of its
+  // own play; per room the end of its room-wide plays (hold music ends on commands only).
+  backlog_.reserve(backlog_.size() + 2 * by_id_.size() + rooms_.size() * Engine::kRoomPlays + 16);
+}
+
+void Shard::on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::int64_t now_ms,
+                      const sockaddr_in& from, bool known) {
   std::span<const std::uint8_t> d(data, len);
-  if (looks_like_rtcp(d)) return on_rtcp(leg, d, now_ms);
+  if (looks_like_rtcp(d)) {
+    if (known) on_rtcp(leg, d, now_ms);  // never latches: only RTP does
+    return;
+  }
   RtpPacket p;
-  if (parse_rtp(d, p, static_cast<std::uint8_t>(leg.spec.level_ext)) != RtpError::ok) return;
+  auto& c = leg.spec.codec;
+  if (parse_rtp(d, p, static_cast<std::uint8_t>(leg.spec.level_ext)) != RtpError::ok ||
+      (!known && p.payload_type != c.pt && p.payload_type != c.dtmf_pt)) {
+    if (!known) ++rx_unknown_;
+    return;
+  }
+  if (!leg.latched && !latch(leg, from)) return;
   leg.last_rx = now_ms;
-  leg.received = true;
   if (!leg.have_remote || p.ssrc != leg.remote_ssrc) {  // a new source: new statistics
     leg.rx = {};
     leg.remote_ssrc = p.ssrc;
     leg.have_remote = true;
   }
-  leg.rx.on_rtp(p.seq, p.timestamp,
-                static_cast<std::uint32_t>(now_ms * leg.spec.codec.clock / 1000));
-  if (p.payload_type == leg.spec.codec.pt) {
+  leg.rx.on_rtp(p.seq, p.timestamp, static_cast<std::uint32_t>(now_ms * c.clock / 1000));
+  if (p.payload_type == c.pt) {
     // A muted leg is neither mixed nor decoded: buffering its audio would be wasted work
     // (a webinar's listeners are mostly muted). Its packets still keep it alive.
     if (leg.spec.speak || leg.spec.mute_detect) leg.jb.put(p.seq, p.payload, now_ms);
@@ -101,36 +192,74 @@ void Shard::on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::
     if (p.has_level) leg.level_score = TalkDetector::score_of_level(p.level);
     return;
   }
-  if (p.payload_type == leg.spec.codec.dtmf_pt && p.payload.size() >= 4) {
+  if (p.payload_type == c.dtmf_pt && p.payload.size() >= 4) {
     // RFC 4733: one event spans several packets with the same timestamp; report it once.
     if (leg.dtmf_seen && p.timestamp == leg.dtmf_ts) return;
     leg.dtmf_seen = true;
     leg.dtmf_ts = p.timestamp;
     static constexpr char digits[] = "0123456789*#ABCD";
     std::uint8_t ev = p.payload[0];
-    if (ev < 16) {
-      for (auto& [id, room] : rooms_)
-        if (std::find(room->legs.begin(), room->legs.end(), &leg) != room->legs.end())
-          report(EngineEvent::Type::dtmf, *room, leg, digits[ev]);
-    }
+    if (ev < 16 && leg.room) report(EngineEvent::Type::dtmf, *leg.room, leg, digits[ev]);
   }
 }
 
-// A source we do not know: senders behind NAT, or tools that send from another socket than the
-// one they receive on (ffmpeg), reach us from a port their SDP did not announce. Such a source is
-// bound to the one leg of the same IP that has received nothing yet; media still goes to the
-// announced address. Ambiguous or unmatched sources are dropped.
-std::unordered_map<std::uint64_t, Shard::Leg*>::iterator Shard::latch(const sockaddr_in& from) {
-  Leg* found = nullptr;
-  for (auto& [id, leg] : by_id_) {
-    if (leg->received || leg->latched || leg->spec.remote.sin_addr.s_addr != from.sin_addr.s_addr)
-      continue;
-    if (found) return by_addr_.end();  // two candidates: do not guess
-    found = leg;
+// Symmetric RTP (RFC 7362): the first valid RTP packet of a leg names where its media goes from
+// then on, whatever the offer said: a peer behind a NAT sends from another port (or address)
+// than it offered and hears nothing anywhere else. A packet from an address the leg was not
+// given (its offered one) is taken only for the one leg of that IP that has received nothing
+// yet (see pending_leg); a leg never latches twice, so once it has, nobody else can take its
+// media over by sending from somewhere else. Allocation-free: tables are sized on add_leg.
+bool Shard::latch(Leg& leg, const sockaddr_in& from) {
+  if (!media::allowed(cfg_.allow_destinations, ntohl(from.sin_addr.s_addr))) {
+    ++rx_refused_;
+    return false;
   }
-  if (!found) return by_addr_.end();
-  found->latched = addr_key(from);
-  return by_addr_.emplace(found->latched, found).first;
+  auto key = addr_key(from);
+  if (key != addr_key(leg.spec.remote)) by_addr_.put(key, &leg);
+  leg.latched = key;
+  leg.dest = from;
+  leg.rtcp_remote = from;
+  if (!leg.spec.rtcp_mux)  // RTCP without rtcp-mux: the port above (RFC 3550 11)
+    leg.rtcp_remote.sin_port = htons(static_cast<std::uint16_t>(ntohs(from.sin_port) + 1));
+  remove_pending(leg);
+  return true;
+}
+
+Shard::Leg* Shard::pending_leg(const sockaddr_in& from) const {
+  Leg* first = pending_.find(ip_key(from));
+  if (!first || first->next_pending) return nullptr;  // none, or two candidates: do not guess
+  return first;
+}
+
+void Shard::add_pending(Leg& leg) {
+  auto key = ip_key(leg.spec.remote);
+  leg.next_pending = pending_.find(key);
+  pending_.put(key, &leg);  // reserved in add_leg
+  leg.pending = true;
+}
+
+void Shard::remove_pending(Leg& leg) {
+  if (!leg.pending) return;
+  leg.pending = false;
+  auto key = ip_key(leg.spec.remote);
+  Leg* head = pending_.find(key);
+  if (head == &leg) {
+    if (leg.next_pending)
+      pending_.put(key, leg.next_pending);  // replaces a present key: no new slot
+    else
+      pending_.erase(key);
+  } else {
+    for (Leg* l = head; l; l = l->next_pending)
+      if (l->next_pending == &leg) {
+        l->next_pending = leg.next_pending;
+        break;
+      }
+  }
+  leg.next_pending = nullptr;
+}
+
+bool Shard::can_send(const Leg& leg) const {
+  return leg.sending && !leg.timed_out && (leg.latched || leg.spec.send_to == SendTo::offered);
 }
 
 void Shard::receive(std::int64_t now_ms) {
@@ -143,18 +272,20 @@ void Shard::receive(std::int64_t now_ms) {
       auto& from = rx_addr_[static_cast<std::size_t>(i)];
       auto* data = rx_buf_.data() + static_cast<std::size_t>(i) * kMaxDatagram;
       auto len = rx_msgs_[static_cast<std::size_t>(i)].msg_len;
-      auto it = by_addr_.find(addr_key(from));
-      if (it == by_addr_.end() && looks_like_rtcp({data, len})) {
+      Leg* leg = by_addr_.find(addr_key(from));
+      bool known = leg != nullptr;
+      if (!leg && looks_like_rtcp({data, len})) {
         // RTCP without rtcp-mux comes from the RTP port + 1; never latch a leg to it.
-        it = by_addr_.find(addr_key(from) - 1);
-      } else if (it == by_addr_.end()) {
-        it = latch(from);
+        leg = by_addr_.find(addr_key(from) - 1);
+        known = leg != nullptr;
+      } else if (!leg) {
+        leg = pending_leg(from);
       }
-      if (it == by_addr_.end()) {
+      if (!leg) {
         ++rx_unknown_;
         continue;
       }
-      on_packet(*it->second, data, len, now_ms);
+      on_packet(*leg, data, len, now_ms, from, known);
     }
     if (static_cast<std::size_t>(n) < kBatch) return;
   }
@@ -170,7 +301,7 @@ void Shard::send(Leg& leg, std::span<const std::uint8_t> payload) {
   leg.sent_since_report = true;
   leg.ts += static_cast<std::uint32_t>(rtp_increment(leg.spec.codec.codec, cfg_.tick_ms));
   leg.first = false;
-  queue(leg.spec.remote, leg.header, payload);
+  queue(leg.dest, leg.header, payload);
 }
 
 void Shard::queue(const sockaddr_in& to, std::span<const std::uint8_t> head,
@@ -210,10 +341,27 @@ void Shard::run() {
   const long tick_ns = static_cast<long>(cfg_.tick_ms) * 1'000'000;
   while (!stop_) {
     while (auto c = commands_.pop()) apply(*c);
+    flush_backlog();
+    if (active_.empty() && backlog_.empty()) {
+      // Nothing to tick (no legs, recordings or plays anywhere): sleep until a command comes.
+      sleep_until_command();
+      clock_gettime(CLOCK_MONOTONIC, &next);
+      continue;
+    }
     auto now = mono_ms();
     tick_ms_ = now;
     receive(now);
-    for (auto& [id, room] : rooms_) mix_room(*room, now);
+    for (std::size_t i = 0; i < active_.size();) {
+      auto& room = *active_[i];
+      mix_room(room, now);
+      if (busy(room)) {
+        ++i;
+        continue;
+      }
+      room.active = false;  // its last play ended: no more ticks until it has something
+      active_[i] = active_.back();
+      active_.pop_back();
+    }
     flush();
     ++ticks_;
     next.tv_nsec += tick_ns;
@@ -237,6 +385,7 @@ void Shard::run() {
   }
   for (auto& [id, room] : rooms_) drop_room(*room);
   rooms_.clear();
+  active_.clear();
 }
 
 }  // namespace confab::media

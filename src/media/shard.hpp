@@ -1,6 +1,7 @@
 #pragma once
 // One media thread: a UDP socket, the rooms placed on it and their legs. Runs a fixed tick;
 // everything it touches per tick was allocated when a room or leg was added.
+#include "media/addr_table.hpp"
 #include "media/codec.hpp"
 #include "media/engine.hpp"
 #include "media/jitter.hpp"
@@ -10,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <thread>
@@ -34,6 +36,7 @@ struct Command {
     hold_music,
     record_start,
     record_stop,
+    set_sending,
     stop
   };
   Type type{};
@@ -44,6 +47,7 @@ struct Command {
   bool hear = true;
   bool held = false;
   bool loop = false;
+  bool on = false;             // set_sending
   int rate = 0;                // add_room
   const Clip* clip = nullptr;  // play, hold_music
   std::uint64_t ref = 0;       // play, hold_music: the id reported back when it ends
@@ -60,8 +64,12 @@ class Shard {
   Shard& operator=(const Shard&) = delete;
 
   std::uint16_t port() const { return port_; }
-  bool command(const Command& c) { return commands_.push(c); }
-  Spsc<EngineEvent>& events() { return events_; }
+  // False when the queue is full. Wakes the shard when it sleeps (it has nothing to tick).
+  bool command(const Command& c);
+  // Stops the thread and joins it: nothing it references is read any more afterwards.
+  void stop();
+  // Events, then (once stopped) those the full queue held back.
+  std::size_t poll(const std::function<void(const EngineEvent&)>& on_event);
   void add_stats(Engine::Stats& s) const;
 
  private:
@@ -75,14 +83,34 @@ class Shard {
     bool loop = false;
   };
 
+ public:
+  using PlayState = Play;
+
+ private:
   void run();
+  void sleep_until_command();
   void apply(const Command& c);
   void receive(std::int64_t now_ms);
-  std::unordered_map<std::uint64_t, Leg*>::iterator latch(const sockaddr_in& from);
-  void on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::int64_t now_ms);
+  // The one leg of `from`'s IP that has received nothing yet, or null (none, or several).
+  Leg* pending_leg(const sockaddr_in& from) const;
+  void add_pending(Leg& leg);
+  void remove_pending(Leg& leg);
+  // The leg follows `from` from now on (symmetric RTP); false when `from` is not allowed.
+  bool latch(Leg& leg, const sockaddr_in& from);
+  bool can_send(const Leg& leg) const;
+  std::atomic<std::uint64_t>& codec_encodes(const Negotiated& n) {
+    return codec_encodes_[static_cast<std::size_t>(n.codec)];
+  }
+  void on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::int64_t now_ms,
+                 const sockaddr_in& from, bool known);
   void mix_room(Room& room, std::int64_t now_ms);
-  // Adds the play's next frame to `out`; false (and reported) once it has ended.
-  bool advance(Play& p, const Room& room, std::uint64_t leg, std::span<std::int16_t> out);
+  // Adds the play's next frame to `out` (at the mix rate; `rs`, when set, takes the clip from
+  // the room's nominal rate there); false (and reported) once it has ended.
+  bool advance(Play& p, Room& room, std::uint64_t leg, std::span<std::int16_t> out, Resampler* rs);
+  // The mix rate a room's legs call for, and the switch to it (between ticks: allocates).
+  int wanted_rate(const Room& room, int joining_rate) const;
+  void set_rate(Room& room, int rate);
+  void make_leg_rate(Room& room, Leg& leg);
   void end_play(Play& p, std::uint64_t room, std::uint64_t leg);
   std::span<const std::uint8_t> encode_private(Leg& leg, std::span<const std::int16_t> pcm);
   void send(Leg& leg, std::span<const std::uint8_t> payload);
@@ -95,16 +123,30 @@ class Shard {
   void send_bye(Leg& leg);
   int next_interval();
   void drop_room(Room& room);
+  void forget_leg(Room& room, Leg* leg);
+  // A room is ticked while it has legs, a recording or a room-wide play; others cost nothing.
+  void update_active(Room& room);
+  bool busy(const Room& room) const;
   void flush();
   void report(EngineEvent::Type t, const Room& room, const Leg& leg, int value);
+  // played, timeout and bye are never dropped: a full queue holds them back (see backlog_).
+  void emit(const EngineEvent& e);
+  void flush_backlog();
+  void reserve_backlog();
 
   EngineConfig cfg_;
   int fd_ = -1;
   std::uint16_t port_ = 0;
-  Spsc<Command> commands_{4096};
-  Spsc<EngineEvent> events_{16384};
+  Spsc<Command> commands_;
+  Spsc<EngineEvent> events_;
+  // Critical events (played, timeout, bye) the full queue could not take, oldest first. Its
+  // capacity is reserved between ticks for every such event the live legs and plays can still
+  // raise, so holding one back never allocates.
+  std::vector<EngineEvent> backlog_;
   std::map<std::uint64_t, std::unique_ptr<Room>> rooms_;
-  std::unordered_map<std::uint64_t, Leg*> by_addr_;  // ip:port -> leg
+  std::vector<Room*> active_;  // the rooms ticked (see update_active)
+  AddrTable<Leg> by_addr_;     // ip:port -> leg (offered and latched addresses)
+  AddrTable<Leg> pending_;     // ip -> first of the legs of that IP that received nothing
   std::unordered_map<std::uint64_t, Leg*> by_id_;
   // Batched I/O arrays, grown when legs are added, reused every tick.
   std::vector<mmsghdr> rx_msgs_;
@@ -116,8 +158,13 @@ class Shard {
   std::size_t tx_count_ = 0;
 
   std::atomic<bool> stop_{false};
-  std::atomic<std::uint64_t> ticks_{0}, late_{0}, rx_{0}, tx_{0}, rx_unknown_{0}, encodes_{0},
-      decodes_{0}, events_dropped_{0}, rtcp_rx_{0}, rtcp_tx_{0};
+  std::atomic<bool> stopped_{false};  // the thread has been joined
+  std::atomic<bool> idle_{false};     // the thread sleeps until wake_ changes
+  std::atomic<std::uint32_t> wake_{0};
+  std::atomic<std::uint64_t> ticks_{0}, late_{0}, rx_{0}, tx_{0}, rx_unknown_{0}, rx_refused_{0},
+      decodes_{0}, mixed_samples_{0}, rate_changes_{0}, events_dropped_{0}, events_deferred_{0},
+      rtcp_rx_{0}, rtcp_tx_{0}, sleeps_{0};
+  std::array<std::atomic<std::uint64_t>, kCodecs> codec_encodes_{};
   std::uint32_t rand_ = 0x9e3779b9;  // report jitter (RFC 3550 6.2), not security
   std::int64_t tick_ms_ = 0;         // when this tick started
   std::string cname_;                // our RTCP CNAME

@@ -18,26 +18,53 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
       continue;
     }
     // Muted: nothing was buffered (see on_packet) unless mute-detect asks for talk detection.
-    auto f = leg->spec.speak || leg->spec.mute_detect ? leg->jb.pop() : JitterBuffer::Frame{};
-    if (f.kind == JitterBuffer::Kind::waiting) {
-      if (leg->talk.talking() && leg->talk.feed_score(0) == TalkChange::stopped)
+    if (!leg->spec.speak && !leg->spec.mute_detect) {
+      leg->carry_n = 0;
+      continue;
+    }
+    // Exactly one frame at the codec's rate a tick, whatever a packet holds: a peer may send
+    // 21.25 ms (ffmpeg's PCM) or 10 or 30 ms a packet. What a packet holds beyond the frame is
+    // kept for the next tick (no packet is taken then); a short one is followed by the next.
+    const std::size_t need = leg->codec_frame;
+    bool waited = false;
+    for (int k = 0; leg->carry_n < need && k < 4; ++k) {
+      auto f = leg->jb.pop();
+      if (f.kind == JitterBuffer::Kind::waiting) {
+        waited = true;
+        break;
+      }
+      int n = f.kind == JitterBuffer::Kind::packet ? leg->dec->decode(f.payload, leg->pcm_codec)
+                                                   : leg->dec->conceal(leg->pcm_codec, f.next);
+      ++decodes_;
+      if (n <= 0) continue;
+      auto take = std::min(static_cast<std::size_t>(n), leg->carry.size() - leg->carry_n);
+      std::copy_n(leg->pcm_codec.begin(), take,
+                  leg->carry.begin() + static_cast<long>(leg->carry_n));
+      leg->carry_n += take;
+    }
+    if (leg->carry_n == 0) {
+      if (waited && leg->talk.talking() && leg->talk.feed_score(0) == TalkChange::stopped)
         report(EngineEvent::Type::quiet, room, *leg, 0);
       continue;
     }
-    int n = f.kind == JitterBuffer::Kind::packet ? leg->dec->decode(f.payload, leg->pcm_codec)
-                                                 : leg->dec->conceal(leg->pcm_codec, f.next);
-    ++decodes_;
-    if (n <= 0) continue;
+    if (leg->carry_n < need)  // the stream paused mid-frame: the rest is silence
+      std::fill(leg->carry.begin() + static_cast<long>(leg->carry_n),
+                leg->carry.begin() + static_cast<long>(need), std::int16_t{0});
+    // This tick's frame goes to the decode buffer (the mixer reads it until the tick ends); what
+    // is left moves to the front of the carry.
+    std::copy_n(leg->carry.begin(), need, leg->pcm_codec.begin());
+    auto left = leg->carry_n > need ? leg->carry_n - need : 0;
+    std::copy_n(leg->carry.begin() + static_cast<long>(need), left, leg->carry.begin());
+    leg->carry_n = left;
+    std::span<const std::int16_t> frame = std::span(leg->pcm_codec).first(need);
     std::span<const std::int16_t> conf;
     if (leg->up) {
-      int m = leg->up->process(std::span(leg->pcm_codec).first(static_cast<std::size_t>(n)),
-                               leg->pcm_conf);
+      int m = leg->up->process(frame, leg->pcm_conf);
       if (m < static_cast<int>(room.frame))
         std::fill(leg->pcm_conf.begin() + m, leg->pcm_conf.end(), std::int16_t{0});
       conf = leg->pcm_conf;
     } else {
-      if (static_cast<std::size_t>(n) < room.frame) continue;
-      conf = std::span(leg->pcm_codec).first(room.frame);
+      conf = frame.first(room.frame);  // the codec's rate is the room's: need == room.frame
     }
     auto change =
         leg->level_score >= 0 ? leg->talk.feed_score(leg->level_score) : leg->talk.feed(conf);
@@ -59,15 +86,24 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
   // 2. Mix: the N loudest, a mix-minus each, one full mix for the rest. Room-wide plays (tones,
   // prompts) are one more input everybody hears, through the same limiter.
   bool playing = false;
-  for (auto& p : room.plays) {
+  for (std::size_t k = 0; k < room.plays.size(); ++k) {
+    auto& p = room.plays[k];
     if (!p.clip) continue;
     if (!playing) std::fill(room.extra.begin(), room.extra.end(), std::int16_t{0});
     playing = true;
-    advance(p, room, 0, room.extra);
+    advance(p, room, 0, room.extra, room.play_rs[k].get());
   }
   room.mixer.mix(room.inputs, playing ? std::span<const std::int16_t>(room.extra)
                                       : std::span<const std::int16_t>());
-  if (room.rec) room.rec->write(room.mixer.full());
+  mixed_samples_.fetch_add(room.frame, std::memory_order_relaxed);
+  if (room.rec) {
+    if (room.rec_rs) {  // recorded at the nominal rate, whatever the room mixes at
+      room.rec_rs->process_exact(room.mixer.full(), room.rec_pcm);
+      room.rec->write(room.rec_pcm);
+    } else {
+      room.rec->write(room.mixer.full());
+    }
+  }
 
   // Floor (FreeSWITCH): the first talker takes it; another takes it over when clearly louder.
   Leg* holder = nullptr;
@@ -87,10 +123,9 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
   // 3. Encode and queue: speakers their own mix; listeners share their group's encode; a leg
   // with a prompt of its own, or relate exclusions, gets a private one.
   for (auto& [key, g] : room.groups) g->mix.done = g->hold.done = false;
-  std::uint64_t tick_encodes = 0;
   room.hold_ready = false;
   for (auto* leg : room.legs) {
-    if (leg->timed_out) continue;
+    if (!can_send(*leg)) continue;  // nothing is encoded for a leg nothing may be sent to
     report_rtcp(*leg, now_ms);
     auto* g = leg->group;
     const bool prompt = leg->play.clip != nullptr;
@@ -99,13 +134,14 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
       bool music = leg->held && room.hold.clip;
       if (music && !room.hold_ready) {
         std::fill(room.hold_pcm.begin(), room.hold_pcm.end(), std::int16_t{0});
-        advance(room.hold, room, 0, room.hold_pcm);
+        advance(room.hold, room, 0, room.hold_pcm, room.hold_rs.get());
         room.hold_ready = true;
       }
       if (prompt) {
         base = music ? std::span<const std::int16_t>(room.hold_pcm) : room.zeros;
       } else if (music) {
-        if (auto p = g->hold.get(room.hold_pcm, g->pcm, tick_encodes); !p.empty()) send(*leg, p);
+        if (auto p = g->hold.get(room.hold_pcm, g->pcm, codec_encodes(g->codec)); !p.empty())
+          send(*leg, p);
         continue;
       } else {
         send(*leg,
@@ -136,25 +172,28 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
         base = room.mixer.full();
         leg->was_speaker = false;
       } else {
-        if (auto p = g->mix.get(room.mixer.full(), g->pcm, tick_encodes); !p.empty()) send(*leg, p);
+        if (auto p = g->mix.get(room.mixer.full(), g->pcm, codec_encodes(g->codec)); !p.empty())
+          send(*leg, p);
         continue;
       }
     }
     if (prompt) {
       if (base.data() != leg->mix_conf.data())
         std::copy(base.begin(), base.end(), leg->mix_conf.begin());
-      advance(leg->play, room, leg->spec.leg, leg->mix_conf);
+      advance(leg->play, room, leg->spec.leg, leg->mix_conf, leg->play_rs.get());
       base = leg->mix_conf;
     }
     auto payload = encode_private(*leg, base);
     if (!payload.empty()) send(*leg, payload);
   }
-  encodes_ += tick_encodes;
   // Shared payloads and private buffers must outlive the send: flush before the next room
   // reuses its group buffers (each room has its own groups, so once per tick is enough).
 }
 
-bool Shard::advance(Play& p, const Room& room, std::uint64_t leg, std::span<std::int16_t> out) {
+namespace {
+// Adds the clip's next `out.size()` samples into `out` (clamped), looping or not; false once a
+// clip that does not loop has no more.
+bool add_clip(Shard::PlayState& p, std::span<std::int16_t> out) {
   auto& pcm = p.clip->pcm;
   std::size_t i = 0;
   while (i < out.size()) {
@@ -169,15 +208,34 @@ bool Shard::advance(Play& p, const Room& room, std::uint64_t leg, std::span<std:
     i += n;
     p.pos += n;
   }
-  if (p.loop || p.pos < pcm.size()) return true;
+  return p.loop || p.pos < pcm.size();
+}
+}  // namespace
+
+bool Shard::advance(Play& p, Room& room, std::uint64_t leg, std::span<std::int16_t> out,
+                    Resampler* rs) {
+  bool going;
+  if (rs) {
+    // The clip is at the room's nominal rate: one nominal frame, resampled to the mix's.
+    auto in = std::span(room.clip_in).first(room.nominal_frame);
+    std::fill(in.begin(), in.end(), std::int16_t{0});
+    going = add_clip(p, in);
+    auto mixed = std::span(room.clip_out).first(out.size());
+    rs->process_exact(in, mixed);
+    for (std::size_t k = 0; k < out.size(); ++k)
+      out[k] = static_cast<std::int16_t>(
+          std::clamp<std::int32_t>(std::int32_t{out[k]} + mixed[k], -32768, 32767));
+  } else {
+    going = add_clip(p, out);
+  }
+  if (going) return true;
   end_play(p, room.id, leg);
   return false;
 }
 
 void Shard::end_play(Play& p, std::uint64_t room, std::uint64_t leg) {
   if (!p.clip && !p.id) return;
-  EngineEvent e{EngineEvent::Type::played, room, leg, 0, p.id};
-  if (!events_.push(e)) ++events_dropped_;
+  emit({EngineEvent::Type::played, room, leg, 0, p.id});
   p = {};
 }
 
@@ -186,7 +244,7 @@ std::span<const std::uint8_t> Shard::encode_private(Leg& leg, std::span<const st
     pcm = std::span(leg.out_codec)
               .first(static_cast<std::size_t>(leg.down->process_exact(pcm, leg.out_codec)));
   int bytes = leg.enc->encode(pcm, leg.payload);
-  ++encodes_;
+  ++codec_encodes(leg.spec.codec);
   if (bytes <= 0) return {};
   return std::span(leg.payload).first(static_cast<std::size_t>(bytes));
 }

@@ -28,7 +28,7 @@ void Shard::on_rtcp(Leg& leg, std::span<const std::uint8_t> d, std::int64_t now_
   if (info.bye && (!leg.have_remote || info.bye_ssrc == leg.remote_ssrc) && !leg.timed_out) {
     leg.timed_out = true;  // sends nothing more; the control thread removes it
     EngineEvent e{EngineEvent::Type::bye, leg.spec.room, leg.spec.leg, 0, 0};
-    if (!events_.push(e)) ++events_dropped_;
+    emit(e);
   }
 }
 

@@ -29,6 +29,11 @@ inline std::uint64_t addr_key(const sockaddr_in& a) {
   return std::uint64_t{ntohl(a.sin_addr.s_addr)} << 16 | ntohs(a.sin_port);
 }
 
+// The key of an IP alone in the pending_ table (never 0, never an ip:port key's twin).
+inline std::uint64_t ip_key(const sockaddr_in& a) {
+  return std::uint64_t{1} << 48 | ntohl(a.sin_addr.s_addr);
+}
+
 inline std::uint64_t group_key(const Negotiated& n) {
   return std::uint64_t(static_cast<int>(n.codec)) << 40 | std::uint64_t(n.channels) << 32 |
          std::uint64_t(n.pt) << 16 | std::uint64_t(n.ptime);
@@ -50,18 +55,23 @@ struct SharedEncode {
 
   SharedEncode(const Negotiated& n, int room_rate, int tick_ms)
       : enc(make_encoder(n.codec, n.channels, tick_ms)), payload(kMaxPayload) {
-    if (pcm_rate(n.codec) != room_rate)
-      down = std::make_unique<Resampler>(room_rate, pcm_rate(n.codec));
+    set_rate(n, room_rate);
+  }
+  void set_rate(const Negotiated& n, int room_rate) {
+    down = pcm_rate(n.codec) != room_rate
+               ? std::make_unique<Resampler>(room_rate, pcm_rate(n.codec))
+               : nullptr;
   }
   // This tick's payload of `pcm` (room rate), encoded on first use; empty when encoding failed.
   // `scratch` holds one frame at the codec's rate.
   std::span<const std::uint8_t> get(std::span<const std::int16_t> pcm,
-                                    std::span<std::int16_t> scratch, std::uint64_t& encodes) {
+                                    std::span<std::int16_t> scratch,
+                                    std::atomic<std::uint64_t>& encodes) {
     if (!done) {
       if (down) pcm = scratch.first(static_cast<std::size_t>(down->process_exact(pcm, scratch)));
       bytes = enc->encode(pcm, payload);
       done = true;
-      ++encodes;
+      encodes.fetch_add(1, std::memory_order_relaxed);
     }
     return std::span(payload).first(static_cast<std::size_t>(std::max(0, bytes)));
   }
@@ -89,6 +99,9 @@ struct Shard::Leg {
   TalkDetector talk;
   std::vector<std::int16_t> pcm_codec, pcm_conf, out_codec;
   std::vector<std::int16_t> mix_conf;  // a mix of its own (relate), at the conference rate
+  std::vector<std::int16_t> carry;     // decoded, not yet mixed (packets longer than a frame)
+  std::size_t carry_n = 0;
+  std::size_t codec_frame = 0;                               // samples a tick at the codec's rate
   std::array<std::uint64_t, Engine::kMaxBlocked> blocked{};  // legs it must not hear
   std::size_t blocked_count = 0;
   std::vector<std::uint8_t> payload;
@@ -99,18 +112,25 @@ struct Shard::Leg {
   bool first = true;
   std::int64_t last_rx = 0;
   bool timed_out = false;
-  bool received = false;      // any packet yet (from the SDP address or a latched one)
-  std::uint64_t latched = 0;  // a second source address this leg accepts (0: none)
-  bool heard = false;         // decoded audio this tick
+  // Where media goes (see SendTo): `dest` is the offered address until `latched` (the key of
+  // the source it follows, 0: none yet) says otherwise.
+  sockaddr_in dest{};
+  std::uint64_t latched = 0;
+  bool sending = true;          // set_sending
+  bool pending = false;         // in the shard's pending_ list (has received nothing)
+  Leg* next_pending = nullptr;  // the next leg of the same IP that has received nothing
+  Room* room = nullptr;
+  bool heard = false;  // decoded audio this tick
   std::uint32_t dtmf_ts = 0;
   bool dtmf_seen = false;
   int energy_tick = 0;
   int last_energy = -1;
   std::size_t slot = 0;
-  bool held = false;         // waiting for a moderator: hears the hold music
-  bool was_speaker = false;  // one of the mixed speakers last tick
-  int level_score = -1;      // from the sender's RFC 6464 level, when it sends one
-  Play play;                 // a prompt for this leg alone
+  bool held = false;                   // waiting for a moderator: hears the hold music
+  bool was_speaker = false;            // one of the mixed speakers last tick
+  int level_score = -1;                // from the sender's RFC 6464 level, when it sends one
+  Play play;                           // a prompt for this leg alone
+  std::unique_ptr<Resampler> play_rs;  // its clip (nominal rate) to the mix rate, when they differ
   // RTCP (RFC 3550): what we receive, for our report blocks, and what we send, for our SRs.
   RtpReceiverStats rx;
   std::uint32_t remote_ssrc = 0;
@@ -124,10 +144,16 @@ struct Shard::Leg {
   std::array<std::uint8_t, 320> rtcp_buf{};
 };
 
+// A room mixes at `rate`: the highest rate its legs' codecs use, never above `nominal` (its
+// profile's rate, or [media] rate), so that an all-G.711 room does not resample every leg both
+// ways for a rate none of them carries. Clips (tones, prompts, hold music) and recordings are at
+// the nominal rate whatever the mix rate: resampled in the tick when the two differ.
 struct Shard::Room {
   std::uint64_t id;
+  int nominal;
   int rate;
-  std::size_t frame;  // samples per tick at `rate`
+  std::size_t frame;          // samples per tick at `rate`
+  std::size_t nominal_frame;  // samples per tick at `nominal`
   Mixer mixer;
   std::vector<Leg*> legs;  // slot order
   std::vector<MixerInput> inputs;
@@ -135,17 +161,28 @@ struct Shard::Room {
   std::uint64_t floor = 0;
   std::array<Play, Engine::kRoomPlays> plays;  // heard by everyone, through the mixer
   Play hold;                                   // looped for held legs
-  bool hold_ready = false;                     // hold_pcm holds this tick's frame
+  // nominal -> mix rate for each play, null while the rates are equal
+  std::array<std::unique_ptr<Resampler>, Engine::kRoomPlays> play_rs;
+  std::unique_ptr<Resampler> hold_rs;
+  std::unique_ptr<Resampler> rec_rs;  // mix rate -> nominal, for the recording
+  bool hold_ready = false;            // hold_pcm holds this tick's frame
   std::vector<std::int16_t> extra, hold_pcm, zeros;
+  std::vector<std::int16_t> clip_in, clip_out, rec_pcm;  // nominal frames, for the resamplers
   Recording* rec = nullptr;
+  bool active = false;  // in the shard's active_ list
   Room(std::uint64_t i, int r, int tick_ms, int speakers)
       : id(i),
+        nominal(r),
         rate(r),
         frame(static_cast<std::size_t>(r * tick_ms / 1000)),
+        nominal_frame(frame),
         mixer(frame, 64, static_cast<std::size_t>(speakers)),
         extra(frame),
         hold_pcm(frame),
-        zeros(frame) {}
+        zeros(frame),
+        clip_in(frame),
+        clip_out(frame),
+        rec_pcm(frame) {}
 };
 
 }  // namespace confab::media

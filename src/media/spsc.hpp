@@ -22,6 +22,9 @@ class Spsc {
     return true;
   }
   // Consumer side.
+  bool empty() const {
+    return head_.load(std::memory_order_seq_cst) == tail_.load(std::memory_order_seq_cst);
+  }
   std::optional<T> pop() {
     auto h = head_.load(std::memory_order_relaxed);
     if (h == tail_.load(std::memory_order_acquire)) return std::nullopt;

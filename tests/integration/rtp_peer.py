@@ -1,9 +1,10 @@
 """A plain RTP participant for the tests: a UDP socket that sends a tone (or silence, or any other
-source) in 20 ms packets, G.711 mu-law or Opus, and keeps what the server sends back, decoded.
-Independent of confab's code: mu-law comes from Python's audioop, Opus from the system's libopus
-through ctypes, the analysis is a Goertzel filter. Every peer's PCM side is 8 kHz mono, so that
-the same analysis serves both codecs. A `Link` between a peer and the wire drops and reorders its
-packets, reproducibly."""
+source) in 20 ms packets, G.711 (mu-law, A-law), G.722 or Opus, and keeps what the server sends
+back, decoded. Independent of confab's code: G.711 comes from Python's audioop, G.722 from the
+system's libspandsp and Opus from its libopus through ctypes, the analysis is a Goertzel filter.
+A peer's PCM side is 8 kHz mono unless its codec says otherwise (`rate`: G.722 16 kHz, Opus
+made with rate=16000 or 48000), so that the same analysis serves every codec. A `Link` between a
+peer and the wire drops and reorders its packets, reproducibly."""
 import warnings
 
 with warnings.catch_warnings():  # deprecated in 3.11, still shipped with Debian 12's Python
@@ -46,6 +47,7 @@ class Pcmu:
     """G.711 mu-law, payload type 0."""
     name = "pcmu"
     pt = 0
+    rate = RATE
     ts_step = FRAME  # RTP clock = sample rate
     rtpmap = "a=rtpmap:0 PCMU/8000\r\n"
     full_scale = 32124  # the largest magnitude mu-law decodes to
@@ -56,6 +58,63 @@ class Pcmu:
     def decode(self, payload):
         pcm = audioop.ulaw2lin(payload, 2)
         return list(struct.unpack(f"<{len(pcm) // 2}h", pcm))
+
+
+class Pcma(Pcmu):
+    """G.711 A-law, payload type 8."""
+    name = "pcma"
+    pt = 8
+    rtpmap = "a=rtpmap:8 PCMA/8000\r\n"
+    full_scale = 32256
+
+    def encode(self, pcm):
+        return audioop.lin2alaw(struct.pack(f"<{len(pcm)}h", *pcm), 2)
+
+    def decode(self, payload):
+        pcm = audioop.alaw2lin(payload, 2)
+        return list(struct.unpack(f"<{len(pcm) // 2}h", pcm))
+
+
+class G722:
+    """G.722 at 64 kb/s through libspandsp (payload type 9): 16 kHz PCM, an 8 kHz RTP clock
+    (RFC 3551's historical mistake, kept by everyone)."""
+    name = "g722"
+    pt = 9
+    rate = 16000
+    ts_step = 160
+    rtpmap = "a=rtpmap:9 G722/8000\r\n"
+    full_scale = 32767
+
+    def __init__(self):
+        name = ctypes.util.find_library("spandsp") or "libspandsp.so.2"
+        lib = ctypes.CDLL(name)
+        for f in ("g722_encode_init", "g722_decode_init"):
+            getattr(lib, f).restype = ctypes.c_void_p
+            getattr(lib, f).argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+        lib.g722_encode.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
+                                    ctypes.POINTER(ctypes.c_int16), ctypes.c_int]
+        lib.g722_decode.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int16),
+                                    ctypes.c_char_p, ctypes.c_int]
+        lib.g722_encode_free.argtypes = lib.g722_decode_free.argtypes = [ctypes.c_void_p]
+        self.lib = lib
+        self.enc = lib.g722_encode_init(None, 64000, 0)
+        self.dec = lib.g722_decode_init(None, 64000, 0)
+        self.out = ctypes.create_string_buffer(1500)
+        self.pcm = (ctypes.c_int16 * 3000)()
+
+    def encode(self, pcm):
+        buf = (ctypes.c_int16 * len(pcm))(*pcm)
+        n = self.lib.g722_encode(self.enc, self.out, buf, len(pcm))
+        return self.out.raw[:n]
+
+    def decode(self, payload):
+        n = self.lib.g722_decode(self.dec, self.pcm, payload, len(payload))
+        return list(self.pcm[:n])
+
+    def __del__(self):
+        if getattr(self, "lib", None):
+            self.lib.g722_encode_free(self.enc)
+            self.lib.g722_decode_free(self.dec)
 
 
 _libopus = None
@@ -88,31 +147,46 @@ def libopus():
 
 class Opus:
     """Opus (RFC 7587: payload type 111, RTP clock 48 kHz) through libopus, with in-band FEC.
-    Our PCM side is 8 kHz: libopus resamples internally, both ways."""
+    The PCM side is `rate` (8 kHz by default: libopus resamples internally, both ways). With
+    `stereo`, the offer asks for stereo (stereo=1) and what comes back is decoded as two
+    channels: `heard` is the left one, `right` the other, `stereo_packets` counts the packets
+    coded as stereo (their TOC byte's s bit, RFC 6716 3.1)."""
     name = "opus"
     pt = 111
     ts_step = 960
-    rtpmap = "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\n"
     full_scale = 32767
     _SET_BITRATE, _SET_COMPLEXITY, _SET_INBAND_FEC, _SET_PACKET_LOSS_PERC = 4002, 4010, 4012, 4014
+    _SET_BANDWIDTH, _FULLBAND = 4008, 1105
 
-    def __init__(self, bitrate=32000):
+    def __init__(self, bitrate=32000, rate=RATE, stereo=False, application=2048):
         lib = libopus()
         if lib is None:
             raise RuntimeError("libopus is not installed")
         self.lib = lib
+        self.rate = rate
+        self.stereo = stereo
+        self.channels = 2 if stereo else 1
+        self.right = []
+        self.stereo_packets = 0
+        self.rtpmap = ("a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1" +
+                       (";stereo=1" if stereo else "") + "\r\n")
         err = ctypes.c_int(0)
-        self.enc = lib.opus_encoder_create(RATE, 1, 2048, ctypes.byref(err))  # 2048: VOIP
+        # 2048: VOIP; 2049: AUDIO (keeps the full band at high bitrates)
+        self.enc = lib.opus_encoder_create(rate, 1, application, ctypes.byref(err))
         if err.value != 0:
             raise RuntimeError(f"opus_encoder_create: {err.value}")
-        self.dec = lib.opus_decoder_create(RATE, 1, ctypes.byref(err))
+        self.dec = lib.opus_decoder_create(rate, self.channels, ctypes.byref(err))
         if err.value != 0:
             raise RuntimeError(f"opus_decoder_create: {err.value}")
         for request, value in ((self._SET_BITRATE, bitrate), (self._SET_COMPLEXITY, 3),
                                (self._SET_INBAND_FEC, 1), (self._SET_PACKET_LOSS_PERC, 10)):
             lib.opus_encoder_ctl(ctypes.c_void_p(self.enc), ctypes.c_int(request),
                                  ctypes.c_int32(value))
-        self.pcm = (ctypes.c_int16 * (FRAME * 6))()  # room for a 120 ms packet
+        if rate == 48000:
+            lib.opus_encoder_ctl(ctypes.c_void_p(self.enc), ctypes.c_int(self._SET_BANDWIDTH),
+                                 ctypes.c_int32(self._FULLBAND))
+        self.frame = rate // 50
+        self.pcm = (ctypes.c_int16 * (self.frame * 6 * self.channels))()  # a 120 ms packet
         self.out = ctypes.create_string_buffer(1500)
 
     def encode(self, pcm):
@@ -123,8 +197,16 @@ class Opus:
         return self.out.raw[:n]
 
     def decode(self, payload):
-        n = self.lib.opus_decode(self.dec, payload, len(payload), self.pcm, FRAME * 6, 0)
-        return list(self.pcm[:n]) if n > 0 else []
+        n = self.lib.opus_decode(self.dec, payload, len(payload), self.pcm, self.frame * 6, 0)
+        if n <= 0:
+            return []
+        if payload and payload[0] & 0x04:
+            self.stereo_packets += 1
+        if not self.stereo:
+            return list(self.pcm[:n])
+        both = self.pcm[:2 * n]
+        self.right.extend(both[1::2])
+        return list(both[0::2])
 
     def __del__(self):
         if getattr(self, "lib", None):
@@ -132,7 +214,7 @@ class Opus:
             self.lib.opus_decoder_destroy(self.dec)
 
 
-CODECS = {"pcmu": Pcmu, "opus": Opus}
+CODECS = {"pcmu": Pcmu, "pcma": Pcma, "g722": G722, "opus": Opus}
 
 
 def offer(port, codecs="0 101", extra="", rtpmap=Pcmu.rtpmap):
@@ -197,8 +279,8 @@ class Link:
         return [d for _, d in sorted(out, key=lambda x: x[0])]
 
 
-def tone(hz, amp, start, n=FRAME):
-    return [int(amp * math.sin(2 * math.pi * hz * (start + i) / RATE)) for i in range(n)]
+def tone(hz, amp, start, n=FRAME, rate=RATE):
+    return [int(amp * math.sin(2 * math.pi * hz * (start + i) / rate)) for i in range(n)]
 
 
 class Peer:
@@ -209,6 +291,8 @@ class Peer:
         self.hz = hz
         self.amplitude = amplitude
         self.codec = CODECS[codec]() if isinstance(codec, str) else codec
+        self.rate = getattr(self.codec, "rate", RATE)
+        self.frame_len = self.rate // 50
         self.link = link
         self.source = source
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -232,10 +316,10 @@ class Peer:
         if self.source:
             pcm = self.source(self.sent)
         elif self.hz:
-            pcm = tone(self.hz, self.amplitude, self.t)
+            pcm = tone(self.hz, self.amplitude, self.t, self.frame_len, self.rate)
         else:
-            pcm = [0] * FRAME
-        self.t += FRAME
+            pcm = [0] * self.frame_len
+        self.t += self.frame_len
         self.sent += 1
         return self.codec.encode(pcm)
 
@@ -283,11 +367,14 @@ class Peer:
                 return
             self.on_datagram(data)
 
-    def recent(self, n=4000):
-        return self.heard[-n:]
+    def recent(self, n=None):
+        """The last half second heard (`n` samples)."""
+        return self.heard[-(n or self.rate // 2):]
 
     def clear(self):
         self.heard.clear()
+        if hasattr(self.codec, "right"):
+            self.codec.right.clear()
         self.rx.clear()
         self.packets = 0
 
@@ -311,3 +398,46 @@ def run(peers, seconds, senders=None):
         for p in peers:
             p.drain()
     return late
+
+
+class Nat:
+    """A NAT between one host and the server, for latching tests: the host sends to `inside`
+    (an address of this NAT), the NAT sends that on from its own public socket, and hands what
+    comes back to that socket to the host at `deliver_to`. The server sees the NAT's public
+    port, never the host's: it answers a peer behind a NAT only if it follows the source of the
+    packets (symmetric RTP, RFC 7362). Runs in a thread until close()."""
+
+    def __init__(self, server_port, deliver_to):
+        import select
+        import threading
+        self._select = select.select
+        self.inside = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.inside.bind(("127.0.0.1", 0))
+        self.public = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.public.bind(("127.0.0.1", 0))
+        self.inside_port = self.inside.getsockname()[1]
+        self.public_port = self.public.getsockname()[1]
+        self.server = ("127.0.0.1", server_port)
+        self.deliver_to = ("127.0.0.1", deliver_to)
+        self.out = self.back = 0  # datagrams each way
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            ready, _, _ = self._select([self.inside, self.public], [], [], 0.05)
+            for s in ready:
+                data, src = s.recvfrom(2048)
+                if s is self.inside:
+                    self.public.sendto(data, self.server)
+                    self.out += 1
+                elif src == self.server:
+                    self.inside.sendto(data, self.deliver_to)
+                    self.back += 1
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(2)
+        self.inside.close()
+        self.public.close()

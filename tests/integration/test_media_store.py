@@ -34,8 +34,7 @@ def float_wav():
 def ffmpeg_wav(*args, streamed=False):
     """A WAV made by ffmpeg from its sine source; `streamed`: written to a pipe, so its size
     fields are never filled in."""
-    if not shutil.which("ffmpeg"):
-        pytest.skip("ffmpeg is not installed (scripts/install-deps installs it)")
+    assert shutil.which("ffmpeg"), "ffmpeg is not installed (scripts/install-deps installs it)"
     cmd = ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1.5"]
     cmd += list(args)
     if streamed:

@@ -75,38 +75,84 @@ struct TempDir {
 };
 }  // namespace
 
+namespace {
+// Frames of 320 samples, frame i all of value i, into `rec`; `pause_ms` between them.
+void write_frames(Recording& rec, int frames, int pause_ms) {
+  std::vector<std::int16_t> frame(320);
+  for (int i = 0; i < frames; ++i) {
+    std::fill(frame.begin(), frame.end(), static_cast<std::int16_t>(i));
+    rec.write(frame);
+    if (pause_ms) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+  }
+}
+
+std::vector<std::shared_ptr<Recording>> finished(Recorder& recorder) {
+  std::vector<std::shared_ptr<Recording>> done;
+  for (int i = 0; i < 400 && done.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    done = recorder.take_finished();
+  }
+  return done;
+}
+
+void check_header(const std::vector<std::uint8_t>& wav, std::uint32_t rate) {
+  ASSERT_GE(wav.size(), 44u);
+  EXPECT_EQ(std::string(wav.begin(), wav.begin() + 4), "RIFF");
+  EXPECT_EQ(le32(wav, 24), rate);
+  EXPECT_EQ(le32(wav, 40), wav.size() - 44);
+  EXPECT_EQ(le32(wav, 4), wav.size() - 8);
+}
+}  // namespace
+
 TEST(Recorder, WritesAValidWavOfEverythingWritten) {
   TempDir dir;
   auto file = dir.path / "sub" / "r.wav";
   {
     Recorder recorder(10);
-    auto rec = std::make_shared<Recording>(file, 16000, 1024);
+    // The ring holds more than everything written: nothing may be dropped, whatever the
+    // writer's timing, and the file must hold every frame, whole and in order.
+    auto rec = std::make_shared<Recording>(file, 16000, 16384);
     recorder.add(rec);
-    std::vector<std::int16_t> frame(320);
-    for (int i = 0; i < 50; ++i) {
-      std::fill(frame.begin(), frame.end(), static_cast<std::int16_t>(i));
-      rec->write(frame);
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
+    write_frames(*rec, 50, 2);
     rec->close();
-    std::vector<std::shared_ptr<Recording>> done;
-    for (int i = 0; i < 200 && done.empty(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      done = recorder.take_finished();
-    }
+    auto done = finished(recorder);
     ASSERT_EQ(done.size(), 1u);
     EXPECT_TRUE(done[0]->error().empty()) << done[0]->error();
-    EXPECT_EQ(done[0]->samples() + done[0]->dropped(), 50u * 320u);
+    EXPECT_EQ(done[0]->dropped(), 0u);
+    EXPECT_EQ(done[0]->samples(), 50u * 320u);
   }
   auto wav = slurp(file);
-  ASSERT_GE(wav.size(), 44u);
-  EXPECT_EQ(std::string(wav.begin(), wav.begin() + 4), "RIFF");
-  EXPECT_EQ(le32(wav, 24), 16000u);
-  EXPECT_EQ(le32(wav, 40), wav.size() - 44);
-  EXPECT_EQ(le32(wav, 4), wav.size() - 8);
+  check_header(wav, 16000);
   auto s = samples_of(wav);
-  // What was kept is in order: frames never interleave.
-  for (std::size_t i = 1; i < s.size(); ++i) EXPECT_GE(s[i], s[i - 1]);
+  ASSERT_EQ(s.size(), 50u * 320u);
+  for (std::size_t i = 0; i < s.size(); ++i)
+    ASSERT_EQ(s[i], static_cast<std::int16_t>(i / 320)) << "sample " << i;
+}
+
+TEST(Recorder, AWriterThatFallsBehindDropsWholeFramesAndCountsThem) {
+  TempDir dir;
+  auto file = dir.path / "r.wav";
+  std::uint64_t kept = 0;
+  {
+    Recorder recorder(10'000);  // the writer sleeps through the writes: the ring fills
+    auto rec = std::make_shared<Recording>(file, 8000, 1024);
+    recorder.add(rec);
+    write_frames(*rec, 50, 0);
+    rec->close();
+    recorder.stop();  // drains and finishes what it holds
+    auto done = recorder.take_finished();
+    ASSERT_EQ(done.size(), 1u);
+    kept = done[0]->samples();
+    EXPECT_EQ(kept + done[0]->dropped(), 50u * 320u);
+    EXPECT_GT(done[0]->dropped(), 0u) << "a 1024-sample ring took 16000 samples undrained";
+    EXPECT_GE(kept, 3u * 320u) << "the ring's first three frames were not kept";
+    EXPECT_EQ(kept % 320, 0u) << "part of a frame was kept";
+  }
+  auto wav = slurp(file);
+  check_header(wav, 8000);
+  auto s = samples_of(wav);
+  ASSERT_EQ(s.size(), kept);
+  for (std::size_t i = 1; i < s.size(); ++i) EXPECT_GE(s[i], s[i - 1]);  // in order
 }
 
 TEST(Recorder, AFileThatCannotBeCreatedIsRefusedNamingIt) {

@@ -90,3 +90,51 @@ TEST(Sdp, RefusalsSayWhy) {
             std::string::npos);
   EXPECT_NE(refusal(std::string(70000, 'a')).find("too large"), std::string::npos);
 }
+
+TEST(Sdp, FormatsTheEngineCannotHonourAreNotTakenAndNamed) {
+  auto opus255 = std::string("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5000 RTP/AVP 111\r\n") +
+                 "a=rtpmap:111 opus/48000/255\r\n";
+  auto why = refusal(opus255);
+  EXPECT_NE(why.find("opus/48000/255: 255 channels (opus: 1 or 2)"), std::string::npos) << why;
+  EXPECT_NE(refusal("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5000 RTP/AVP 0\r\n"
+                    "a=rtpmap:0 PCMU/8000/2\r\n")
+                .find("pcmu/8000/2: 2 channels (mono only)"),
+            std::string::npos);
+  // Beside a format it can take, the bad one is passed over (RFC 3264: the answerer picks).
+  auto n = negotiate(parse_offer(opus255.substr(0, opus255.find(" 111\r\n")) +
+                                 " 111 8\r\na=rtpmap:111 opus/48000/255\r\n"));
+  EXPECT_EQ(n.codec, Codec::pcma);
+  // sprop-stereo says what the sender sends; only stereo=1 asks us for stereo.
+  auto mono = negotiate(parse_offer(
+      "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5000 RTP/AVP 97\r\na=rtpmap:97 opus/48000/2\r\n"
+      "a=fmtp:97 sprop-stereo=1\r\n"));
+  EXPECT_EQ(mono.channels, 1);
+  EXPECT_FALSE(mono.fec);
+  auto stereo = negotiate(parse_offer(
+      "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5000 RTP/AVP 97\r\na=rtpmap:97 opus/48000/2\r\n"
+      "a=fmtp:97 minptime=10; stereo=1; useinbandfec=1\r\n"));
+  EXPECT_EQ(stereo.channels, 2);
+  EXPECT_TRUE(stereo.fec);
+}
+
+TEST(Sdp, OffersOverTheLimitsAreTooLargeAndSaySo) {
+  std::string many_m = "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5000 RTP/AVP 0\r\n";
+  for (int i = 0; i < 1000; ++i) many_m += "m=video 0 RTP/AVP 96\r\n";
+  try {
+    parse_offer(many_m);
+    FAIL() << "1,001 m= sections taken";
+  } catch (const SdpTooLarge& e) {
+    EXPECT_NE(std::string(e.what()).find("too many m= sections (at most 16)"), std::string::npos);
+  }
+  std::string many_lines = "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5000 RTP/AVP 0\r\n";
+  for (int i = 0; i < 2000; ++i) many_lines += "a=x\r\n";
+  EXPECT_THROW(parse_offer(many_lines), SdpTooLarge);
+  std::string many_pts = "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5000 RTP/AVP";
+  for (int i = 0; i < 100; ++i) many_pts += " " + std::to_string(i);
+  EXPECT_THROW(parse_offer(many_pts + "\r\n"), SdpTooLarge);
+  EXPECT_THROW(parse_offer(std::string(70000, 'a')), SdpTooLarge);
+  // At the limits: taken.
+  std::string at = "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5000 RTP/AVP 0\r\n";
+  for (std::size_t i = 1; i < kMaxSdpMedia; ++i) at += "m=video 0 RTP/AVP 96\r\n";
+  EXPECT_EQ(parse_offer(at).port, 5000);
+}
