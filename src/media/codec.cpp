@@ -236,6 +236,12 @@ int Resampler::process(std::span<const std::int16_t> in, std::span<std::int16_t>
   return static_cast<int>(out_len);
 }
 
+void Resampler::reset() {
+  auto* st = static_cast<SpeexResamplerState*>(state_);
+  speex_resampler_reset_mem(st);
+  speex_resampler_skip_zeros(st);
+}
+
 int Resampler::process_exact(std::span<const std::int16_t> in, std::span<std::int16_t> out) {
   auto n = static_cast<std::size_t>(std::max(0, process(in, out)));
   if (n < out.size()) {
