@@ -157,6 +157,28 @@ bool remove_file(const fs::path& file) {
   return true;
 }
 
+std::vector<fs::path> sweep_temp_files(const fs::path& data_dir) {
+  std::vector<fs::path> stray;
+  auto is_stray = [](const fs::directory_entry& e) {
+    std::error_code ec;
+    return e.is_regular_file(ec) && !e.is_symlink(ec) && e.path().extension() == ".tmp";
+  };
+  for (const char* area : {"media", "recordings"}) {
+    std::error_code ec;
+    fs::recursive_directory_iterator it(data_dir / area, ec), end;
+    if (ec) continue;  // no such area yet
+    for (; it != end; it.increment(ec)) {
+      if (ec) fail("cannot list", data_dir / area, ec.value());
+      if (is_stray(*it)) stray.push_back(it->path());
+    }
+  }
+  if (std::error_code ec; fs::is_regular_file(data_dir / "secret.key.tmp", ec))
+    stray.push_back(data_dir / "secret.key.tmp");
+  for (auto& p : stray)
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT) fail("cannot remove", p);
+  return stray;
+}
+
 std::string read_file(const fs::path& file, std::size_t max_bytes) {
   Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) fail("cannot open", file);

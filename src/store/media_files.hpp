@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace confab::store {
 
@@ -36,6 +37,12 @@ void install_file(const std::filesystem::path& staged, const std::filesystem::pa
 void write_file_durably(const std::filesystem::path& dest, std::string_view bytes);
 // Removes a file and syncs its directory; false when there was nothing to remove.
 bool remove_file(const std::filesystem::path& file);
+
+// Removes what a crash can leave half-written: every regular file named *.tmp under
+// <data_dir>/media and <data_dir>/recordings (staged uploads, recordings in progress) and
+// <data_dir>/secret.key.tmp. Only for start-up, before anything writes there: a live writer's
+// file would go too. Returns the files removed; throws std::system_error when one cannot be.
+std::vector<std::filesystem::path> sweep_temp_files(const std::filesystem::path& data_dir);
 
 // The whole file. Throws std::system_error: no_such_file_or_directory when it is missing,
 // file_too_large when it is larger than `max_bytes`, the errno of any other failure.

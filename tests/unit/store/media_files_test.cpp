@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -80,4 +81,27 @@ TEST_F(Dir, RemoveSaysWhetherThereWasAFile) {
   EXPECT_TRUE(remove_file(f));
   EXPECT_FALSE(remove_file(f));
   EXPECT_FALSE(fs::exists(f));
+}
+
+TEST_F(Dir, SweepRemovesStrayTemporaryFilesOnly) {
+  auto kept = media_path(root, "a", "m");
+  write_file_durably(kept, "audio");
+  auto rec = recording_path(root, "a", "r");
+  auto staged = stage_file(kept, "half");                  // an upload cut short
+  auto part = temp_path_for(rec);                          // a recording in progress
+  write_file_durably(part, "mix");                         // (its own temporary name ends .tmp too)
+  fs::create_directories(root / "media" / "a" / "x.tmp");  // a directory, not a file: kept
+  write_file_durably(root / "secret.key.tmp", "s");
+  write_file_durably(root / "media" / "a" / "notes.tmp.wav", "kept");
+  auto swept = sweep_temp_files(root);
+  std::sort(swept.begin(), swept.end());
+  std::vector<fs::path> want{staged, part, root / "secret.key.tmp"};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(swept, want);
+  for (auto& p : want) EXPECT_FALSE(fs::exists(p)) << p;
+  EXPECT_EQ(read_file(kept, 100), "audio");
+  EXPECT_TRUE(fs::exists(root / "media" / "a" / "x.tmp"));
+  EXPECT_TRUE(fs::exists(root / "media" / "a" / "notes.tmp.wav"));
+  EXPECT_TRUE(sweep_temp_files(root).empty());
+  EXPECT_TRUE(sweep_temp_files(tmp.path / "absent").empty());
 }
