@@ -38,6 +38,22 @@ tsan: deps $(TSAN)/build.ninja
 	cmake --build $(TSAN) -j $(JOBS)
 	TSAN_OPTIONS=$(TSAN_OPTIONS) ctest --test-dir $(TSAN) --output-on-failure -j $(JOBS)
 
+# Every fuzz target in turn (clang, libFuzzer, ASan+UBSan in build/fuzz) for FUZZ_SECONDS each;
+# new coverage is merged into fuzz/corpus/<target>. FUZZ_RUNS=N stops a target at N executions.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) scripts/fuzz
+
+# SIGKILL trials over every kind of write against the release binary (docs/reliability.md).
+TRIALS ?= 50
+crash-trials: build
+	scripts/crash-trials $(TRIALS)
+
+# Media churn + event sockets + REST against the release binary for DURATION seconds.
+DURATION ?= 300
+soak: build
+	bench/soak/soak.py --duration $(DURATION) $(SOAK_ARGS)
+
 bench: build
 	bench/run.sh
 	bench/media/run.sh
