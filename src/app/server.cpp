@@ -152,6 +152,13 @@ int serve(const Config& cfg) {
       [&io](std::function<void()> f) { boost::asio::post(io, std::move(f)); });
 
   load_docs(svc, exec.direct());
+  // A file swapped in for a document write that never committed is put back (or removed).
+  for (auto& line : store::recover_installs(
+           cfg.data_dir, [&svc](std::string_view area, std::string_view id) -> std::int64_t {
+             auto* d = svc.directory().find(area == "media" ? "media" : "recording", id);
+             return d ? d->revision : 0;
+           }))
+    spdlog::warn("start-up: settled a file install: {}", line);
   if (svc.directory().all("account").empty()) {
     // First start: an admin account whose API key is shown this once.
     std::string api_key;

@@ -32,7 +32,7 @@ def tone_frames(hz, amplitude=6000, frames=50):
 
 class Leg:
     __slots__ = ("sock", "port", "ssrc", "seq", "ts", "frames", "server_port", "pid", "room",
-                 "rx", "born", "lifetime")
+                 "rx", "born", "lifetime", "listen")
 
     def __init__(self, ssrc, frames):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -49,6 +49,14 @@ class Leg:
         self.rx = 0  # packets received from the server
         self.born = time.monotonic()
         self.lifetime = None
+        self.listen = True  # False: what the server sends is left to the kernel (to drop)
+
+    def deaf(self):
+        """Reads nothing back (a soak's cheap listener): a small receive buffer fills and the
+        kernel drops the rest, so the sender thread spends nothing on it."""
+        self.listen = False
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        return self
 
     def sdp(self):
         return offer(self.port, "0 101")
@@ -124,7 +132,7 @@ class Legs:
         while not self._stop.is_set():
             for leg in self.snapshot():
                 try:
-                    while True:  # what the server sent since the last tick
+                    while leg.listen:  # what the server sent since the last tick
                         leg.sock.recv(2048)
                         leg.rx += 1
                         self.received += 1

@@ -657,6 +657,10 @@ def test_every_kind_of_acknowledged_write_survives_sigkill(tmp_path, trial):
             with open(REPORT, "a") as f:
                 f.write(json.dumps({"trial": trial, "kill_after_s": round(delay, 3),
                                     "acked": acks.counts, "stray_tmp_swept": len(left),
+                                    "installs_settled": sum("settled a file install" in l
+                                                            for l in s2.log_lines),
+                                    "files_restored": sum("previous file restored" in l
+                                                          for l in s2.log_lines),
                                     "lost": [p for p in problems if p.startswith("lost")],
                                     "torn": [p for p in problems if p.startswith("torn")],
                                     "problems": problems}) + "\n")
