@@ -8,8 +8,9 @@ Load (defaults: the reliability figure of docs/reliability.md, shortened by --du
   - --sockets Kazoo event sockets, each subscribed to one room's events and read as they come;
     a few of them are closed and replaced every 10 s;
   - --rest requests per second of REST (create, patch, read, delete conferences).
-One Python process sends for every leg (tests/integration/many_legs.py: one thread, one
-pre-encoded frame per leg per tick); only one leg per room reads what the server sends back.
+One Python process of its own sends for every leg and churns them (tests/integration/
+many_legs.py: one thread, one pre-encoded frame per leg per tick); only one leg per room reads
+what the server sends back. The sockets and the REST load run in the main process.
 
 Judged (printed as JSON, --json FILE too), after --warmup seconds:
   - RSS growth of the server from the end of the warm-up to the end (medians of 3 samples) < 5 %;
@@ -24,6 +25,7 @@ Exit status 0 when every target is met, 1 otherwise, 2 when the run could not be
 import argparse
 import http.client
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -196,7 +198,82 @@ class Sockets:
             self.closed += 1
 
 
+class Facade:
+    """What many_legs.Legs expects of a server: request() with .status and .data."""
+
+    class R:
+        pass
+
+    def __init__(self, api):
+        self.api = api
+
+    def request(self, method, path, body=None, token=None):
+        status, j = self.api.call(method, path, body)
+        r = Facade.R()
+        r.status, r.json = status, j
+        r.data = j.get("data") if isinstance(j, dict) else None
+        return r
+
+
+def media_worker(port, token, account, rooms, o, stop, joined, out):
+    """The legs and their churn, in a process of their own (its own GIL): sends for every leg,
+    replaces each leg when its lifetime is up, and at `stop` takes every leg out."""
+    legs = Legs()
+    per_room = max(1, o.legs // o.rooms)
+    lo, hi = o.lifetime
+    stats = {"joins": 0, "leaves": 0, "join_failures": 0}
+    api = Facade(Api(port, token))
+
+    def make_leg(room_index, slot):
+        hz = 300 + 20 * (room_index % 30) + 150 * slot if slot < o.speakers else 0
+        leg = legs.new(hz=hz)
+        if slot != per_room - 1:  # one leg per room reads what it is sent
+            leg.deaf()
+        leg.lifetime = random.uniform(lo, hi)
+        return leg
+
+    slots = {}  # (room index, slot) -> leg
+    for r in range(o.rooms):
+        for k in range(per_room):
+            leg = make_leg(r, k)
+            if legs.join(api, account, token, rooms[r], leg).status == 201:
+                slots[(r, k)] = leg
+                stats["joins"] += 1
+    legs.start()
+    joined.set()
+    last = 0.0
+    while not stop.is_set():
+        now = time.monotonic()
+        for key, leg in list(slots.items()):
+            if stop.is_set():
+                break
+            if now - leg.born < leg.lifetime:
+                continue
+            legs.leave(api, account, token, leg)
+            stats["leaves"] += 1
+            new = make_leg(*key)
+            if legs.join(api, account, token, rooms[key[0]], new).status == 201:
+                slots[key] = new
+                stats["joins"] += 1
+            else:
+                stats["join_failures"] += 1
+                del slots[key]
+        if now - last > 1:
+            out.put(("progress", stats["joins"], legs.late_sends))
+            last = now
+        time.sleep(0.05)
+    for leg in list(slots.values()):
+        legs.leave(api, account, token, leg)
+        stats["leaves"] += 1
+    legs.stop()
+    api.api.conn.close()
+    stats.update(packets_sent=legs.sent, packets_received_by_readers=legs.received,
+                 sender_late_ticks=legs.late_sends)
+    out.put(("done", stats))
+
+
 def main():
+
     o = parse()
     if not os.access(o.binary, os.X_OK):
         print(f"soak: no binary at {o.binary} (make build)", file=sys.stderr)
@@ -224,52 +301,44 @@ def main():
         assert status == 201, j
         rooms.append(j["data"]["id"])
 
-    class Facade:  # what many_legs.Legs expects of a server
-        def __init__(self, api):
-            self.api = api
+    def server_fds():
+        # Our own keep-alive connections are not the server's leak: closed before counting.
+        admin.conn.close()
+        api.conn.close()
+        time.sleep(0.5)
+        return srv.fds()
 
-        def request(self, method, path, body=None, token=None):
-            status, j = self.api.call(method, path, body)
-
-            class R:
-                pass
-            r = R()
-            r.status, r.json = status, j
-            r.data = j.get("data") if isinstance(j, dict) else None
-            return r
-
-    legs = Legs()
     # One leg first and then away: what is opened once (WAL, shard sockets) is open before the
     # fd baseline.
+    legs = Legs()
     warm = legs.new()
-    facade = Facade(api)
-    assert legs.join(facade, account, token, rooms[0], warm).status == 201
-    legs.leave(facade, account, token, warm)
+    assert legs.join(Facade(api), account, token, rooms[0], warm).status == 201
+    legs.leave(Facade(api), account, token, warm)
     time.sleep(1)
-    fds_start = srv.fds()
+    fds_start = server_fds()
     m0 = api.call("GET", "/metrics")[1]["media"]
+    stats = {"rest": 0, "rest_errors": 0}
 
-    # Media legs: per room, `speakers` talkers and listeners; one leg per room reads.
-    per_room = max(1, o.legs // o.rooms)
-    lo, hi = o.lifetime
-    stats = {"joins": 0, "leaves": 0, "join_failures": 0, "rest": 0, "rest_errors": 0}
+    ctx = multiprocessing.get_context("fork")
+    media_stop, media_joined, media_out = ctx.Event(), ctx.Event(), ctx.Queue()
+    media = ctx.Process(target=media_worker, args=(srv.port, token, account, rooms, o, media_stop,
+                                                   media_joined, media_out), daemon=True)
+    media.start()
+    if not media_joined.wait(300):
+        raise SystemExit("the legs did not join within 300 s")
+    progress = {"joins": 0, "sender_late": 0}
 
-    def make_leg(room_index, slot):
-        hz = 300 + 20 * (room_index % 30) + 150 * slot if slot < o.speakers else 0
-        leg = legs.new(hz=hz)
-        if slot != per_room - 1:
-            leg.deaf()
-        leg.lifetime = random.uniform(lo, hi)
-        return leg
-
-    slots = {}  # (room index, slot) -> leg
-    for r in range(o.rooms):
-        for k in range(per_room):
-            leg = make_leg(r, k)
-            if legs.join(facade, account, token, rooms[r], leg).status == 201:
-                slots[(r, k)] = leg
-                stats["joins"] += 1
-    legs.start()
+    def media_progress():
+        while True:
+            try:
+                kind, *rest = media_out.get(timeout=0.5)
+            except Exception:  # noqa: BLE001 - queue.Empty
+                if not media.is_alive():
+                    return None
+                continue
+            if kind == "done":
+                return rest[0]
+            progress["joins"], progress["sender_late"] = rest
 
     socks = Sockets(srv.port, token, account, rooms)
     for i in range(o.sockets):
@@ -277,26 +346,6 @@ def main():
     threading.Thread(target=socks.run, daemon=True).start()
 
     stop = threading.Event()
-
-    def churn():
-        capi = Facade(Api(srv.port, token))
-        while not stop.is_set():
-            now = time.monotonic()
-            for key, leg in list(slots.items()):
-                if stop.is_set():
-                    break
-                if now - leg.born < leg.lifetime:
-                    continue
-                legs.leave(capi, account, token, leg)
-                stats["leaves"] += 1
-                new = make_leg(*key)
-                if legs.join(capi, account, token, rooms[key[0]], new).status == 201:
-                    slots[key] = new
-                    stats["joins"] += 1
-                else:
-                    stats["join_failures"] += 1
-                    del slots[key]
-            time.sleep(0.05)
 
     def rest():
         rapi = Api(srv.port, token)
@@ -334,12 +383,15 @@ def main():
                 socks.open(i)
                 i += 1
 
-    threads = [threading.Thread(target=f, daemon=True) for f in (churn, rest, socket_churn)]
+    threads = [threading.Thread(target=f, daemon=True) for f in (rest, socket_churn)]
     for t in threads:
         t.start()
 
     start = time.monotonic()
     samples = []  # (t, rss kB, fds, ticks, late ticks, legs)
+    drainer = {}
+    threading.Thread(target=lambda: drainer.setdefault("stats", media_progress()),
+                     daemon=True).start()
     m_warm = None
     while True:
         t = time.monotonic() - start
@@ -350,8 +402,8 @@ def main():
             m_warm = m
         print(f"soak: t={t:6.0f}s rss={samples[-1][1] / 1024:.1f} MiB fds={samples[-1][2]} "
               f"legs={m['legs']} late={m['late_ticks'] - m0['late_ticks']}/"
-              f"{m['ticks'] - m0['ticks']} joins={stats['joins']} events={socks.frames} "
-              f"rest={stats['rest']} sender_late={legs.late_sends}", flush=True)
+              f"{m['ticks'] - m0['ticks']} joins={progress['joins']} events={socks.frames} "
+              f"rest={stats['rest']} sender_late={progress['sender_late']}", flush=True)
         if t >= o.duration:
             break
         time.sleep(min(o.sample, max(0.1, o.duration - t)))
@@ -361,16 +413,18 @@ def main():
         t.join(30)
 
     # Everyone leaves; the counters must come back.
-    for key, leg in list(slots.items()):
-        legs.leave(facade, account, token, leg)
-        stats["leaves"] += 1
-    legs.stop()
+    media_stop.set()
+    media.join(120)
+    for _ in range(100):
+        if "stats" in drainer:
+            break
+        time.sleep(0.1)
+    mstats = drainer.get("stats") or {}
     socks.close_all()
     deadline = time.time() + 30
     while time.time() < deadline:
         m = api.call("GET", "/metrics")[1]["media"]
-        api.conn.close()  # our own connection is not a leak
-        fds_end = srv.fds()
+        fds_end = server_fds()
         if (m["legs"], m["plays"], fds_end) == (0, 0, fds_start):
             break
         time.sleep(0.2)
@@ -389,13 +443,15 @@ def main():
     result = {
         "duration_s": o.duration, "warmup_s": warmup, "rooms": o.rooms, "legs": o.legs,
         "speakers_per_room": o.speakers, "sockets": o.sockets, "rest_rps": o.rest,
-        "lifetime_s": [lo, hi],
-        "joins": stats["joins"], "leaves": stats["leaves"], "join_failures": stats["join_failures"],
+        "lifetime_s": list(o.lifetime),
+        "joins": mstats.get("joins"), "leaves": mstats.get("leaves"),
+        "join_failures": mstats.get("join_failures"),
         "rest_requests": stats["rest"], "rest_errors": stats["rest_errors"],
         "events_received": socks.frames, "sockets_opened": socks.opened,
         "sockets_dropped_by_server": socks.dropped,
-        "packets_sent": legs.sent, "packets_received_by_readers": legs.received,
-        "sender_late_ticks": legs.late_sends,
+        "packets_sent": mstats.get("packets_sent"),
+        "packets_received_by_readers": mstats.get("packets_received_by_readers"),
+        "sender_late_ticks": mstats.get("sender_late_ticks"),
         "rss_mib_after_warmup": round(base_rss / 1024, 1), "rss_mib_end": round(end_rss / 1024, 1),
         "rss_growth_pct": round(100 * (end_rss - base_rss) / base_rss, 2),
         "ticks": ticks, "late_ticks": late,
@@ -412,7 +468,7 @@ def main():
         "fds_back": fds_end == fds_start,
         "legs_back_to_0": m["legs"] == 0 and m["plays"] == 0,
         "exit_0": code == 0,
-        "mixes_heard": legs.received > 0,
+        "mixes_heard": (mstats.get("packets_received_by_readers") or 0) > 0,
     }
     result["targets"] = targets
     summary = {k: v for k, v in result.items() if k != "samples"}
