@@ -117,6 +117,11 @@ if awk -v l="${LOAD_BEFORE%% *}" 'BEGIN { exit !(l > 0.5) }'; then
   ps -eo pcpu=,comm= --sort=-pcpu | head -5 | sed 's/^/bench:   /' >&2
 fi
 
+# Every subscriber and wrk connection comes from 127.0.0.1: the per-source connection cap
+# (default 1,024) must admit them all, as must the total cap (default 10,000).
+CAP=$((SUBSCRIBERS > CONNECTIONS ? SUBSCRIBERS + 64 : CONNECTIONS + 64))
+export CONFAB_HTTP_MAX_CONNECTIONS_PER_SOURCE=$((CAP > 1024 ? CAP : 1024))
+export CONFAB_HTTP_MAX_CONNECTIONS=$((CAP > 10000 ? CAP : 10000))
 "${SERVER_PIN[@]}" "$BIN" serve --data-dir "$WORK/data" --http "127.0.0.1:$PORT" \
   >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!

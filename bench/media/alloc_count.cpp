@@ -4,7 +4,7 @@
 // mixes Opus and PCMU legs (resampled), has talk spurts, a deaf leg and a relate block.
 //
 // Every global operator new/delete is replaced, and so are malloc/calloc/realloc/free (they
-// forward to glibc's __libc_* entry points), so C libraries (libopus, speexdsp, spandsp, libc's
+// forward to glibc's __libc_* entry points), so C libraries (libopus, speexdsp, libc's
 // own) are counted too. Threads of this program (main and the peer thread) are not counted;
 // every other thread is an engine thread. During the measured window each counted allocation
 // records its call stack (backtrace(3), no allocation), and the distinct stacks are printed with

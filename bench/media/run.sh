@@ -108,8 +108,8 @@ if want alloc && [ ! -x "$ALLOC" ]; then
   echo "bench-media: $ALLOC not built; compiling it (with src/media/*.cpp) into $WORK"
   ALLOC=$WORK/confab_media_alloc_count
   g++ -std=c++20 -O2 -g -fno-omit-frame-pointer -rdynamic -Wall -Wextra -Werror -I "$ROOT/src" \
-    -o "$ALLOC" "$HERE/alloc_count.cpp" "$ROOT"/src/media/{codec,engine,g711,jitter,mixer,rtp,sdp,shard,talk}.cpp \
-    -lopus -lspeexdsp -lspandsp -pthread || die "cannot compile the allocation counter"
+    -o "$ALLOC" "$HERE/alloc_count.cpp" "$ROOT"/src/media/*.cpp \
+    -lopus -lspeexdsp -pthread || die "cannot compile the allocation counter"
 fi
 
 JANUS=0

@@ -49,6 +49,55 @@ std::int64_t positive(std::int64_t v, const char* name) {
   return v;
 }
 
+// The [http] limits against slow and greedy clients: TOML key, environment variable, field and
+// range, in one table so that every source checks them alike.
+template <typename T>
+struct Limit {
+  const char* key;  // under [http]
+  const char* env;
+  T Config::*field;
+  std::int64_t lo, hi;
+};
+constexpr Limit<int> kHttpInts[] = {
+    {"header_timeout", "CONFAB_HTTP_HEADER_TIMEOUT", &Config::header_timeout, 1, 3600},
+    {"body_timeout", "CONFAB_HTTP_BODY_TIMEOUT", &Config::body_timeout, 1, 3600},
+    {"keepalive_timeout", "CONFAB_HTTP_KEEPALIVE_TIMEOUT", &Config::keepalive_timeout, 1, 86400},
+    {"ws_ping_interval", "CONFAB_HTTP_WS_PING_INTERVAL", &Config::ws_ping_interval, 1, 3600},
+    {"ws_idle_timeout", "CONFAB_HTTP_WS_IDLE_TIMEOUT", &Config::ws_idle_timeout, 2, 7200},
+    {"slow_handler_ms", "CONFAB_HTTP_SLOW_HANDLER_MS", &Config::slow_handler_ms, 1, 10000},
+};
+constexpr Limit<std::size_t> kHttpSizes[] = {
+    {"body_min_rate", "CONFAB_HTTP_BODY_MIN_RATE", &Config::body_min_rate, 1, 1LL << 30},
+    {"max_connections", "CONFAB_HTTP_MAX_CONNECTIONS", &Config::max_connections, 1, 1'000'000},
+    {"max_connections_per_source", "CONFAB_HTTP_MAX_CONNECTIONS_PER_SOURCE",
+     &Config::max_connections_per_source, 1, 1'000'000},
+    {"ws_queue_frames", "CONFAB_HTTP_WS_QUEUE_FRAMES", &Config::ws_queue_frames, 1, 1'000'000},
+    {"ws_queue_bytes", "CONFAB_HTTP_WS_QUEUE_BYTES", &Config::ws_queue_bytes, 64 * 1024, 1LL << 30},
+};
+
+template <typename T>
+T in_range(const Limit<T>& l, std::int64_t v, const std::string& name) {
+  if (v < l.lo || v > l.hi)
+    throw std::invalid_argument("config: " + name + " must be between " + std::to_string(l.lo) +
+                                " and " + std::to_string(l.hi) + ", got " + std::to_string(v));
+  return static_cast<T>(v);
+}
+
+template <typename T, std::size_t N>
+void toml_limits(Config& c, toml::table& t, const Limit<T> (&table)[N]) {
+  for (auto& l : table) {
+    auto name = std::string("http.") + l.key;
+    if (auto v = get<std::int64_t>(t["http"][l.key], name.c_str()))
+      c.*l.field = in_range(l, *v, name);
+  }
+}
+
+template <typename T, std::size_t N>
+void check_limits(const Config& c, const Limit<T> (&table)[N]) {
+  for (auto& l : table)
+    in_range(l, static_cast<std::int64_t>(c.*l.field), std::string("http.") + l.key);
+}
+
 }  // namespace
 
 void apply_toml(Config& c, const std::filesystem::path& file) {
@@ -86,9 +135,33 @@ void apply_toml(Config& c, const std::filesystem::path& file) {
   if (auto v = get<std::string>(t["media"]["hold_music"], "media.hold_music")) c.hold_music = *v;
   if (auto v = get<std::int64_t>(t["media"]["upload_limit"], "media.upload_limit"))
     c.media_upload_limit = static_cast<std::size_t>(positive(*v, "media.upload_limit"));
+  struct PinKey {
+    const char* name;
+    int core::PinGuardConfig::*field;
+    std::int64_t lo, hi;
+  };
+  static constexpr PinKey pin_keys[] = {
+      {"caller_attempts", &core::PinGuardConfig::caller_attempts, 1, 100},
+      {"caller_lockout", &core::PinGuardConfig::caller_lockout_s, 1, 86400},
+      {"source_attempts", &core::PinGuardConfig::source_attempts, 1, 10000},
+      {"source_backoff", &core::PinGuardConfig::source_backoff_s, 1, 3600},
+      {"source_backoff_max", &core::PinGuardConfig::source_backoff_max_s, 1, 86400},
+      {"conference_attempts", &core::PinGuardConfig::conference_attempts, 1, 100000},
+      {"conference_refill", &core::PinGuardConfig::conference_refill_s, 1, 3600},
+      {"conference_refill_max", &core::PinGuardConfig::conference_refill_max_s, 1, 3600},
+      {"known", &core::PinGuardConfig::known_s, 0, 30 * 86400},
+      {"forget", &core::PinGuardConfig::forget_s, 1, 30 * 86400},
+  };
+  for (auto& k : pin_keys) {
+    auto name = std::string("pins.") + k.name;
+    if (auto v = get<std::int64_t>(t["pins"][k.name], name.c_str()))
+      c.pins.*k.field = small(*v, name.c_str(), k.lo, k.hi);
+  }
   if (auto v = get<std::int64_t>(t["auth"]["token_ttl"], "auth.token_ttl"))
     c.token_ttl =
         static_cast<int>(std::min<std::int64_t>(positive(*v, "auth.token_ttl"), 1LL << 30));
+  toml_limits(c, t, kHttpInts);
+  toml_limits(c, t, kHttpSizes);
 }
 
 namespace {
@@ -98,6 +171,12 @@ long env_number(const char* name, const char* text) {
   if (!*text || *end || v <= 0)
     throw std::invalid_argument(std::string(name) + ": not a positive number: " + text);
   return v;
+}
+
+template <typename T, std::size_t N>
+void env_limits(Config& c, const Limit<T> (&table)[N]) {
+  for (auto& l : table)
+    if (auto* v = std::getenv(l.env)) c.*l.field = in_range(l, env_number(l.env, v), l.env);
 }
 }  // namespace
 
@@ -118,9 +197,17 @@ void apply_env(Config& c) {
   if (auto* v = std::getenv("CONFAB_HOLD_MUSIC")) c.hold_music = v;
   if (auto* v = std::getenv("CONFAB_MEDIA_UPLOAD_LIMIT"))
     c.media_upload_limit = static_cast<std::size_t>(env_number("CONFAB_MEDIA_UPLOAD_LIMIT", v));
+  env_limits(c, kHttpInts);
+  env_limits(c, kHttpSizes);
 }
 
 void check(const Config& c) {
+  if (c.pins.source_backoff_max_s < c.pins.source_backoff_s)
+    throw std::invalid_argument(
+        "config: pins.source_backoff_max must be at least pins.source_backoff");
+  if (c.pins.conference_refill_max_s < c.pins.conference_refill_s)
+    throw std::invalid_argument(
+        "config: pins.conference_refill_max must be at least pins.conference_refill");
   if (c.hold_music.starts_with(media::kToneScheme)) {
     try {
       media::parse_tone(c.hold_music);
@@ -128,6 +215,12 @@ void check(const Config& c) {
       throw std::invalid_argument("config: media.hold_music: " + std::string(e.what()));
     }
   }
+  check_limits(c, kHttpInts);
+  check_limits(c, kHttpSizes);
+  if (c.ws_idle_timeout <= c.ws_ping_interval)
+    throw std::invalid_argument(
+        "config: http.ws_idle_timeout (" + std::to_string(c.ws_idle_timeout) +
+        ") must be longer than http.ws_ping_interval (" + std::to_string(c.ws_ping_interval) + ")");
 }
 
 }  // namespace confab::app

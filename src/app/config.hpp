@@ -1,6 +1,8 @@
 #pragma once
 // Configuration: embedded defaults, then a TOML file (--config), then CONFAB_* environment
 // variables, then command-line flags; the later source wins.
+#include "core/pin_guard.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -27,17 +29,35 @@ struct Config {
   // What members waiting for a moderator hear: a tone string or a media id; "" for silence.
   std::string hold_music = "tone_stream://v=-20;%(400,100,523);%(400,100,659);%(400,1600,784)";
   std::size_t media_upload_limit = 16 << 20;  // bytes of one media upload (the WAV file)
+  // [http] slow and greedy clients (README: Configuration). Seconds unless named otherwise.
+  int header_timeout = 10;                        // the whole request header
+  int body_timeout = 10;                          // plus 1 s per body_min_rate bytes received
+  std::size_t body_min_rate = 16 * 1024;          // bytes per second
+  int keepalive_timeout = 60;                     // idle between requests
+  std::size_t max_connections = 10000;            // HTTP + WebSocket, all sources
+  std::size_t max_connections_per_source = 1024;  // per remote IP address
+  int ws_ping_interval = 30;                      // a client silent this long is pinged
+  int ws_idle_timeout = 60;                       // one silent this long is closed (1001)
+  std::size_t ws_queue_frames = 8192;             // frames queued for one socket before 1008
+  std::size_t ws_queue_bytes = 8 << 20;           // bytes queued for one socket before 1008
+  int slow_handler_ms = 10;                       // a control-thread call longer is counted
+  // [pins]: the throttles of PIN guessing (per caller, per source, per conference).
+  core::PinGuardConfig pins;
 
   std::string host() const;
   std::uint16_t port() const;  // throws std::invalid_argument naming the bad value
 };
 
 // Applies a TOML file's keys: data_dir, log_level, node, [http] listen/body_limit, [auth]
-// token_ttl, [media] ip/port/shards/rate/tick_ms/max_speakers/rtp_timeout_ms/upload_limit.
+// token_ttl, [media] ip/port/shards/rate/tick_ms/max_speakers/rtp_timeout_ms/upload_limit,
+// [http] header_timeout/body_timeout/body_min_rate/keepalive_timeout/max_connections/
+// max_connections_per_source/ws_ping_interval/ws_idle_timeout/ws_queue_frames/ws_queue_bytes/
+// slow_handler_ms.
 void apply_toml(Config& c, const std::filesystem::path& file);
 // Applies CONFAB_DATA_DIR, CONFAB_HTTP, CONFAB_LOG_LEVEL, CONFAB_NODE, CONFAB_TOKEN_TTL,
 // CONFAB_MEDIA_IP, CONFAB_MEDIA_PORT, CONFAB_RTP_TIMEOUT_MS, CONFAB_BODY_LIMIT,
-// CONFAB_MEDIA_UPLOAD_LIMIT.
+// CONFAB_MEDIA_UPLOAD_LIMIT, and CONFAB_HTTP_<KEY> for each [http] limit above (upper case:
+// CONFAB_HTTP_HEADER_TIMEOUT, ..., CONFAB_HTTP_WS_QUEUE_BYTES).
 void apply_env(Config& c);
 // Checks what can be checked once every source is applied; throws std::invalid_argument.
 void check(const Config& c);

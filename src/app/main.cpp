@@ -36,6 +36,29 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 64));
   serve->add_option("--rtp-timeout-ms", rtp_timeout, "drop a leg that sends nothing this long")
       ->check(CLI::Range(100, 3600000));
+  // Slow and greedy clients (0: not given; check() holds them to the ranges of the other sources).
+  int header_timeout = 0, body_timeout = 0, keepalive_timeout = 0, ws_ping = 0, ws_idle = 0;
+  std::size_t max_conns = 0, max_conns_source = 0;
+  serve->add_option("--http-header-timeout", header_timeout, "seconds for a request header")
+      ->check(CLI::PositiveNumber);
+  serve
+      ->add_option("--http-body-timeout", body_timeout,
+                   "seconds for a request body, plus 1 s per body_min_rate bytes")
+      ->check(CLI::PositiveNumber);
+  serve
+      ->add_option("--http-keepalive-timeout", keepalive_timeout,
+                   "seconds a connection may idle between requests")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--http-max-connections", max_conns, "open connections, all sources")
+      ->check(CLI::PositiveNumber);
+  serve
+      ->add_option("--http-max-connections-per-source", max_conns_source,
+                   "open connections from one IP address")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--ws-ping-interval", ws_ping, "ping a WebSocket client silent this long")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--ws-idle-timeout", ws_idle, "close a WebSocket client silent this long")
+      ->check(CLI::PositiveNumber);
 
   auto* account = cli.add_subcommand("account", "manage accounts offline");
   account->require_subcommand(1);
@@ -65,6 +88,13 @@ int main(int argc, char** argv) {
       if (media_port >= 0) cfg.media_port = media_port;
       if (media_shards >= 0) cfg.media_shards = media_shards;
       if (rtp_timeout) cfg.rtp_timeout_ms = rtp_timeout;
+      if (header_timeout) cfg.header_timeout = header_timeout;
+      if (body_timeout) cfg.body_timeout = body_timeout;
+      if (keepalive_timeout) cfg.keepalive_timeout = keepalive_timeout;
+      if (max_conns) cfg.max_connections = max_conns;
+      if (max_conns_source) cfg.max_connections_per_source = max_conns_source;
+      if (ws_ping) cfg.ws_ping_interval = ws_ping;
+      if (ws_idle) cfg.ws_idle_timeout = ws_idle;
       auto level = spdlog::level::from_str(cfg.log_level);
       if (level == spdlog::level::off && cfg.log_level != "off")
         throw std::invalid_argument("log_level: unknown level " + cfg.log_level);

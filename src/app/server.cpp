@@ -27,9 +27,11 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -73,6 +75,45 @@ void load_docs(core::ConferenceService& svc, store::Store& st) {
     }
     svc.load(core::Doc{d.kind, d.id, d.account_id, d.revision, std::move(body.as_object())});
   }
+}
+
+// GET /metrics "http" (connections, refusals, timeouts, slow WebSocket consumers) and "control"
+// (how long handlers held the control thread, how late its loop ran).
+void add_http_metrics(json::object& m, const net::HttpStats& s) {
+  m["http"] = json::object{
+      {"connections_open", s.connections_open},
+      {"websockets_open", s.websockets_open},
+      {"connections_accepted", s.connections_accepted},
+      {"refused", json::object{{"per_source", s.refused_per_source}, {"total", s.refused_total}}},
+      {"accept_errors", s.accept_errors},
+      {"timed_out", json::object{{"header", s.timeout_header},
+                                 {"body", s.timeout_body},
+                                 {"idle", s.timeout_idle},
+                                 {"write", s.timeout_write}}},
+      {"ws_closed_slow", s.ws_closed_slow},
+      {"ws_ping_timeouts", s.ws_ping_timeouts}};
+  auto ms = [](double v) { return std::round(v * 1000) / 1000; };
+  m["control"] = json::object{{"handler_calls", s.handler_calls},
+                              {"max_handler_ms", ms(s.max_handler_ms)},
+                              {"slow_handlers", s.slow_handlers},
+                              {"loop_lag_max_ms", ms(s.loop_lag_max_ms)}};
+}
+
+// Each connection is a descriptor: the soft limit (often 1,024) goes up to the hard one, so that
+// the connection caps, not the descriptor limit, decide whom we refuse.
+void raise_fd_limit(std::size_t max_connections) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    auto was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = was;
+  }
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < max_connections + 256)
+    spdlog::warn(
+        "open-file limit {} is below http.max_connections {} plus what the server needs; "
+        "past it accept() fails (accept_errors in /metrics) and clients wait unanswered",
+        rl.rlim_cur, max_connections);
 }
 
 fs::path prepare_data_dir(const fs::path& dir) {
@@ -146,7 +187,17 @@ int serve(const Config& cfg) {
   bus::LocalBus bus;
   core::ServiceConfig scfg;
   scfg.token_ttl_seconds = cfg.token_ttl;
+  scfg.pins = cfg.pins;
+  scfg.max_pin_attempts = cfg.pins.caller_attempts;
+  scfg.pin_lockout_seconds = cfg.pins.caller_lockout_s;
   core::ConferenceService svc(bus, unix_now, secret, scfg);
+  // Each lockout is logged once, when it starts (a guesser's further tries are refused unlogged,
+  // and counted in /metrics).
+  svc.pin_guard().on_lockout([](std::string_view scope, std::string_view key,
+                                std::string_view conference, std::int64_t seconds) {
+    spdlog::warn("pins: {} {} locked out of conference {} for {} s after wrong PINs", scope, key,
+                 conference, seconds);
+  });
   store::StoreExecutor exec(
       std::make_unique<store::SqliteStore>(db),
       [&io](std::function<void()> f) { boost::asio::post(io, std::move(f)); });
@@ -214,9 +265,23 @@ int serve(const Config& cfg) {
   hopts.error_response = [&rest](int status, std::string_view msg) {
     return rest.transport_error(status, msg);
   };
+  hopts.header_timeout = std::chrono::seconds(cfg.header_timeout);
+  hopts.body_timeout = std::chrono::seconds(cfg.body_timeout);
+  hopts.body_min_rate = cfg.body_min_rate;
+  hopts.keepalive_timeout = std::chrono::seconds(cfg.keepalive_timeout);
+  hopts.max_connections = cfg.max_connections;
+  hopts.max_connections_per_source = std::min(cfg.max_connections_per_source, cfg.max_connections);
+  hopts.ws_ping_interval = std::chrono::seconds(cfg.ws_ping_interval);
+  hopts.ws_idle_timeout = std::chrono::seconds(cfg.ws_idle_timeout);
+  hopts.ws_queue_limit = cfg.ws_queue_frames;
+  hopts.ws_queue_bytes = cfg.ws_queue_bytes;
+  hopts.slow_handler = std::chrono::milliseconds(cfg.slow_handler_ms);
+  raise_fd_limit(cfg.max_connections);
+  const net::HttpServer* http_server = nullptr;  // for /metrics, set once it exists
   net::HttpServer http(
       io, hopts,
-      [&rest, &faces, &engine, &media_bridge, &bus](net::Request&& req, net::Reply reply) {
+      [&rest, &faces, &engine, &media_bridge, &bus, &http_server, &svc](net::Request&& req,
+                                                                        net::Reply reply) {
         for (auto& f : faces)
           if (f->handles(req.path)) return f->handle(std::move(req), std::move(reply));
         if (req.path == "/metrics") {  // counters for benchmarks and operators, JSON
@@ -234,6 +299,15 @@ int serve(const Config& cfg) {
                                                 {"legs", media_bridge.legs()},
                                                 {"plays", media_bridge.plays()}}},
                          {"events_published", bus.published()}};
+          if (http_server) add_http_metrics(m, http_server->stats());
+          auto p = svc.pin_guard().stats();
+          m["pins"] = json::object{{"failures", p.failures},
+                                   {"refused", p.refused},
+                                   {"refused_caller", p.refused_caller},
+                                   {"refused_source", p.refused_source},
+                                   {"refused_conference", p.refused_conference},
+                                   {"lockouts", p.lockouts},
+                                   {"tracked", p.tracked}};
           return reply({200, json::serialize(m), "application/json", {}});
         }
         if (req.path == "/healthz") {
@@ -253,6 +327,7 @@ int serve(const Config& cfg) {
           if (auto h = f->accept(req, conn)) return h;
         return std::nullopt;
       });
+  http_server = &http;
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {

@@ -79,7 +79,30 @@ json::object attendee_view(const Doc& conference) {
   return out;
 }
 
-Calls::Calls(ConferenceService& svc, EventSink& sink) : svc_(svc), sink_(sink) {}
+Calls::Calls(ConferenceService& svc, EventSink& sink) : svc_(svc), sink_(sink) {
+  room_end_listener_ = svc_.add_room_end_listener([this](const std::string& c) { room_ended(c); });
+}
+
+Calls::~Calls() {
+  svc_.remove_room_end_listener(room_end_listener_);
+}
+
+void Calls::room_ended(const std::string& conference_id) {
+  std::vector<Invitation> ringing;
+  std::erase_if(invitations_, [&](const Invitation& i) {
+    if (i.conference_id != conference_id) return false;
+    if (!answered_.contains(i.conference_id + "/" + i.callee_user)) ringing.push_back(i);
+    return true;
+  });
+  std::erase_if(answered_,
+                [&](const std::string& k) { return k.starts_with(conference_id + "/"); });
+  for (auto& inv : ringing) {
+    auto e = call_event("cancel", inv);
+    e.to_sockets = sockets_of(inv.callee_user);
+    if (!inv.caller_user.empty()) e.to_users.push_back(inv.caller_user);
+    if (!e.to_sockets.empty() || !e.to_users.empty()) sink_.publish(e);
+  }
+}
 
 void Calls::connect(SocketInfo s) {
   if (!s.user_id.empty()) by_user_[s.user_id].insert(s.socket_id);

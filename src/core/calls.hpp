@@ -55,6 +55,9 @@ class Calls {
   static constexpr std::int64_t kCrossedCallWindow = 5;  // seconds (Drumee)
 
   Calls(ConferenceService& svc, EventSink& sink);
+  ~Calls();
+  Calls(const Calls&) = delete;
+  Calls& operator=(const Calls&) = delete;
 
   // --- presence --------------------------------------------------------------------------
   void connect(SocketInfo s);
@@ -149,6 +152,10 @@ class Calls {
  private:
   Event call_event(std::string_view step, const Invitation& inv) const;
   void forget(std::string_view conference_id, std::string_view callee);
+  // The room ended: calls still ringing for it are cancelled (callee and caller told), answered
+  // ones forgotten.
+  void room_ended(const std::string& conference_id);
+  int room_end_listener_ = 0;
 
   ConferenceService& svc_;
   EventSink& sink_;

@@ -28,6 +28,9 @@ struct JoinRequest {
   // Where the request came from (an IP address), for counting wrong PINs of callers that give
   // no number, so that one anonymous caller cannot lock out all the others.
   std::string source;
+  // Who makes the request on the caller's behalf (a token's account/user), throttled as a
+  // source of wrong PINs too.
+  std::string principal;
   // FreeSWITCH's mute-detect: while muted, the member's audio is still analysed, so that
   // start-talking tells a moderator someone talks into a muted line (never mixed).
   bool mute_detect = false;

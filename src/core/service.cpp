@@ -32,7 +32,12 @@ const json::object& as_patch(const json::value& data) {
 
 ConferenceService::ConferenceService(EventSink& sink, Clock clock, std::string secret,
                                      ServiceConfig cfg)
-    : sink_(sink), clock_(std::move(clock)), secret_(std::move(secret)), cfg_(cfg) {}
+    : sink_(sink), clock_(std::move(clock)), secret_(std::move(secret)), cfg_(cfg), pins_([&] {
+        auto p = cfg.pins;
+        p.caller_attempts = cfg.max_pin_attempts;
+        p.caller_lockout_s = cfg.pin_lockout_seconds;
+        return p;
+      }()) {}
 
 std::string ConferenceService::new_id() const {
   return random_hex(16);
@@ -278,26 +283,31 @@ ParticipantView ConferenceService::join(std::string_view account_id, std::string
              : !req.user_id.empty() ? "user:" + req.user_id
              : !req.source.empty()  ? "from:" + req.source
                                     : std::string("anonymous");
-  auto caller = std::make_pair(std::string(conference_id), who);
-  auto& fails = pin_failures_[caller];
-  if (fails.count >= cfg_.max_pin_attempts) {
-    if (t - fails.last < cfg_.pin_lockout_seconds)
-      throw Error(Errc::too_many_attempts, "too many wrong PINs from this caller",
-                  json::object{{"retry_after", cfg_.pin_lockout_seconds - (t - fails.last)}});
-    fails = {};
+  PinCaller caller{who, {}};
+  if (!req.source.empty()) caller.sources.push_back("addr:" + req.source);
+  if (!req.principal.empty()) caller.sources.push_back("token:" + req.principal);
+  // The caller's own lockout holds for every try (Kazoo: the fourth is refused even with the
+  // right PIN); the source and conference throttles only for tries that guess a PIN, so that
+  // a guesser cannot keep members of a room out that they join without one.
+  if (auto r = pins_.check(conference_id, caller, t);
+      r && (r->scope == "caller" || !req.pin.empty())) {
+    pins_.count_refusal(*r);
+    std::string why = r->scope == "caller"   ? "too many wrong PINs from this caller"
+                      : r->scope == "source" ? "too many wrong PINs from this source"
+                                             : "too many wrong PINs for this conference";
+    throw Error(Errc::too_many_attempts, std::move(why),
+                json::object{{"retry_after", r->retry_after}, {"scope", r->scope}});
   }
   Admission adm;
   try {
     adm = admit(account_id, doc, req);
   } catch (Error& e) {
     if (e.code != Errc::bad_pin) throw;
-    ++fails.count;
-    fails.last = t;
     ++bad_pins_[std::string(conference_id)];
-    e.details["attempts_remaining"] = std::max(0, cfg_.max_pin_attempts - fails.count);
+    e.details["attempts_remaining"] = pins_.failed(conference_id, caller, t);
     throw;
   }
-  pin_failures_.erase(caller);
+  if (!req.pin.empty()) pins_.succeeded(conference_id, caller, t);
 
   auto it = rooms_.find(conference_id);
   bool created = it == rooms_.end();
@@ -403,11 +413,26 @@ void ConferenceService::participant_action(std::string_view account_id,
 // Publishes a change's events, and forgets the room if it emptied.
 void ConferenceService::finish(std::string_view conference_id, std::vector<Event>& events) {
   auto it = rooms_.find(conference_id);
-  if (it != rooms_.end() && it->second->participants().empty()) {
+  bool ended = it != rooms_.end() && it->second->participants().empty();
+  if (ended) {
     emptied_[std::string(conference_id)] = now();
     rooms_.erase(it);
   }
   emit(events);
+  if (ended) room_ended(std::string(conference_id));
+}
+
+int ConferenceService::add_room_end_listener(RoomEndListener f) {
+  room_end_[next_listener_] = std::move(f);
+  return next_listener_++;
+}
+
+void ConferenceService::remove_room_end_listener(int id) {
+  room_end_.erase(id);
+}
+
+void ConferenceService::room_ended(const std::string& conference_id) {
+  for (auto& [id, f] : room_end_) f(conference_id);
 }
 
 void ConferenceService::act_as(std::string_view account_id, std::string_view conference_id,
@@ -508,6 +533,7 @@ void ConferenceService::end_room(const std::string& conference_id, std::string_v
   emptied_[conference_id] = now();
   rooms_.erase(it);
   emit(events);
+  room_ended(conference_id);
 }
 
 void ConferenceService::set_participant_metadata(std::string_view conference_id, int participant_id,

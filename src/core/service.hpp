@@ -5,6 +5,7 @@
 // event is sent, before the store has it.
 #include "core/directory.hpp"
 #include "core/events.hpp"
+#include "core/pin_guard.hpp"
 #include "core/room.hpp"
 #include "core/token.hpp"
 
@@ -22,6 +23,8 @@ struct ServiceConfig {
   int max_pin_attempts = 3;  // bad PINs from one caller before a lockout (Kazoo: 3 tries)
   int pin_lockout_seconds = 60;
   int token_ttl_seconds = 3600;
+  // The other PIN throttles (per source, per conference); caller_* come from the two above.
+  PinGuardConfig pins;
 };
 
 enum class WriteMode { create, replace, patch, remove };
@@ -127,6 +130,8 @@ class ConferenceService {
   void check_media_ref(std::string_view account_id, std::string_view ref,
                        std::string_view field) const;
   int bad_pin_attempts(std::string_view conference_id) const;
+  PinGuard& pin_guard() { return pins_; }
+  const PinGuard& pin_guard() const { return pins_; }
   // Stores what a participant's client says about itself (replacing what it said before); no
   // event: the caller tells whom it concerns. Throws not_found.
   void set_participant_metadata(std::string_view conference_id, int participant_id,
@@ -158,6 +163,12 @@ class ConferenceService {
   // Every (conference, participant) a socket joined.
   std::vector<std::pair<std::string, int>> participations(std::string_view socket_id) const;
 
+  // Told after a live room ended (its last participant left, or it was closed), once its
+  // events are out. Returns an id for remove_room_end_listener.
+  using RoomEndListener = std::function<void(const std::string& conference_id)>;
+  int add_room_end_listener(RoomEndListener f);
+  void remove_room_end_listener(int id);
+
   std::int64_t now() const { return clock_(); }
   const ServiceConfig& config() const { return cfg_; }
 
@@ -176,10 +187,6 @@ class ConferenceService {
   void end_room(const std::string& conference_id, std::string_view reason);
   void settle_hub_room(const PendingWrite& w, const std::string& conference_id);
 
-  struct PinFailures {
-    int count = 0;
-    std::int64_t last = 0;
-  };
   struct HubRoomWrite {
     std::uint64_t ticket = 0;
     std::vector<std::function<void(const std::string&)>> waiting;
@@ -190,9 +197,12 @@ class ConferenceService {
   std::string secret_;
   ServiceConfig cfg_;
   Directory dir_;
-  std::map<std::string, std::unique_ptr<Room>, std::less<>> rooms_;          // by conference id
-  std::map<std::pair<std::string, std::string>, PinFailures> pin_failures_;  // (conf, caller)
-  std::unordered_map<std::string, int> bad_pins_;                            // conf -> total
+  std::map<std::string, std::unique_ptr<Room>, std::less<>> rooms_;  // by conference id
+  PinGuard pins_;
+  std::map<int, RoomEndListener> room_end_;
+  int next_listener_ = 1;
+  void room_ended(const std::string& conference_id);
+  std::unordered_map<std::string, int> bad_pins_;          // conf -> total
   std::unordered_map<std::string, std::int64_t> emptied_;  // conf -> when its room last emptied
   std::map<std::string, HubRoomWrite, std::less<>> hub_rooms_;  // "<hub>/<type>" being written
 };

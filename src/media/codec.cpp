@@ -1,9 +1,9 @@
 #include "media/codec.hpp"
 
 #include "media/g711.hpp"
+#include "media/g722.hpp"
 
 #include <opus/opus.h>
-#include <spandsp.h>  // the umbrella header: g722.h needs telephony.h first
 #include <speex/speex_resampler.h>
 
 #include <algorithm>
@@ -36,8 +36,9 @@ namespace {
 class FadeConcealer {
  public:
   explicit FadeConcealer(std::size_t n) : last_(n) {}
+  // A packet longer than the frame (a peer's ptime is not ours to trust) leaves its first frame.
   void remember(std::span<const std::int16_t> f) {
-    std::copy(f.begin(), f.end(), last_.begin());
+    std::copy_n(f.begin(), std::min(f.size(), last_.size()), last_.begin());
     lost_ = 0;
   }
   int conceal(std::span<std::int16_t> out) {
@@ -92,37 +93,30 @@ class G711Decoder final : public Decoder {
 
 class G722Encoder final : public Encoder {
  public:
-  G722Encoder() : st_(g722_encode_init(nullptr, 64000, 0)) {
-    if (!st_) throw std::runtime_error("g722_encode_init failed");
-  }
-  ~G722Encoder() override { g722_encode_free(st_); }
   int encode(std::span<const std::int16_t> pcm, std::span<std::uint8_t> out) override {
     if (out.size() < pcm.size() / 2) return -1;
-    return g722_encode(st_, out.data(), pcm.data(), static_cast<int>(pcm.size()));
+    return static_cast<int>(g722::encode(st_, pcm, out));
   }
 
  private:
-  g722_encode_state_t* st_;
+  g722::EncodeState st_;
 };
 
 class G722Decoder final : public Decoder {
  public:
-  explicit G722Decoder(std::size_t frame) : st_(g722_decode_init(nullptr, 64000, 0)), plc_(frame) {
-    if (!st_) throw std::runtime_error("g722_decode_init failed");
-  }
-  ~G722Decoder() override { g722_decode_free(st_); }
+  explicit G722Decoder(std::size_t frame) : plc_(frame) {}
   int decode(std::span<const std::uint8_t> p, std::span<std::int16_t> out) override {
     if (out.size() < p.size() * 2) return -1;
-    int n = g722_decode(st_, out.data(), p.data(), static_cast<int>(p.size()));
-    if (n > 0) plc_.remember(out.first(static_cast<std::size_t>(n)));
-    return n;
+    auto n = g722::decode(st_, p, out);
+    if (n > 0) plc_.remember(out.first(n));
+    return static_cast<int>(n);
   }
   int conceal(std::span<std::int16_t> out, std::span<const std::uint8_t>) override {
     return plc_.conceal(out);
   }
 
  private:
-  g722_decode_state_t* st_;
+  g722::DecodeState st_;
   FadeConcealer plc_;
 };
 

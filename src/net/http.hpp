@@ -38,7 +38,9 @@ using HttpHandler = std::function<void(Request&&, Reply)>;
 class WsConnection {
  public:
   virtual ~WsConnection() = default;
-  // Queues a text frame; a connection whose queue overflows is closed (slow consumer).
+  // Queues a text frame; a connection whose queue goes over its bounds (frames or bytes) is cut
+  // with close code 1008 (slow consumer). Never calls back into the face from inside the call:
+  // on_close comes on a later pass of the event loop.
   virtual void send(std::shared_ptr<const std::string> text) = 0;
   virtual void close() = 0;
   virtual const std::string& remote() const = 0;

@@ -1,19 +1,22 @@
-// The only translation unit that instantiates Beast: HTTP/1.1 keep-alive sessions and WebSocket
-// sessions on the control thread's io_context.
+// HTTP/1.1 keep-alive sessions on the control thread's io_context (Beast's parser and
+// serializer), the connection caps, and the watchdog of the control thread. WebSocket sessions
+// are in ws_session.cpp.
 #include "net/http_server.hpp"
 
-#include "net/ws_frame.hpp"
+#include "net/server_impl.hpp"
+#include "net/ws_session.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
 #include <sys/socket.h>
-#include <sys/uio.h>
 
-#include <cstring>
-#include <deque>
+#include <array>
+#include <cerrno>
+#include <sstream>
 
 namespace confab::net {
 
@@ -22,51 +25,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
-
-std::string_view Request::header(std::string_view name) const {
-  for (auto& [k, v] : headers)
-    if (k == name) return v;
-  return {};
-}
-
-std::string percent_decode(std::string_view s, bool plus_as_space) {
-  std::string out;
-  out.reserve(s.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      int hi = hex(s[i + 1]);
-      int lo = hex(s[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(plus_as_space && s[i] == '+' ? ' ' : s[i]);
-  }
-  return out;
-}
-
-std::string Request::query_param(std::string_view name) const {
-  std::string_view q = query;
-  while (!q.empty()) {
-    auto amp = q.find('&');
-    auto part = q.substr(0, amp);
-    auto eq = part.find('=');
-    if (part.substr(0, eq) == name)
-      return eq == std::string_view::npos ? std::string()
-                                          : percent_decode(part.substr(eq + 1), true);
-    if (amp == std::string_view::npos) break;
-    q.remove_prefix(amp + 1);
-  }
-  return {};
-}
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -87,341 +46,174 @@ Request to_request(const http::request<http::string_body>& r, const std::string&
   return out;
 }
 
-// A WebSocket connection. Beast performs the upgrade handshake; after it, this class owns the
-// TCP socket: it parses the client's frames itself (net/ws_frame) and writes frames straight to
-// the socket with one non-blocking writev when it can take them, waiting for writability only when
-// it cannot. Fan-out to many sockets then costs one system call each, not an asynchronous
-// operation each; and data, pongs and the close frame share one queue, so they never interleave.
-class WsSession final : public WsConnection, public std::enable_shared_from_this<WsSession> {
+// How long `bytes` take at the minimum rate a client must keep up.
+Clock::duration at_min_rate(const HttpOptions& o, std::size_t bytes) {
+  return std::chrono::microseconds(static_cast<std::int64_t>(bytes) * 1'000'000 /
+                                   static_cast<std::int64_t>(o.body_min_rate));
+}
+
+constexpr std::size_t kMaxLingering = 256;  // refused connections drained at once
+constexpr auto kRefusedLinger = 2s;
+
+// Reads and drops what a refused connection still sends, for a short while, then closes it:
+// closing with unread bytes would reset the connection, and the reset can destroy our answer
+// before the client reads it.
+class Drain : public std::enable_shared_from_this<Drain> {
  public:
-  WsSession(std::size_t queue_limit, std::string remote)
-      : queue_limit_(queue_limit), remote_(std::move(remote)), assembler_(kMaxMessage) {}
-
-  void start(tcp::socket&& s, http::request<http::string_body> req, WsHandlers h) {
-    handlers_ = std::move(h);
-    ws_.emplace(std::move(s));
-    ws_->set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-    ws_->set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(http::field::server, "confab"); }));
-    ws_->async_accept(req, [self = shared_from_this()](beast::error_code ec) {
-      if (ec) return self->closed();
-      self->accepted_ = true;
-      boost::system::error_code ignored;
-      self->socket().set_option(tcp::no_delay(true), ignored);
-      self->rbuf_.resize(kMaxMessage + 16);
-      self->read();
-      self->flush();  // what a face sent during the handshake, and a close it asked for
-    });
+  Drain(tcp::socket&& s, std::shared_ptr<HttpServer::Impl> srv)
+      : sock_(std::move(s)), srv_(std::move(srv)), deadline_(sock_.get_executor(), [this] {
+          boost::system::error_code ec;
+          sock_.close(ec);
+        }) {
+    ++srv_->lingering;
   }
-
-  void send(std::shared_ptr<const std::string> text) override {
-    if (done_ || closing_) return;
-    if (queue_.size() >= queue_limit_) {  // a consumer this slow is dropped, not waited for
-      ++dropped_;
-      return abort();
-    }
-    enqueue(ws::Opcode::text, std::move(text));
-    // Written at the end of this pass of the event loop, not at once: when events come faster
-    // than sockets drain, several leave in one segment instead of one each.
-    if (accepted_ && !waiting_ && !flush_posted_) {
-      flush_posted_ = true;
-      asio::post(socket().get_executor(), [self = shared_from_this()] {
-        self->flush_posted_ = false;
-        if (!self->waiting_) self->flush();
-      });
-    }
+  ~Drain() { --srv_->lingering; }
+  void start() {
+    deadline_.bind(weak_from_this());
+    deadline_.set(Clock::now() + kRefusedLinger);
+    read();
   }
-
-  void close() override {
-    if (done_ || closing_) return;
-    closing_ = true;
-    std::string body("\x03\xe8", 2);  // 1000: normal closure
-    enqueue(ws::Opcode::close, std::make_shared<const std::string>(std::move(body)), true);
-    if (accepted_ && !waiting_) flush();
-  }
-
-  const std::string& remote() const override { return remote_; }
 
  private:
-  static constexpr std::size_t kMaxMessage = 64 * 1024;
-  static constexpr std::size_t kMaxIov = 32;
-
-  struct Out {
-    std::uint8_t header[10];
-    std::size_t header_len = 0;
-    std::shared_ptr<const std::string> payload;
-    std::size_t sent = 0;  // of header + payload
-    bool close_after = false;
-    std::size_t size() const { return header_len + payload->size(); }
-  };
-
-  tcp::socket& socket() { return ws_->next_layer(); }
-
-  void enqueue(ws::Opcode op, std::shared_ptr<const std::string> payload,
-               bool close_after = false) {
-    Out o;
-    o.header_len = ws::write_header(o.header, op, payload->size());
-    o.payload = std::move(payload);
-    o.close_after = close_after;
-    queue_.push_back(std::move(o));
-  }
-
-  // Writes as much of the queue as the socket takes now; waits for writability for the rest.
-  void flush() {
-    while (!done_ && !queue_.empty()) {
-      iovec iov[kMaxIov];
-      std::size_t n = 0;
-      for (std::size_t i = 0; i < queue_.size() && n + 2 <= kMaxIov; ++i) {
-        auto& o = queue_[i];
-        std::size_t skip = o.sent;
-        if (skip < o.header_len) {
-          iov[n++] = {o.header + skip, o.header_len - skip};
-          skip = 0;
-        } else {
-          skip -= o.header_len;
-        }
-        if (o.payload->size() > skip)
-          iov[n++] = {const_cast<char*>(o.payload->data()) + skip, o.payload->size() - skip};
-        if (o.close_after) break;  // nothing goes after a close frame
-      }
-      msghdr m{};
-      m.msg_iov = iov;
-      m.msg_iovlen = n;
-      ssize_t w = ::sendmsg(socket().native_handle(), &m, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return wait_writable();
-        return closed();
-      }
-      auto left = static_cast<std::size_t>(w);
-      while (left > 0 && !queue_.empty()) {
-        auto& o = queue_.front();
-        std::size_t rest = o.size() - o.sent;
-        if (left < rest) {
-          o.sent += left;
-          left = 0;
-          break;
-        }
-        left -= rest;
-        bool last = o.close_after;
-        queue_.pop_front();
-        if (last) return shutdown_after_close();
-      }
-    }
-  }
-
-  void wait_writable() {
-    waiting_ = true;
-    socket().async_wait(tcp::socket::wait_write,
-                        [self = shared_from_this()](boost::system::error_code ec) {
-                          self->waiting_ = false;
-                          if (ec) return self->closed();
-                          self->flush();
-                        });
-  }
-
-  void shutdown_after_close() {
-    boost::system::error_code ec;
-    socket().shutdown(tcp::socket::shutdown_send, ec);
-    if (close_received_) closed();  // otherwise the client's close (or EOF) ends it
-  }
-
   void read() {
-    socket().async_read_some(
-        asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
-        [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-          if (ec) return self->closed();
-          self->rlen_ += n;
-          if (!self->consume()) return;
-          self->read();
-        });
+    sock_.async_read_some(asio::buffer(buf_),
+                          [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                            self->drained_ += n;
+                            if (ec || self->drained_ > (1u << 20))
+                              return;  // the socket closes with this object
+                            self->read();
+                          });
   }
 
-  // Handles every whole frame in the read buffer; false when the connection is ending.
-  bool consume() {
-    std::size_t off = 0;
-    while (!done_) {
-      ws::Frame f;
-      auto r = ws::parse_frame(std::span(rbuf_.data() + off, rlen_ - off), kMaxMessage, f);
-      if (r == ws::Parse::need_more) break;
-      if (r != ws::Parse::frame) {
-        fail(r == ws::Parse::too_big ? 1009 : 1002);
-        return false;
-      }
-      off += f.size;
-      switch (f.opcode) {
-        case ws::Opcode::ping:
-          enqueue(ws::Opcode::pong,
-                  std::make_shared<const std::string>(
-                      reinterpret_cast<const char*>(f.payload.data()), f.payload.size()));
-          if (!waiting_) flush();
-          break;
-        case ws::Opcode::pong:
-          break;
-        case ws::Opcode::close:
-          close_received_ = true;
-          if (!closing_)
-            close();  // answer it; the socket ends once our close is out
-          else if (queue_.empty())
-            closed();
-          return false;
-        default:
-          if (assembler_.add(f)) {
-            if (handlers_.on_message && !closing_) handlers_.on_message(assembler_.message());
-            assembler_.clear();
-          } else if (assembler_.error()) {
-            fail(std::string_view(assembler_.error()) == "message too big" ? 1009 : 1002);
-            return false;
-          }
-      }
-    }
-    if (off > 0) {
-      std::memmove(rbuf_.data(), rbuf_.data() + off, rlen_ - off);
-      rlen_ -= off;
-    }
-    if (rlen_ == rbuf_.size()) {  // a frame bigger than we accept
-      fail(1009);
-      return false;
-    }
-    return !done_;
-  }
-
-  void fail(std::uint16_t code) {
-    if (closing_) return closed();
-    closing_ = true;
-    std::string body;
-    body.push_back(static_cast<char>(code >> 8));
-    body.push_back(static_cast<char>(code & 0xff));
-    enqueue(ws::Opcode::close, std::make_shared<const std::string>(std::move(body)), true);
-    close_received_ = true;  // do not wait for the client's answer
-    if (!waiting_) flush();
-  }
-
-  void abort() { closed(); }
-
-  void closed() {
-    if (done_) return;
-    done_ = true;
-    queue_.clear();
-    if (ws_) {
-      boost::system::error_code ec;
-      socket().close(ec);
-    }
-    if (handlers_.on_close) handlers_.on_close();
-    handlers_ = {};  // break cycles: handlers may hold this session
-  }
-
-  std::optional<websocket::stream<tcp::socket>> ws_;  // the handshake; then only its socket
-  std::vector<std::uint8_t> rbuf_;
-  std::size_t rlen_ = 0;
-  std::deque<Out> queue_;
-  std::size_t queue_limit_;
-  std::string remote_;
-  ws::Assembler assembler_;
-  WsHandlers handlers_;
-  bool accepted_ = false;
-  bool waiting_ = false;
-  bool flush_posted_ = false;
-  bool closing_ = false;
-  bool close_received_ = false;
-  bool done_ = false;
-  std::size_t dropped_ = 0;
+  tcp::socket sock_;
+  std::shared_ptr<HttpServer::Impl> srv_;
+  Deadline deadline_;
+  std::array<char, 4096> buf_;
+  std::size_t drained_ = 0;
 };
-
-}  // namespace
-
-struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
-  Impl(asio::io_context& io, HttpOptions o, HttpHandler h, WsAccept w)
-      : io(io), opts(std::move(o)), http(std::move(h)), ws(std::move(w)), acceptor(io) {}
-
-  asio::io_context& io;
-  HttpOptions opts;
-  HttpHandler http;
-  WsAccept ws;
-  tcp::acceptor acceptor;
-  bool stopped = false;
-
-  void accept() {
-    acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket s) {
-      if (self->stopped) return;
-      if (!ec) self->start_session(std::move(s));
-      self->accept();
-    });
-  }
-  void start_session(tcp::socket s);
-};
-
-namespace {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& s, std::shared_ptr<HttpServer::Impl> srv)
-      : stream_(std::move(s)), srv_(std::move(srv)) {
-    beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-    stream_.socket().set_option(tcp::no_delay(true), ec);
+  HttpSession(tcp::socket&& s, std::shared_ptr<HttpServer::Impl> srv, ConnSlot slot,
+              std::string remote)
+      : sock_(std::move(s)),
+        srv_(std::move(srv)),
+        slot_(std::move(slot)),
+        remote_(std::move(remote)),
+        deadline_(sock_.get_executor(), [this] { on_deadline(); }) {
+    boost::system::error_code ec;
+    sock_.set_option(tcp::no_delay(true), ec);
   }
 
-  void read() {
-    parser_.emplace();
-    // No limit yet: it depends on the request, and is applied once the header is in (on_header).
-    parser_->body_limit(boost::none);
-    parser_->header_limit(16 * 1024);
-    stream_.expires_after(srv_->opts.idle_timeout);
-    http::async_read_header(
-        stream_, buf_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  // The first request's header is due within the header timeout of the connection's start.
+  void start() {
+    deadline_.bind(weak_from_this());
+    arm(Phase::header, opts().header_timeout);
+    read_header();
   }
 
  private:
   static constexpr std::size_t kMaxDrain = 256u << 20;
+  enum class Phase { idle, header, body, write, linger };
+
+  const HttpOptions& opts() const { return srv_->opts; }
+
+  void arm(Phase p, Clock::duration d) {
+    phase_ = p;
+    deadline_.set(Clock::now() + d);
+  }
+
+  // The pending operation ends with operation_aborted; its handler sees expired_.
+  void on_deadline() {
+    expired_ = true;
+    boost::system::error_code ec;
+    sock_.cancel(ec);
+  }
+
+  // Between requests: wait for the next one's first byte, for the keep-alive timeout at most;
+  // its header is then due within the header timeout of that byte.
+  void next_request() {
+    if (buf_.size() > 0) {  // pipelined: it is here already
+      arm(Phase::header, opts().header_timeout);
+      return read_header();
+    }
+    arm(Phase::idle, opts().keepalive_timeout);
+    sock_.async_wait(tcp::socket::wait_read,
+                     [self = shared_from_this()](boost::system::error_code ec) {
+                       if (self->expired_) return self->timed_out();
+                       if (ec) return self->close();
+                       self->arm(Phase::header, self->opts().header_timeout);
+                       self->read_header();
+                     });
+  }
+
+  void read_header() {
+    parser_.emplace();
+    // No limit yet: it depends on the request, and is applied once the header is in (on_header).
+    parser_->body_limit(boost::none);
+    parser_->header_limit(16 * 1024);
+    http::async_read_header(sock_, buf_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (self->expired_) return self->timed_out();
+                              self->on_header(ec);
+                            });
+  }
 
   void on_header(beast::error_code ec) {
     if (ec) return on_read(ec);
     auto& req = parser_->get();
-    std::size_t limit = srv_->opts.body_limit;
-    if (srv_->opts.body_limit_for) {
+    std::size_t limit = opts().body_limit;
+    if (opts().body_limit_for) {
       std::string_view target = req.target();
-      limit = srv_->opts.body_limit_for(req.method_string(),
-                                        percent_decode(target.substr(0, target.find('?')), false));
+      limit = opts().body_limit_for(req.method_string(),
+                                    percent_decode(target.substr(0, target.find('?')), false));
     }
     // A declared length over the limit is refused before a byte of the body is read; a chunked
     // body is held to the limit as it arrives.
     if (auto n = parser_->content_length(); n && *n > limit)
       return on_read(http::error::body_limit);
     parser_->body_limit(limit);
+    body_start_ = Clock::now();
+    received_ = 0;
+    arm(Phase::body, opts().body_timeout);
     // A client that waits for permission before sending a large body (curl does) gets it now,
     // instead of sending after its own timeout.
     if (!parser_->is_done() && beast::iequals(req[http::field::expect], "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      return asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+      return asio::async_write(sock_, asio::buffer(kContinue.data(), kContinue.size()),
                                [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                                 if (ec) return self->shutdown();
+                                 if (self->expired_) return self->timed_out();
+                                 if (ec) return self->close();
                                  self->read_body();
                                });
     }
     read_body();
   }
 
-  // The idle timeout restarts with every piece of the body: a large upload on a slow link is
-  // not cut off as long as it keeps coming.
+  // Each piece of the body moves the deadline by what it is worth at the minimum rate: an
+  // upload that keeps coming is never cut, one that stalls is, and a trickle cannot hold the
+  // connection longer than its bytes pay for.
   void read_body() {
     if (parser_->is_done()) return on_read({});
-    stream_.expires_after(srv_->opts.idle_timeout);
-    http::async_read_some(stream_, buf_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    http::async_read_some(sock_, buf_, *parser_,
+                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                            if (self->expired_) return self->timed_out();
                             if (ec) return self->on_read(ec);
+                            self->received_ += n;
+                            self->deadline_.set(self->body_start_ + self->opts().body_timeout +
+                                                at_min_rate(self->opts(), self->received_));
                             self->read_body();
                           });
   }
 
   void on_read(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::connection_reset || ec == asio::error::operation_aborted)
-      return shutdown();
+    deadline_.clear();
+    if (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
+        ec == asio::error::operation_aborted || ec == asio::error::eof)
+      return close();
     if (ec == http::error::body_limit) {
       linger_ = true;  // the client is likely still sending the body we refuse
+      linger_for_ = 10s;
       return fail(413, "request body too large");
     }
     if (ec == http::error::header_limit) return fail(431, "request header fields too large");
@@ -430,27 +222,30 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     auto& req = parser_->get();
     keep_alive_ = req.keep_alive();
     version_ = req.version();
+    std::string_view target = req.target();
+    auto path = target.substr(0, target.find('?'));  // for the watchdog's warning
     if (websocket::is_upgrade(req)) {
       auto r = to_request(req, remote_);
-      auto session = std::make_shared<WsSession>(srv_->opts.ws_queue_limit, remote_);
-      auto handlers = srv_->ws ? srv_->ws(r, session) : std::nullopt;
+      auto session = std::make_shared<WsSession>(srv_, remote_, r.path);
+      std::optional<WsHandlers> handlers;
+      srv_->timed("WebSocket upgrade", path, [&] {
+        if (srv_->ws) handlers = srv_->ws(r, session);
+      });
       if (!handlers) return fail(404, "no WebSocket endpoint at this path");
-      stream_.expires_never();
-      session->start(stream_.release_socket(), parser_->release(), std::move(*handlers));
+      session->start(std::move(sock_), parser_->release(), std::move(*handlers), std::move(slot_));
       return;
     }
-    keep_alive_ = req.keep_alive();
-    version_ = req.version();
-    auto r = to_request(req, remote_);
-    srv_->http(std::move(r),
-               [self = shared_from_this()](Response res) { self->write(std::move(res)); });
+    srv_->timed(req.method_string(), path, [&] {
+      srv_->http(to_request(req, remote_),
+                 [self = shared_from_this()](Response res) { self->write(std::move(res)); });
+    });
   }
 
   void fail(int status, std::string_view msg) {
     keep_alive_ = false;
     version_ = 11;
-    write(srv_->opts.error_response ? srv_->opts.error_response(status, msg)
-                                    : Response{status, std::string(msg), "text/plain", {}});
+    write(opts().error_response ? opts().error_response(status, msg)
+                                : Response{status, std::string(msg), "text/plain", {}});
   }
 
   void write(Response r) {
@@ -464,56 +259,225 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     res->keep_alive(keep_alive_);
     res->body() = std::move(r.body);
     res->prepare_payload();
-    http::async_write(stream_, *res,
+    // The client must take the answer at the rate it must send a body at.
+    arm(Phase::write, opts().body_timeout + at_min_rate(opts(), res->body().size() + 1024));
+    http::async_write(sock_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                        if (self->expired_) return self->timed_out();
+                        self->deadline_.clear();
                         if (!ec && self->linger_) return self->linger();
-                        if (ec || !self->keep_alive_) return self->shutdown();
+                        if (ec || !self->keep_alive_) return self->close();
                         self->replied_ = false;
-                        self->read();
+                        self->next_request();
                       });
   }
 
-  void shutdown() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  // A header or a body that does not come in time is answered 408, when the client has sent a
+  // part of its request; a connection silent since it opened or since its last answer is
+  // closed without a word (a client may be sending a request at that very moment, and must not
+  // read our 408 as its answer).
+  void timed_out() {
+    expired_ = false;
+    auto& st = srv_->stats;
+    switch (phase_) {
+      case Phase::idle:
+        ++st.timeout_idle;
+        return close();
+      case Phase::header:
+        ++st.timeout_header;
+        if (buf_.size() == 0 && !parser_->got_some()) return close();
+        return answer_timeout("request header not received in time");
+      case Phase::body:
+        ++st.timeout_body;
+        return answer_timeout("request body not received in time");
+      case Phase::write:
+        ++st.timeout_write;
+        return close();
+      case Phase::linger:
+        return close();
+    }
   }
 
-  // After refusing a body the client is still sending: closing at once would reset the
+  void answer_timeout(std::string_view msg) {
+    linger_ = true;
+    linger_for_ = kRefusedLinger;
+    fail(408, msg);
+  }
+
+  void close() {
+    deadline_.clear();
+    if (!sock_.is_open()) return;
+    boost::system::error_code ec;
+    sock_.shutdown(tcp::socket::shutdown_both, ec);
+    sock_.close(ec);
+  }
+
+  // After refusing a request the client is still sending: closing at once would reset the
   // connection, and the reset can destroy our answer before the client reads it. So stop
   // sending, then read and drop what comes for a while (a lingering close, as web servers do).
   void linger() {
     if (!draining_) {
       draining_ = true;
-      shutdown();
-      drain_buf_.resize(64 * 1024);
-      stream_.expires_after(std::chrono::seconds(10));
+      boost::system::error_code ec;
+      sock_.shutdown(tcp::socket::shutdown_send, ec);
+      drain_buf_.resize(16 * 1024);
+      arm(Phase::linger, linger_for_);
     }
-    stream_.async_read_some(asio::buffer(drain_buf_),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                              self->drained_ += n;
-                              if (ec || self->drained_ > kMaxDrain) return;
-                              self->linger();
-                            });
+    sock_.async_read_some(asio::buffer(drain_buf_),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                            if (self->expired_) return self->timed_out();
+                            self->drained_ += n;
+                            if (ec || self->drained_ > kMaxDrain) return self->close();
+                            self->linger();
+                          });
   }
 
-  beast::tcp_stream stream_;
+  tcp::socket sock_;
+  std::shared_ptr<HttpServer::Impl> srv_;
+  ConnSlot slot_;
+  std::string remote_;
+  Deadline deadline_;
+  Phase phase_ = Phase::header;
+  bool expired_ = false;
+  Clock::time_point body_start_{};
+  std::size_t received_ = 0;
   beast::flat_buffer buf_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::shared_ptr<HttpServer::Impl> srv_;
-  std::string remote_;
   bool keep_alive_ = false;
   bool replied_ = false;
   bool linger_ = false;
   bool draining_ = false;
+  Clock::duration linger_for_ = 10s;
   std::vector<char> drain_buf_;
   std::size_t drained_ = 0;
   unsigned version_ = 11;
 };
 
+bool out_of_resources(const boost::system::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+         ec == asio::error::no_memory ||
+         (ec.category() == boost::system::system_category() && ec.value() == ENFILE);
+}
+
 }  // namespace
 
+HttpServer::Impl::Impl(asio::io_context& io, HttpOptions o, HttpHandler h, WsAccept w)
+    : io(io),
+      opts(std::move(o)),
+      http(std::move(h)),
+      ws(std::move(w)),
+      acceptor(io),
+      accept_retry(io),
+      lag_timer(io) {}
+
+void HttpServer::Impl::accept() {
+  acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+    if (self->stopped) return;
+    if (ec) {
+      ++self->stats.accept_errors;
+      // Out of descriptors, the pending connection stays queued and accept() fails again at
+      // once: retrying at once would spin the control thread.
+      if (out_of_resources(ec)) {
+        auto now = Clock::now();
+        if (now - self->last_accept_log >= 1s) {
+          self->last_accept_log = now;
+          spdlog::warn("http: cannot accept connections: {} ({} open)", ec.message(),
+                       self->stats.connections_open);
+        }
+        self->accept_retry.expires_after(50ms);
+        self->accept_retry.async_wait([self](boost::system::error_code ec) {
+          if (!ec && !self->stopped) self->accept();
+        });
+        return;
+      }
+      return self->accept();
+    }
+    self->start_session(std::move(s));
+    self->accept();
+  });
+}
+
 void HttpServer::Impl::start_session(tcp::socket s) {
-  std::make_shared<HttpSession>(std::move(s), shared_from_this())->read();
+  boost::system::error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  if (ec) return;  // gone already
+  auto source = ep.address().to_string();
+  if (stats.connections_open >= opts.max_connections) return refuse(std::move(s), true);
+  auto it = per_source.find(source);
+  if (it != per_source.end() && it->second >= opts.max_connections_per_source)
+    return refuse(std::move(s), false);
+  if (it == per_source.end()) it = per_source.emplace(source, 0).first;
+  ++it->second;
+  ++stats.connections_open;
+  ++stats.connections_accepted;
+  auto remote = source + ":" + std::to_string(ep.port());
+  std::make_shared<HttpSession>(std::move(s), shared_from_this(),
+                                ConnSlot(shared_from_this(), std::move(source)), std::move(remote))
+      ->start();
+}
+
+void HttpServer::Impl::release(const std::string& source) {
+  --stats.connections_open;
+  if (auto it = per_source.find(source); it != per_source.end() && --it->second == 0)
+    per_source.erase(it);
+}
+
+// A connection over a cap is answered at once, without reading its request: one small write the
+// socket always takes, then a short drain (none once too many are draining: then only the
+// answer, and a client may miss it).
+void HttpServer::Impl::refuse(tcp::socket s, bool total) {
+  ++(total ? stats.refused_total : stats.refused_per_source);
+  std::string msg = total ? "the server is at its connection limit (" +
+                                std::to_string(opts.max_connections) + "); retry later"
+                          : "too many connections from this address (limit " +
+                                std::to_string(opts.max_connections_per_source) + "); retry later";
+  Response r = opts.error_response ? opts.error_response(503, msg)
+                                   : Response{503, std::move(msg), "text/plain", {}};
+  http::response<http::string_body> res{http::status::service_unavailable, 11};
+  res.set(http::field::server, "confab");
+  res.set(http::field::content_type, r.content_type);
+  for (auto& [k, v] : r.headers) res.set(k, v);
+  res.set(http::field::retry_after, std::to_string(opts.retry_after.count()));
+  res.keep_alive(false);
+  res.body() = std::move(r.body);
+  res.prepare_payload();
+  std::ostringstream out;
+  out << res;
+  auto bytes = out.str();
+  [[maybe_unused]] auto sent =
+      ::send(s.native_handle(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  boost::system::error_code ec;
+  s.shutdown(tcp::socket::shutdown_send, ec);
+  if (lingering >= kMaxLingering) return;
+  std::make_shared<Drain>(std::move(s), shared_from_this())->start();
+}
+
+void HttpServer::Impl::note_handler(std::string_view what, std::string_view path,
+                                    Clock::duration d) {
+  ++stats.handler_calls;
+  double ms = std::chrono::duration<double, std::milli>(d).count();
+  if (ms > stats.max_handler_ms) stats.max_handler_ms = ms;
+  if (d <= opts.slow_handler) return;
+  ++stats.slow_handlers;
+  auto now = Clock::now();
+  if (now - last_slow_log < 1s) return;
+  last_slow_log = now;
+  spdlog::warn("control thread: {} {} held it {:.1f} ms (over {} ms; {} such calls so far)", what,
+               path.substr(0, 200), ms, opts.slow_handler.count(), stats.slow_handlers);
+}
+
+// Every handler the loop runs (timers, store completions, SIP, media events) shows here: a timer
+// due every 100 ms records how late it fires.
+void HttpServer::Impl::start_lag_timer() {
+  lag_timer.expires_after(100ms);
+  lag_timer.async_wait([w = weak_from_this()](boost::system::error_code ec) {
+    auto self = w.lock();
+    if (!self || ec || self->stopped) return;
+    double lag =
+        std::chrono::duration<double, std::milli>(Clock::now() - self->lag_timer.expiry()).count();
+    if (lag > self->stats.loop_lag_max_ms) self->stats.loop_lag_max_ms = lag;
+    self->start_lag_timer();
+  });
 }
 
 HttpServer::HttpServer(asio::io_context& io, HttpOptions opts, HttpHandler http, WsAccept ws)
@@ -525,6 +489,7 @@ HttpServer::HttpServer(asio::io_context& io, HttpOptions opts, HttpHandler http,
   impl_->acceptor.bind(ep);
   impl_->acceptor.listen(asio::socket_base::max_listen_connections);
   impl_->accept();
+  impl_->start_lag_timer();
 }
 
 HttpServer::~HttpServer() {
@@ -535,11 +500,17 @@ std::uint16_t HttpServer::port() const {
   return impl_->acceptor.local_endpoint().port();
 }
 
+const HttpStats& HttpServer::stats() const {
+  return impl_->stats;
+}
+
 void HttpServer::stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
   beast::error_code ec;
   impl_->acceptor.close(ec);
+  impl_->accept_retry.cancel();
+  impl_->lag_timer.cancel();
 }
 
 }  // namespace confab::net

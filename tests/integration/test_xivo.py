@@ -712,6 +712,40 @@ def test_invite_declined(world):
         "error": "NoInvitation", "message": "no call to conference 4000 is ringing for you"}
 
 
+def test_closing_the_room_cancels_a_ringing_invitation(world):
+    alice, bob = world.cti("alice"), world.cti("bob")
+    world.join(world.support, "alice", organizer=True)
+    alice.sync()
+    alice.ok("conferenceInvite", numConf="4000", exten="1002", role="User")
+    bob.wait_for("ConferenceInvite")
+    alice.send("conferenceClose", numConf="4000")
+    up = bob.wait_for("ConferenceInviteUpdate")
+    assert up == {"status": "cancel", "numConf": "4000", "conferenceName": "support",
+                  "role": "User",
+                  "from": {"username": "alice", "name": "Alice Liddell", "extension": "1001"},
+                  "to": {"username": "bob", "name": "Bob Morane", "extension": "1002"}}
+    # The inviter is told too, once.
+    got = [m["ctiMessage"] for m in alice.sync() if m["msgType"] == "ConferenceInviteUpdate"]
+    assert [u["status"] for u in got] == ["cancel"]
+    assert bob.sync() == []
+    # Nothing rings any more, and accepting cannot bring the room back.
+    assert bob.error("conferenceInviteAccept") == {"error": "NoInvitation",
+                                                   "message": "no call is ringing for you"}
+    assert world.participants(world.support) == []
+
+
+def test_the_inviter_leaving_an_empty_room_cancels_its_invitation(world):
+    alice, carol = world.cti("alice"), world.cti("carol")
+    world.join(world.support, "alice", organizer=True)
+    alice.ok("conferenceInvite", numConf="4000", exten="1003")
+    carol.wait_for("ConferenceInvite")
+    alice.send("conferenceKick", numConf="4000", index=1)  # alone: the room ends
+    up = carol.wait_for("ConferenceInviteUpdate")
+    assert (up["status"], up["to"]["username"]) == ("cancel", "carol")
+    assert carol.error("conferenceInviteAccept") == {"error": "NoInvitation",
+                                                     "message": "no call is ringing for you"}
+
+
 def test_invite_needs_an_organizer(world):
     bob, carol = world.cti("bob"), world.cti("carol")
     world.join(world.support, "alice", organizer=True)

@@ -198,6 +198,9 @@ net::Response Rest::failure(const Ctx& c, const Error& e) const {
   net::Response r{status, json::serialize(env), "application/json", {}};
   if (e.code == Errc::invalid_method)
     if (auto* a = e.details.if_contains("allow")) r.headers.emplace_back("Allow", a->as_string());
+  if (e.code == Errc::too_many_attempts)
+    if (auto* a = e.details.if_contains("retry_after"); a && a->is_int64())
+      r.headers.emplace_back("Retry-After", std::to_string(a->as_int64()));
   return r;
 }
 
@@ -206,10 +209,13 @@ net::Response Rest::transport_error(int status, std::string_view message) const 
   c.request_id = core::random_hex(16);
   auto r = failure(c, Error(status == 400 ? Errc::parse_error : Errc::too_large,
                             std::string(message), json::object{{"message", message}}));
-  if (status != 400) {  // 413 body, 431 headers: same shape, its own code
+  if (status != 400) {  // 413 body, 431 headers, 408 too slow, 503 over a connection cap
     auto env = json::parse(r.body).as_object();
     env["error"] = std::to_string(status);
-    env["message"] = status == 431 ? "request_header_fields_too_large" : "request_too_large";
+    env["message"] = status == 431   ? "request_header_fields_too_large"
+                     : status == 408 ? "request_timeout"
+                     : status == 503 ? "service_unavailable"
+                                     : "request_too_large";
     r.body = json::serialize(env);
     r.status = status;
   }
@@ -508,6 +514,8 @@ void Rest::participants(Ctx& c, const net::Request& req, const std::string& acco
         j.mute_detect = md->as_bool();
       }
       j.source = req.remote.substr(0, req.remote.rfind(':'));
+      j.principal =
+          c.claims.account_id + "/" + (c.claims.user_id.empty() ? "key" : c.claims.user_id);
       // A user joining as themselves: their own user token, or an admin naming the user.
       j.user_id = str_of(data, "user_id");
       if (j.user_id.empty())

@@ -66,3 +66,79 @@ TEST(Config, BadMediaUploadLimitsNameTheKey) {
     EXPECT_NE(std::string(e.what()).find("CONFAB_MEDIA_UPLOAD_LIMIT"), std::string::npos);
   }
 }
+
+TEST(Config, SlowClientLimitsHaveDefaults) {
+  Config c;
+  EXPECT_EQ(c.header_timeout, 10);
+  EXPECT_EQ(c.body_timeout, 10);
+  EXPECT_EQ(c.body_min_rate, 16u * 1024);
+  EXPECT_EQ(c.keepalive_timeout, 60);
+  EXPECT_EQ(c.max_connections, 10000u);
+  EXPECT_EQ(c.max_connections_per_source, 1024u);
+  EXPECT_EQ(c.ws_ping_interval, 30);
+  EXPECT_EQ(c.ws_idle_timeout, 60);
+  EXPECT_EQ(c.ws_queue_frames, 8192u);
+  EXPECT_EQ(c.ws_queue_bytes, 8u << 20);
+  EXPECT_NO_THROW(confab::app::check(c));
+}
+
+TEST(Config, SlowClientLimitsFromTomlThenEnvironment) {
+  Config c;
+  TomlFile f(
+      "[http]\nheader_timeout = 3\nbody_timeout = 4\nbody_min_rate = 5000\n"
+      "keepalive_timeout = 7\nmax_connections = 50\nmax_connections_per_source = 5\n"
+      "ws_ping_interval = 8\nws_idle_timeout = 9\nws_queue_frames = 100\n"
+      "ws_queue_bytes = 100000\nslow_handler_ms = 25\n");
+  confab::app::apply_toml(c, f.path);
+  EXPECT_EQ(c.header_timeout, 3);
+  EXPECT_EQ(c.body_timeout, 4);
+  EXPECT_EQ(c.body_min_rate, 5000u);
+  EXPECT_EQ(c.keepalive_timeout, 7);
+  EXPECT_EQ(c.max_connections, 50u);
+  EXPECT_EQ(c.max_connections_per_source, 5u);
+  EXPECT_EQ(c.ws_ping_interval, 8);
+  EXPECT_EQ(c.ws_idle_timeout, 9);
+  EXPECT_EQ(c.ws_queue_frames, 100u);
+  EXPECT_EQ(c.ws_queue_bytes, 100000u);
+  EXPECT_EQ(c.slow_handler_ms, 25);
+  Env e1("CONFAB_HTTP_HEADER_TIMEOUT", "2");
+  Env e2("CONFAB_HTTP_WS_QUEUE_BYTES", "70000");
+  confab::app::apply_env(c);
+  EXPECT_EQ(c.header_timeout, 2);
+  EXPECT_EQ(c.ws_queue_bytes, 70000u);
+  EXPECT_EQ(c.body_timeout, 4);  // untouched by the environment
+  EXPECT_NO_THROW(confab::app::check(c));
+}
+
+TEST(Config, BadSlowClientLimitsNameTheKey) {
+  for (auto [text, key] : {std::pair{"[http]\nheader_timeout = 0\n", "http.header_timeout"},
+                           {"[http]\nheader_timeout = 99999\n", "http.header_timeout"},
+                           {"[http]\nws_queue_bytes = 100\n", "http.ws_queue_bytes"},
+                           {"[http]\nmax_connections = -1\n", "http.max_connections"},
+                           {"[http]\nbody_min_rate = 1.5\n", "http.body_min_rate"}}) {
+    Config c;
+    TomlFile f(text);
+    try {
+      confab::app::apply_toml(c, f.path);
+      ADD_FAILURE() << text;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  }
+  {
+    Config c;
+    Env e("CONFAB_HTTP_WS_QUEUE_FRAMES", "0");
+    EXPECT_THROW(confab::app::apply_env(c), std::invalid_argument);
+  }
+  Config c;
+  c.ws_ping_interval = 60;  // as a flag would set it: check() has the last word
+  try {
+    confab::app::check(c);
+    ADD_FAILURE();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("http.ws_idle_timeout"), std::string::npos) << e.what();
+  }
+  c = Config{};
+  c.header_timeout = -1;
+  EXPECT_THROW(confab::app::check(c), std::invalid_argument);
+}

@@ -81,3 +81,17 @@ TEST(Codec, ResamplerKeepsTheTone) {
   EXPECT_EQ(got, 160);
   EXPECT_GT(goertzel(out, 1000, 8000), 1500);
 }
+
+// A peer may send longer packets than the negotiated ptime (the shard's buffer holds twice the
+// frame): they decode whole, and concealment repeats the first frame's worth of them.
+TEST(Codec, PacketsLongerThanTheFrameDecodeAndConcealSafely) {
+  for (Codec c : {Codec::pcmu, Codec::pcma, Codec::g722}) {
+    auto dec = make_decoder(c, 20);
+    std::size_t frame = static_cast<std::size_t>(frame_samples(c, 20));
+    std::size_t bytes = c == Codec::g722 ? frame : 2 * frame;  // 40 ms of audio
+    std::vector<std::uint8_t> payload(bytes, 0x55);
+    std::vector<std::int16_t> out(2 * frame);
+    ASSERT_EQ(dec->decode(payload, out), static_cast<int>(2 * frame)) << codec_name(c);
+    EXPECT_EQ(dec->conceal(out, {}), static_cast<int>(frame)) << codec_name(c);
+  }
+}
