@@ -91,7 +91,10 @@ class Api:
 
 class Server:
     def __init__(self, binary, data_dir, shards):
-        args = [binary, "serve", "--data-dir", data_dir, "--http", "127.0.0.1:0"]
+        # Every socket of the soak comes from 127.0.0.1: the per-source cap (1,024) is for real
+        # clients spread over many addresses, not for this.
+        args = [binary, "serve", "--data-dir", data_dir, "--http", "127.0.0.1:0",
+                "--http-max-connections-per-source", "4096"]
         if shards:
             args += ["--media-shards", str(shards)]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
