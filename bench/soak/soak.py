@@ -121,9 +121,9 @@ class Server:
     def _drain(self):
         for line in self.proc.stdout:
             self.log_lines += 1
-            if "WARNING" in line or " error " in line or " critical " in line:
-                self.lines.append(line)
-                del self.lines[:-200]
+            self.lines.append(line)
+            if len(self.lines) > 4000:
+                del self.lines[:-2000]
 
     def rss_kb(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -462,7 +462,9 @@ def main():
         "late_ticks_after_warmup": m_end["late_ticks"] - (m_warm or m0)["late_ticks"],
         "fds_start": fds_start, "fds_end": fds_end, "legs_end": m["legs"], "plays_end": m["plays"],
         "exit_code": code, "server_log_lines": srv.log_lines,
-        "server_warnings": [l.rstrip() for l in srv.lines if "WARNING" in l][-5:],
+        "server_warnings": [l.rstrip() for l in srv.lines
+                            if " warning " in l or " error " in l or "WARNING" in l][-20:],
+        "server_log_tail": [l.rstrip() for l in srv.lines[-60:]],
         "samples": samples,
     }
     targets = {
