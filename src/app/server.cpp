@@ -17,6 +17,7 @@
 #include "media/engine.hpp"
 #include "net/http_server.hpp"
 #include "store/executor.hpp"
+#include "store/media_files.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <spdlog/spdlog.h>
@@ -183,6 +184,12 @@ int create_account_offline(const fs::path& data_dir, const std::string& name, bo
 
 int serve(const Config& cfg) {
   auto db = prepare_data_dir(cfg.data_dir);
+  // A crash mid-write leaves its temporary file behind; nothing refers to it.
+  auto stray = store::sweep_temp_files(cfg.data_dir);
+  for (auto& p : stray) spdlog::warn("start-up: removed stray temporary file {}", p.string());
+  if (!stray.empty())
+    spdlog::info("start-up: swept {} stray temporary file(s) from {}", stray.size(),
+                 cfg.data_dir.string());
   auto secret = load_secret(cfg.data_dir);
   boost::asio::io_context io{1};
   bus::LocalBus bus;
@@ -204,6 +211,13 @@ int serve(const Config& cfg) {
       [&io](std::function<void()> f) { boost::asio::post(io, std::move(f)); });
 
   load_docs(svc, exec.direct());
+  // A file swapped in for a document write that never committed is put back (or removed).
+  for (auto& line : store::recover_installs(
+           cfg.data_dir, [&svc](std::string_view area, std::string_view id) -> std::int64_t {
+             auto* d = svc.directory().find(area == "media" ? "media" : "recording", id);
+             return d ? d->revision : 0;
+           }))
+    spdlog::warn("start-up: settled a file install: {}", line);
   if (svc.directory().all("account").empty()) {
     // First start: an admin account whose API key is shown this once.
     std::string api_key;

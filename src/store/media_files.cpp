@@ -138,6 +138,114 @@ void install_file(const fs::path& staged, const fs::path& dest) {
   sync_dir(dest.parent_path());
 }
 
+namespace {
+
+fs::path journal_entry(const fs::path& dest, std::int64_t revision, const char* what) {
+  std::string name(1, '.');
+  name.append(dest.filename().string())
+      .append(".r")
+      .append(std::to_string(revision))
+      .append(".")
+      .append(what);
+  return dest.parent_path() / name;
+}
+
+void unlink_if_there(const fs::path& p) {
+  if (::unlink(p.c_str()) != 0 && errno != ENOENT) fail("cannot remove", p);
+}
+
+}  // namespace
+
+void install_file_journaled(const fs::path& staged, const fs::path& dest, std::int64_t revision) {
+  auto prev = journal_entry(dest, revision, "prev");
+  auto none = journal_entry(dest, revision, "none");
+  unlink_if_there(prev);  // from an earlier attempt at this revision that failed
+  unlink_if_there(none);
+  if (::link(dest.c_str(), prev.c_str()) != 0) {
+    if (errno != ENOENT) fail("cannot keep the previous file as", prev);
+    Fd fd(::open(none.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+    if (fd.get() < 0) fail("cannot create", none);
+    fd.close(none);
+  }
+  sync_dir(dest.parent_path());  // the entry is on disk before the swap it undoes
+  try {
+    install_file(staged, dest);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(prev, ec);
+    fs::remove(none, ec);
+    throw;
+  }
+}
+
+void settle_install(const fs::path& dest, std::int64_t revision, bool committed) {
+  auto prev = journal_entry(dest, revision, "prev");
+  auto none = journal_entry(dest, revision, "none");
+  std::error_code ec;
+  if (!fs::exists(prev, ec) && !fs::exists(none, ec)) return;  // nothing was installed
+  if (!committed) {
+    if (fs::exists(prev)) {
+      if (::rename(prev.c_str(), dest.c_str()) != 0) fail("cannot restore", dest);
+    } else if (fs::exists(none)) {
+      unlink_if_there(dest);
+    }
+  }
+  unlink_if_there(prev);
+  unlink_if_there(none);
+  sync_dir(dest.parent_path());
+}
+
+std::vector<std::string> recover_installs(
+    const fs::path& data_dir,
+    const std::function<std::int64_t(std::string_view, std::string_view)>& revision_of) {
+  struct Entry {
+    fs::path dest;
+    std::int64_t revision;
+    std::string area;
+  };
+  std::vector<Entry> entries;
+  for (const char* area : {"media", "recordings"}) {
+    std::error_code ec;
+    fs::recursive_directory_iterator it(data_dir / area, ec), end;
+    if (ec) continue;
+    for (; it != end; it.increment(ec)) {
+      if (ec) fail("cannot list", data_dir / area, ec.value());
+      auto name = it->path().filename().string();  // .<id>.wav.r<revision>.prev|none
+      auto ext = it->path().extension();
+      if (name.size() < 2 || name[0] != '.' || (ext != ".prev" && ext != ".none")) continue;
+      auto stem = it->path().stem().string();  // .<id>.wav.r<revision>
+      auto r = stem.rfind(".r");
+      if (r == std::string::npos || r < 2) continue;
+      std::int64_t revision = 0;
+      try {
+        revision = std::stoll(stem.substr(r + 2));
+      } catch (const std::exception&) {
+        continue;
+      }
+      entries.push_back({it->path().parent_path() / stem.substr(1, r - 1), revision, area});
+    }
+  }
+  // Oldest first: of two entries for one file, only the newer can be uncommitted.
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.revision < b.revision; });
+  std::vector<std::string> out;
+  for (auto& e : entries) {
+    auto stored = revision_of(e.area, e.dest.stem().string());
+    if (stored == 0) {  // no document (never committed, or removed since): no file either
+      settle_install(e.dest, e.revision, true);
+      unlink_if_there(e.dest);
+      out.push_back(e.dest.string() + ": no document, file removed");
+    } else {
+      bool committed = stored >= e.revision;
+      settle_install(e.dest, e.revision, committed);
+      out.push_back(e.dest.string() + (committed ? ": revision " : ": revision not committed ") +
+                    std::to_string(e.revision) +
+                    (committed ? " committed, file kept" : ", previous file restored"));
+    }
+  }
+  return out;
+}
+
 void write_file_durably(const fs::path& dest, std::string_view bytes) {
   auto tmp = stage_file(dest, bytes);
   try {
@@ -155,6 +263,28 @@ bool remove_file(const fs::path& file) {
   }
   sync_dir(file.parent_path());
   return true;
+}
+
+std::vector<fs::path> sweep_temp_files(const fs::path& data_dir) {
+  std::vector<fs::path> stray;
+  auto is_stray = [](const fs::directory_entry& e) {
+    std::error_code ec;
+    return e.is_regular_file(ec) && !e.is_symlink(ec) && e.path().extension() == ".tmp";
+  };
+  for (const char* area : {"media", "recordings"}) {
+    std::error_code ec;
+    fs::recursive_directory_iterator it(data_dir / area, ec), end;
+    if (ec) continue;  // no such area yet
+    for (; it != end; it.increment(ec)) {
+      if (ec) fail("cannot list", data_dir / area, ec.value());
+      if (is_stray(*it)) stray.push_back(it->path());
+    }
+  }
+  if (std::error_code ec; fs::is_regular_file(data_dir / "secret.key.tmp", ec))
+    stray.push_back(data_dir / "secret.key.tmp");
+  for (auto& p : stray)
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT) fail("cannot remove", p);
+  return stray;
 }
 
 std::string read_file(const fs::path& file, std::size_t max_bytes) {

@@ -22,9 +22,66 @@ BIN = os.environ.get("CONFAB_BIN", os.path.join(ROOT, "build", "debug", "confab"
 
 
 def free_port():
+    """A port that was free a moment ago. Only for a port that must NOT be listened on (or one
+    named in a config that is refused before it binds): under `ctest -j` another test may take
+    it at any time. A server under test binds port 0 and tells its port in its log."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+LISTENING = re.compile(r"listening on http://(\[[^\]]+\]|[^ :]+):(\d+) ")
+SANITIZER_REPORT = "WARNING: ThreadSanitizer"
+
+
+class _Log:
+    """The log of one started process, judged for sanitizer reports as each test ends."""
+
+    def __init__(self, label, proc, lines, reader):
+        self.label, self.proc, self.lines, self.reader = label, proc, lines, reader
+        self.checked = 0
+
+    def new_reports(self):
+        if self.proc.poll() is not None and self.reader is not None:
+            self.reader.join(10)  # the rest of the output of a process that has ended
+        lines = list(self.lines)
+        start, self.checked = self.checked, len(lines)
+        return [(self.label, lines, i) for i in range(start, len(lines))
+                if SANITIZER_REPORT in lines[i]]
+
+
+_logs = []
+
+
+def watch_log(label, proc, lines, reader=None):
+    """Registers a started confab process: a ThreadSanitizer report in its output fails the test
+    that was running (or the session, for a report after the last test)."""
+    log = _Log(label, proc, lines, reader)
+    _logs.append(log)
+    return log
+
+
+def _describe(reports):
+    out = []
+    for label, lines, i in reports[:3]:
+        out.append(f"{label}:\n" + "".join(lines[i:i + 40]))
+    return f"{len(reports)} sanitizer report(s):\n" + "\n".join(out)
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports():
+    yield
+    reports = [r for log in _logs for r in log.new_reports()]
+    if reports:
+        pytest.fail(_describe(reports), pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # Servers of module-scoped fixtures stop after the last test's own check.
+    reports = [r for log in _logs for r in log.new_reports()]
+    if reports:
+        print("\n" + _describe(reports))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 class Response:
@@ -51,8 +108,7 @@ class Server:
 
     def __init__(self, data_dir, extra_args=(), env=None):
         self.data_dir = str(data_dir)
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.port = None  # known once started: the server binds port 0 and logs the real one
         self.extra_args = list(extra_args)
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
@@ -60,10 +116,20 @@ class Server:
         self.admin_account = None
         self.log_lines = []
 
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.port}"
+
     def start(self, timeout=20):
-        args = [BIN, "serve", "--data-dir", self.data_dir, "--http", f"127.0.0.1:{self.port}"]
+        # Port 0: the kernel picks a free port as the server binds it, so tests running side by
+        # side (ctest -j) never race for one; the log line names it.
+        args = [BIN, "serve", "--data-dir", self.data_dir, "--http", "127.0.0.1:0"]
         self.proc = subprocess.Popen(args + self.extra_args, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, env=self.env)
+        self.log_lines = []
+        self.port = None
+        log = watch_log(f"confab --data-dir {self.data_dir} (pid {self.proc.pid})", self.proc,
+                        self.log_lines)
         deadline = time.time() + timeout
         while time.time() < deadline:
             line = self.proc.stdout.readline()
@@ -75,13 +141,19 @@ class Server:
             m = re.search(r'"admin_account_id":"(\w+)","api_key":"(\w+)"', line)
             if m:
                 self.admin_account, self.admin_key = m.group(1), m.group(2)
-            if "listening on" in line:
+            m = LISTENING.search(line)
+            if m:
+                self.port = int(m.group(2))
                 break
         else:
+            self.proc.kill()
+            self.proc.wait()
             raise RuntimeError("confab did not start: " + "".join(self.log_lines))
         # Drain the log in the background so the pipe never fills.
         import threading
-        threading.Thread(target=self._drain, daemon=True).start()
+        reader = threading.Thread(target=self._drain, daemon=True)
+        reader.start()
+        log.reader = reader
         while time.time() < deadline:
             if self.request("GET", "/healthz").status == 200:
                 return self

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN, Server, free_port
+from conftest import BIN, LISTENING, Server, free_port, watch_log
 
 GREGORIAN_OFFSET = 62167219200
 
@@ -32,11 +32,13 @@ class Proc:
         self.listening = threading.Event()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
+        watch_log(f"confab {' '.join(args)} (pid {self.proc.pid})", self.proc, self.lines,
+                  self.reader)
 
     def _read(self):
         for line in self.proc.stdout:
             self.lines.append(line)
-            if "listening on" in line:
+            if LISTENING.search(line):
                 self.listening.set()
 
     def text(self):
@@ -46,8 +48,7 @@ class Proc:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.listening.wait(0.05):
-                m = re.search(r"listening on http://([^ ]+):(\d+) ", self.text())
-                assert m, self.text()
+                m = LISTENING.search(self.text())
                 return m.group(1), int(m.group(2))
             if self.proc.poll() is not None:
                 self.reader.join(5)
@@ -90,16 +91,16 @@ def admin_key(proc):
     return m.group(2)
 
 
-def token_ttl_seen(port, key):
-    status, body, _ = get(port, "/v2/api_auth", method="PUT",
+def token_ttl_seen(port, key, host="127.0.0.1"):
+    status, body, _ = get(port, "/v2/api_auth", host=host, method="PUT",
                           data=json.dumps({"data": {"api_key": key}}).encode())
     assert status == 201, body
     return json.loads(body)["data"]["expires"] - (time.time() + GREGORIAN_OFFSET)
 
 
-def refused(port):
+def refused(port, host="127.0.0.1"):
     try:
-        get(port, "/healthz")
+        get(port, "/healthz", host=host)
     except (urllib.error.URLError, ConnectionError):
         return True
     return False
@@ -114,14 +115,16 @@ def write_toml(path, text):
 
 @pytest.mark.parametrize("winner", ["toml", "env", "flag"])
 def test_flag_beats_env_beats_toml(tmp_path, winner):
-    ports = {"toml": free_port(), "env": free_port(), "flag": free_port()}
+    # Each source names another loopback address, all with port 0: the address in the log line
+    # and the one that answers say which source won, and no port is raced for under ctest -j.
+    hosts = {"toml": "127.0.0.2", "env": "127.0.0.3", "flag": "127.0.0.4"}
     ttls = {"toml": 120, "env": 300, "flag": 500}
-    dirs = {k: tmp_path / f"data-{k}" for k in ports}
+    dirs = {k: tmp_path / f"data-{k}" for k in hosts}
     cfg = write_toml(tmp_path / "confab.toml", f"""
 data_dir = "{dirs['toml']}"
 
 [http]
-listen = "127.0.0.1:{ports['toml']}"
+listen = "{hosts['toml']}:0"
 
 [auth]
 token_ttl = {ttls['toml']}
@@ -129,28 +132,52 @@ token_ttl = {ttls['toml']}
     args = ["serve", "--config", cfg]
     env = clean_env()
     if winner in ("env", "flag"):
-        env.update(CONFAB_HTTP=f"127.0.0.1:{ports['env']}", CONFAB_TOKEN_TTL=str(ttls["env"]),
+        env.update(CONFAB_HTTP=f"{hosts['env']}:0", CONFAB_TOKEN_TTL=str(ttls["env"]),
                    CONFAB_DATA_DIR=str(dirs["env"]))
     if winner == "flag":
-        args += ["--http", f"127.0.0.1:{ports['flag']}", "--token-ttl", str(ttls["flag"]),
+        args += ["--http", f"{hosts['flag']}:0", "--token-ttl", str(ttls["flag"]),
                  "--data-dir", str(dirs["flag"])]
     p = Proc(args, env=env)
     try:
         host, port = p.wait_listening()
-        assert (host, port) == ("127.0.0.1", ports[winner])
-        assert f"listening on http://127.0.0.1:{ports[winner]} " in p.text()
-        assert get(port, "/healthz")[:2] == (200, '{"status":"ok"}')
-        for other, other_port in ports.items():
+        assert host == hosts[winner] and port > 0
+        assert f"listening on http://{hosts[winner]}:{port} " in p.text()
+        assert get(port, "/healthz", host=host)[:2] == (200, '{"status":"ok"}')
+        for other, other_host in hosts.items():
             if other != winner:
-                assert refused(other_port), other
+                assert refused(port, host=other_host), other
         # The data dir of the winning source holds the store.
         assert (dirs[winner] / "confab.db").exists()
         assert [k for k in dirs if (dirs[k] / "confab.db").exists()] == [winner]
         # And its token lifetime is the one in force.
-        ttl = token_ttl_seen(port, admin_key(p))
+        ttl = token_ttl_seen(port, admin_key(p), host=host)
         assert ttls[winner] - 5 <= ttl <= ttls[winner] + 1, ttl
     finally:
         assert p.stop() == 0, p.text()
+
+
+def test_an_explicit_port_is_the_port_bound(tmp_path):
+    """--http HOST:PORT with a real port. The port is only known free a moment before the
+    server binds it; if another test took it meanwhile, the server must say so and exit 1, and
+    another port is tried."""
+    for attempt in range(5):
+        want = free_port()
+        p = Proc(["serve", "--data-dir", str(tmp_path / f"var{attempt}"), "--http",
+                  f"127.0.0.1:{want}"])
+        deadline = time.time() + 20
+        while p.proc.poll() is None and not p.listening.is_set() and time.time() < deadline:
+            time.sleep(0.05)
+        if not p.listening.is_set():
+            code = p.wait_exit()
+            assert code == 1 and "in use" in p.text().lower(), p.text()
+            continue
+        try:
+            assert p.wait_listening() == ("127.0.0.1", want)
+            assert get(want, "/healthz")[:2] == (200, '{"status":"ok"}')
+        finally:
+            assert p.stop() == 0, p.text()
+        return
+    pytest.fail("five free ports were all taken before the server could bind them")
 
 
 def test_listen_log_line_names_the_bound_port(tmp_path):
@@ -160,8 +187,30 @@ def test_listen_log_line_names_the_bound_port(tmp_path):
         assert len(lines) == 1
         assert f"listening on http://127.0.0.1:{s.port} " in lines[0]
         assert str(tmp_path / "var") in lines[0]
+        # The port in the line is the one the process listens on (and not, say, the 0 asked for).
+        assert s.port > 0 and s.port in listening_ports(s.proc.pid)
     finally:
         assert s.stop() == 0
+
+
+def listening_ports(pid):
+    """TCP ports in LISTEN state on sockets the process holds (from /proc)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for row in f.read().splitlines()[1:]:
+                cols = row.split()
+                if cols[3] == "0A" and cols[9] in inodes:  # 0A: LISTEN
+                    ports.add(int(cols[1].split(":")[1], 16))
+    return ports
 
 
 def test_port_zero_reports_the_real_port(tmp_path):
@@ -175,12 +224,12 @@ def test_port_zero_reports_the_real_port(tmp_path):
 
 
 def test_env_only_configuration(tmp_path):
-    port = free_port()
-    env = clean_env(CONFAB_HTTP=f"127.0.0.1:{port}", CONFAB_DATA_DIR=str(tmp_path / "envdata"),
+    env = clean_env(CONFAB_HTTP="127.0.0.1:0", CONFAB_DATA_DIR=str(tmp_path / "envdata"),
                     CONFAB_NODE="confab@test-node", CONFAB_TOKEN_TTL="77")
     p = Proc(["serve"], env=env, cwd=str(tmp_path))
     try:
-        assert p.wait_listening() == ("127.0.0.1", port)
+        host, port = p.wait_listening()
+        assert host == "127.0.0.1" and port > 0
         assert (tmp_path / "envdata" / "confab.db").exists()
         assert not (tmp_path / "var").exists()  # the default ./var was not used
         status, body, _ = get(port, "/v2/api_auth", method="PUT",
@@ -224,13 +273,13 @@ BAD_STARTS = [
     ("bad_host", lambda t: ["--http", "999.1.1.1:80"], {}, "999.1.1.1"),
     # Values of the wrong type or range are errors too, not silently ignored or taken as is.
     ("toml_ttl_not_a_number", lambda t: ["--config", _bad_toml(
-        t, f'[http]\nlisten = "127.0.0.1:{free_port()}"\n[auth]\ntoken_ttl = "60"\n')],
+        t, f'[http]\nlisten = "127.0.0.1:0"\n[auth]\ntoken_ttl = "60"\n')],
      {}, "token_ttl"),
     ("toml_ttl_not_positive", lambda t: ["--config", _bad_toml(
-        t, f'[http]\nlisten = "127.0.0.1:{free_port()}"\n[auth]\ntoken_ttl = -5\n')],
+        t, f'[http]\nlisten = "127.0.0.1:0"\n[auth]\ntoken_ttl = -5\n')],
      {}, "token_ttl"),
     ("toml_upload_limit_not_positive", lambda t: ["--config", _bad_toml(
-        t, f'[http]\nlisten = "127.0.0.1:{free_port()}"\n[media]\nupload_limit = 0\n')],
+        t, f'[http]\nlisten = "127.0.0.1:0"\n[media]\nupload_limit = 0\n')],
      {}, "media.upload_limit must be positive"),
     ("toml_listen_not_a_string", lambda t: ["--config", _bad_toml(t, "[http]\nlisten = 8080\n")],
      {"CONFAB_HTTP": "127.0.0.1:0"}, "listen"),
@@ -242,18 +291,14 @@ def test_bad_configuration_exits_nonzero_naming_the_problem(tmp_path, name, buil
     args = ["serve", "--data-dir", str(tmp_path / "var")] + build(tmp_path)
     if not any(a == "--http" for a in args) and "CONFAB_HTTP" not in env and \
             not name.startswith("toml_"):
-        args += ["--http", f"127.0.0.1:{free_port()}"]
+        args += ["--http", "127.0.0.1:0"]
     p = Proc(args, env=clean_env(**env))
-    deadline = time.time() + 15
-    try:
-        while p.proc.poll() is None and not p.listening.is_set() and time.time() < deadline:
-            time.sleep(0.05)
-        started = p.listening.is_set()
-    finally:
-        p.kill()
-    code = p.wait_exit()
-    assert not started, f"{name}: the server started anyway:\n{p.text()}"
-    assert code != 0, f"{name}: exited 0\n{p.text()}"
+    # The server must exit by itself with a failure status (1 from main(), 1xx from CLI11 for a
+    # bad flag): it is not killed here (wait_exit fails the test if it keeps running), so a
+    # positive code can only be its own; a signal would show as a negative one.
+    code = p.wait_exit(timeout=20)
+    assert not p.listening.is_set(), f"{name}: the server started anyway:\n{p.text()}"
+    assert code > 0, f"{name}: exited {code}\n{p.text()}"
     assert needle in p.text(), f"{name}: {needle!r} not in output:\n{p.text()}"
 
 

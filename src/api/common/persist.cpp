@@ -26,7 +26,7 @@ void put_then_install(store::Store& s, const store::StoredDoc& sd, const fs::pat
                       const fs::path& dest, bool owned) {
   try {
     s.put(sd);
-    store::install_file(staged, dest);
+    store::install_file_journaled(staged, dest, sd.revision);
   } catch (...) {
     std::error_code ec;
     if (owned) fs::remove(staged, ec);
@@ -47,6 +47,25 @@ store::StoreExecutor::Done Persister::settle(core::PendingWrite w,
   };
 }
 
+store::StoreExecutor::Done Persister::settle_with_file(
+    core::PendingWrite w, fs::path dest, std::function<void(const std::string&)> then) {
+  auto revision = w.doc.revision;
+  auto done = settle(std::move(w), std::move(then));
+  return [this, dest = std::move(dest), revision, done = std::move(done)](const std::string& err) {
+    // The commit's fate is known: the journal entry goes (or the previous file comes back) on the
+    // store thread, before the caller hears of it.
+    exec_.write(
+        [dest, revision, committed = err.empty()](store::Store&) {
+          try {
+            store::settle_install(dest, revision, committed);
+          } catch (const std::exception& e) {  // settled again at the next start-up
+            spdlog::warn("cannot settle the install of {}: {}", dest.string(), e.what());
+          }
+        },
+        [err, done](const std::string&) { done(err); });
+  };
+}
+
 void Persister::write(core::PendingWrite w, std::function<void(const std::string&)> then) {
   auto sd = stored(w);
   bool remove = w.remove;
@@ -64,22 +83,24 @@ void Persister::write_with_file(core::PendingWrite w, fs::path dest,
                                 std::shared_ptr<const std::string> bytes,
                                 std::function<void(const std::string&)> then) {
   auto sd = stored(w);  // before w moves: arguments are evaluated in no set order
+  auto done = settle_with_file(std::move(w), dest, std::move(then));
   exec_.write(
       [sd = std::move(sd), dest = std::move(dest), bytes = std::move(bytes)](store::Store& s) {
         put_then_install(s, sd, store::stage_file(dest, *bytes), dest, true);
       },
-      settle(std::move(w), std::move(then)));
+      std::move(done));
 }
 
 void Persister::write_with_staged_file(core::PendingWrite w, fs::path staged, fs::path dest,
                                        std::function<void(const std::string&)> then) {
   auto sd = stored(w);
+  auto done = settle_with_file(std::move(w), dest, std::move(then));
   exec_.write(
       [sd = std::move(sd), staged = std::move(staged), dest = std::move(dest)](store::Store& s) {
         store::sync_file(staged);
         put_then_install(s, sd, staged, dest, false);
       },
-      settle(std::move(w), std::move(then)));
+      std::move(done));
 }
 
 void Persister::remove_with_file(core::PendingWrite w, fs::path file,

@@ -20,10 +20,10 @@ class Persister {
   // Like write(), for a document with a file (a media upload, a recording): on the store thread,
   // the file is made durable beside `dest` first, then the document is stored, then the file
   // replaces `dest` (an atomic rename), all before the commit. A failure at any of these steps
-  // leaves the previous document and file as they were, and no temporary file behind. One window
-  // remains: should the commit itself fail after the rename (the disk failing under SQLite, or a
-  // crash during its sync), the new file stays with the previous document; the file is always a
-  // whole, checked one.
+  // leaves the previous document and file as they were, and no temporary file behind. The swap is
+  // journaled (store::install_file_journaled): should the commit itself fail after the rename,
+  // the previous file is put back; should the process die before the commit is durable, the
+  // start-up does it (store::recover_installs), so a document always describes its file.
   void write_with_file(core::PendingWrite w, std::filesystem::path dest,
                        std::shared_ptr<const std::string> bytes,
                        std::function<void(const std::string& error)> then);
@@ -55,6 +55,10 @@ class Persister {
                std::function<void(const std::string& error, boost::json::array messages)> then);
 
  private:
+  // settle() for a write whose file was installed journaled at `dest`: the journal entry is
+  // settled on the store thread (removed, or the previous file restored) before `then` runs.
+  store::StoreExecutor::Done settle_with_file(core::PendingWrite w, std::filesystem::path dest,
+                                              std::function<void(const std::string& error)> then);
   // Commits (or aborts) `w` once the store has answered, then calls `then`.
   store::StoreExecutor::Done settle(core::PendingWrite w,
                                     std::function<void(const std::string& error)> then);

@@ -15,7 +15,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view kPrefix = "/v1/";
 constexpr std::string_view kList = "/v1/conference.json";
 constexpr std::string_view kOnePrefix = "/v1/conference/";
 constexpr std::string_view kSuffix = ".json";

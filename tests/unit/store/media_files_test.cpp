@@ -3,8 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <string>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 using namespace confab::store;
 namespace fs = std::filesystem;
@@ -80,4 +84,76 @@ TEST_F(Dir, RemoveSaysWhetherThereWasAFile) {
   EXPECT_TRUE(remove_file(f));
   EXPECT_FALSE(remove_file(f));
   EXPECT_FALSE(fs::exists(f));
+}
+
+TEST_F(Dir, SweepRemovesStrayTemporaryFilesOnly) {
+  auto kept = media_path(root, "a", "m");
+  write_file_durably(kept, "audio");
+  auto rec = recording_path(root, "a", "r");
+  auto staged = stage_file(kept, "half");                  // an upload cut short
+  auto part = temp_path_for(rec);                          // a recording in progress
+  write_file_durably(part, "mix");                         // (its own temporary name ends .tmp too)
+  fs::create_directories(root / "media" / "a" / "x.tmp");  // a directory, not a file: kept
+  write_file_durably(root / "secret.key.tmp", "s");
+  write_file_durably(root / "media" / "a" / "notes.tmp.wav", "kept");
+  auto swept = sweep_temp_files(root);
+  std::sort(swept.begin(), swept.end());
+  std::vector<fs::path> want{staged, part, root / "secret.key.tmp"};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(swept, want);
+  for (auto& p : want) EXPECT_FALSE(fs::exists(p)) << p;
+  EXPECT_EQ(read_file(kept, 100), "audio");
+  EXPECT_TRUE(fs::exists(root / "media" / "a" / "x.tmp"));
+  EXPECT_TRUE(fs::exists(root / "media" / "a" / "notes.tmp.wav"));
+  EXPECT_TRUE(sweep_temp_files(root).empty());
+  EXPECT_TRUE(sweep_temp_files(tmp.path / "absent").empty());
+}
+
+TEST_F(Dir, AJournaledInstallIsKeptOrUndoneByItsCommit) {
+  auto f = media_path(root, "a", "m");
+  write_file_durably(f, "old");
+  install_file_journaled(stage_file(f, "new"), f, 2);
+  EXPECT_EQ(read_file(f, 100), "new");
+  settle_install(f, 2, false);  // the document write did not commit
+  EXPECT_EQ(read_file(f, 100), "old");
+  install_file_journaled(stage_file(f, "newer"), f, 3);
+  settle_install(f, 3, true);
+  EXPECT_EQ(read_file(f, 100), "newer");
+  EXPECT_EQ(entries(f.parent_path()), 1u);  // no journal entry left
+  auto g = media_path(root, "a", "first");
+  install_file_journaled(stage_file(g, "x"), g, 1);
+  settle_install(g, 1, false);  // there was no file before
+  EXPECT_FALSE(fs::exists(g));
+  EXPECT_EQ(entries(f.parent_path()), 1u);
+}
+
+TEST_F(Dir, RecoveryAfterACrashFollowsTheStoredRevision) {
+  // Three files swapped in, the process "dies" before any commit is known.
+  auto kept = media_path(root, "a", "kept");
+  auto undone = media_path(root, "a", "undone");
+  auto gone = recording_path(root, "a", "gone");
+  write_file_durably(kept, "k1");
+  write_file_durably(undone, "u1");
+  install_file_journaled(stage_file(kept, "k2"), kept, 5);
+  install_file_journaled(stage_file(undone, "u2"), undone, 7);
+  install_file_journaled(stage_file(gone, "g1"), gone, 1);
+  std::vector<std::pair<std::string, std::string>> asked;
+  auto lines = recover_installs(root, [&](std::string_view area, std::string_view id) {
+    asked.emplace_back(area, id);
+    if (id == "kept") return std::int64_t{5};    // committed
+    if (id == "undone") return std::int64_t{6};  // the write of revision 7 never committed
+    return std::int64_t{0};                      // no such recording document
+  });
+  EXPECT_EQ(lines.size(), 3u);
+  std::sort(asked.begin(), asked.end());
+  EXPECT_EQ(asked, (std::vector<std::pair<std::string, std::string>>{
+                       {"media", "kept"}, {"media", "undone"}, {"recordings", "gone"}}));
+  EXPECT_EQ(read_file(kept, 100), "k2");
+  EXPECT_EQ(read_file(undone, 100), "u1");
+  EXPECT_FALSE(fs::exists(gone));
+  EXPECT_EQ(entries(kept.parent_path()), 2u);
+  EXPECT_EQ(entries(gone.parent_path()), 0u);
+  EXPECT_TRUE(recover_installs(root, [](std::string_view, std::string_view) {
+                return std::int64_t{1};
+              }).empty());
 }
