@@ -142,7 +142,7 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
                 auto id = next_id_++;
                 if (engine_.set_hold_music(room_id, clip.get(), id)) {
                   plays_[id] = std::move(clip);
-                  hold_plays_.insert(id);
+                  hold_plays_[id] = room_id;
                   poll_engine();
                 }
               });
@@ -213,6 +213,7 @@ void MediaBridge::on_core_event(const core::Event& e) {
       auto it = rooms_.find(e.conference_id);
       if (it == rooms_.end()) return;
       engine_.remove_room(it->second.id);  // a recording still running ends with it
+      std::erase_if(hold_plays_, [&](const auto& h) { return h.second == it->second.id; });
       rooms_.erase(it);
       poll_engine();  // for the end of its hold music
       return;

@@ -118,8 +118,10 @@ class MediaBridge final : public api::MediaPort {
   std::uint64_t next_id_ = 1;
   std::unordered_map<std::string, RoomRef> rooms_;    // conference id -> engine room
   std::unordered_map<std::uint64_t, ClipPtr> plays_;  // play id -> clip the engine reads
-  std::unordered_set<std::uint64_t> hold_plays_;      // those of plays_ that are hold music
-  std::map<std::string, ClipPtr> clips_;              // source@rate -> clip
+  // Those of plays_ that are hold music of a live room (play id -> engine room): they alone do not
+  // keep the poll going; once their room ends they do, until the engine gives them back.
+  std::unordered_map<std::uint64_t, std::uint64_t> hold_plays_;
+  std::map<std::string, ClipPtr> clips_;  // source@rate -> clip
   // Running recordings (the engine's recorder holds them until they come back finished).
   std::map<const media::Recording*, RecordingRef> recordings_;
   std::unordered_map<std::uint64_t, LegRef> legs_;  // engine leg -> participant

@@ -104,6 +104,17 @@ void Shard::sleep_until_command() {
     wake_.wait(seen);
   }
   idle_.store(false);
+  // Whatever reached the socket while no leg was here belongs to no leg: the late packets of
+  // peers that left. Left queued, they would be read once the next leg arrives and latch it to a
+  // departed peer of the same IP (see pending_leg).
+  for (;;) {
+    for (std::size_t i = 0; i < kBatch; ++i) rx_msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+    int n = ::recvmmsg(fd_, rx_msgs_.data(), kBatch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) break;
+    rx_ += static_cast<std::uint64_t>(n);
+    rx_unknown_ += static_cast<std::uint64_t>(n);
+    if (static_cast<std::size_t>(n) < kBatch) break;
+  }
 }
 
 void Shard::add_stats(Engine::Stats& s) const {
@@ -279,7 +290,19 @@ void Shard::receive(std::int64_t now_ms) {
         leg = by_addr_.find(addr_key(from) - 1);
         known = leg != nullptr;
       } else if (!leg) {
-        leg = pending_leg(from);
+        // A leg added after this tick began may already be sending (its join was answered
+        // once its command was queued, so the command is in the queue now): apply what waits
+        // before taking the packet for another leg of the same IP, which it would hijack.
+        bool applied = false;
+        while (auto c = commands_.pop()) {
+          apply(*c);
+          applied = true;
+        }
+        if (applied) {
+          leg = by_addr_.find(addr_key(from));
+          known = leg != nullptr;
+        }
+        if (!leg) leg = pending_leg(from);
       }
       if (!leg) {
         ++rx_unknown_;

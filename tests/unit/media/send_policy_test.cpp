@@ -151,3 +151,29 @@ TEST(AddrTable, FindsPutsErasesAndStaysWithinItsReservation) {
   EXPECT_EQ(t.find(424242), nullptr);
   EXPECT_FALSE(t.put(0, &v[0])) << "0 is not a key";
 }
+
+// The late packets of a peer that left reach the socket after its leg is gone. The next leg of
+// the same IP must not be latched to that departed peer: it would never hear a thing.
+TEST(SendPolicy, ALateStrayPacketOfADepartedPeerDoesNotLatchTheNextLegOfItsIp) {
+  EngineConfig cfg;
+  cfg.conference_rate = 8000;
+  Engine e(cfg);
+  auto port = e.add_room(4);
+  TestLeg gone(700);
+  e.add_leg({40, 4, pcmu(), gone.addr, 0, true, true});
+  run_for(e, port, {&gone}, 10);
+  e.remove_leg(4, 40);
+  e.remove_room(4);
+  run_for(e, port, {}, 5);  // the shard has nothing left and sleeps
+  gone.send(port);          // ...and its peer's last packets arrive meanwhile
+  gone.send(port);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  port = e.add_room(5);
+  TestLeg next(500), other(1000);
+  e.add_leg({50, 5, pcmu(), next.addr, 0, true, true});  // the one leg of its IP without media
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  e.add_leg({51, 5, pcmu(), other.addr, 0, true, true});
+  run_for(e, port, {&next, &other}, 30);
+  EXPECT_GT(goertzel(next.recent(), 1000), 600) << "the new leg was latched to a departed peer";
+  EXPECT_GT(goertzel(other.recent(), 500), 600);
+}
