@@ -249,7 +249,16 @@ int serve(const Config& cfg) {
   ecfg.max_speakers = cfg.max_speakers;
   ecfg.rtp_timeout_ms = cfg.rtp_timeout_ms;
   ecfg.allow_destinations = allow_destinations(cfg);
+  ecfg.realtime_priority = cfg.media_realtime_priority;
   media::Engine engine(ecfg);
+  if (ecfg.realtime_priority > 0 && engine.realtime_shards() < ecfg.shards)
+    spdlog::warn(
+        "media: realtime_priority {} not granted (needs root or CAP_SYS_NICE); shards "
+        "run at normal priority",
+        ecfg.realtime_priority);
+  else if (ecfg.realtime_priority > 0)
+    spdlog::info("media: {} shard(s) run SCHED_FIFO priority {}", ecfg.shards,
+                 ecfg.realtime_priority);
   MediaBridge media_bridge(svc, bus, engine, persist, io,
                            {cfg.media_ip, cfg.data_dir, cfg.hold_music});
   api::kazoo::Rest rest(svc, persist, {node, CONFAB_VERSION, &media_bridge, cfg.data_dir});
