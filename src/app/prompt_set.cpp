@@ -55,9 +55,10 @@ fs::path PromptSet::default_root(const fs::path& exe) {
   if (const char* env = std::getenv("CONFAB_PROMPTS"); env && *env) return env;
   std::error_code ec;
   if (!exe.empty()) {
-    auto installed =
-        fs::weakly_canonical(exe, ec).parent_path() / ".." / "share" / "confab" / "prompts";
-    if (fs::is_directory(installed, ec)) return installed.lexically_normal();
+    auto dir = fs::weakly_canonical(exe, ec).parent_path();
+    for (auto& candidate : {dir / ".." / "share" / "confab" / "prompts",  // installed
+                            dir / "share" / "confab" / "prompts"})        // a build tree
+      if (fs::is_directory(candidate, ec)) return candidate.lexically_normal();
   }
 #ifdef CONFAB_PROMPTS_BUILD_DIR
   return CONFAB_PROMPTS_BUILD_DIR;

@@ -1,7 +1,7 @@
 #pragma once
 // The voice prompts that ship with confab (prompts/, rendered at build time): an index of
 // <root>/<language>/<rate>/<id>.wav, read once at startup, and the order in which a prompt id
-// is looked up for an account (docs/sip.md, "Prompts").
+// is looked up for an account (docs/ivr.md, "Prompts").
 #include "core/directory.hpp"
 
 #include <filesystem>
@@ -20,7 +20,8 @@ class PromptSet {
   // when it has no prompts at all.
   static PromptSet load(const std::filesystem::path& root);
   // Where the prompts are: $CONFAB_PROMPTS when set, else <dir of exe>/../share/confab/prompts
-  // (an installed confab), else the build tree's prompts/ (a confab run from its build).
+  // (an installed confab) or <dir of exe>/share/confab/prompts (a build tree), else the build
+  // tree this confab was built in.
   static std::filesystem::path default_root(const std::filesystem::path& exe = {});
 
   const std::filesystem::path& root() const { return root_; }

@@ -7,7 +7,7 @@
 // bridge implements on the ConferenceService (ivr_service.hpp), so that it decides exactly as
 // the REST join does.
 //
-// The flow (docs/sip.md):
+// The flow (docs/ivr.md):
 //   arrived: a number of a conference -> answer, conf-welcome (unless play_welcome is false);
 //            the access number -> answer, conf-welcome, conf-enter_conf_number, up to 3 tries
 //            (conf-bad_conf between, conf-too_many_attempts and hang up after the third);
@@ -81,7 +81,7 @@ enum class Verdict {
   error,      // anything else (logged by the bridge)
 };
 
-struct Admission {
+struct AdmitResult {
   Verdict verdict = Verdict::ok;
   Role role = Role::member;
   int attempts_left = 0;
@@ -95,7 +95,8 @@ class IvrLookup {
   // The REST join's admission of this caller with this PIN (empty: none given), counted by the
   // shared PIN lockout as REST counts it. Verdicts: ok, bad_pin, too_many_attempts, forbidden,
   // not_found.
-  virtual Admission admit(const ConferenceInfo& c, const CallInfo& call, std::string_view pin) = 0;
+  virtual AdmitResult admit(const ConferenceInfo& c, const CallInfo& call,
+                            std::string_view pin) = 0;
   // Whether a newcomer may enter the room now: ok, locked, full (or not_found).
   virtual Verdict entry(const ConferenceInfo& c) = 0;
 };

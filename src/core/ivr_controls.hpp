@@ -1,6 +1,6 @@
 #pragma once
 // Keypad control maps of the dial-in IVR, selected by a conference's caller_controls and
-// moderator_controls names (docs/sip.md, "Keypad controls"):
+// moderator_controls names (docs/ivr.md, "Keypad controls"):
 // - "default": Kazoo's DEFAULT_CONTROLS (kapps_conference.hrl): *1 mute toggle, *2 mute on,
 //   *3 mute off, *4 deaf toggle, *5 deaf on, *6 deaf off, # hangup. Kazoo gives moderators the
 //   same map; confab's moderators also get *7 lock toggle, *8 mute everyone else, *9 unmute

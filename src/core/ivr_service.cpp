@@ -131,9 +131,9 @@ JoinRequest join_request(const CallInfo& call, std::string_view dialed, std::str
   return req;
 }
 
-Admission ServiceLookup::admit(const ConferenceInfo& c, const CallInfo& call,
-                               std::string_view pin) {
-  Admission a;
+AdmitResult ServiceLookup::admit(const ConferenceInfo& c, const CallInfo& call,
+                                 std::string_view pin) {
+  AdmitResult a;
   try {
     a.role =
         svc_.admit_caller(c.account_id, c.conference_id, join_request(call, c.number, pin)).role;

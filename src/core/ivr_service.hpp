@@ -17,7 +17,7 @@ class ServiceLookup final : public IvrLookup {
   // such account, the only account that has the number (a number several accounts use is found
   // in none of them).
   std::optional<ConferenceInfo> find(std::string_view number, std::string_view domain) override;
-  Admission admit(const ConferenceInfo& c, const CallInfo& call, std::string_view pin) override;
+  AdmitResult admit(const ConferenceInfo& c, const CallInfo& call, std::string_view pin) override;
   Verdict entry(const ConferenceInfo& c) override;
 
  private:
