@@ -775,3 +775,28 @@ TEST_F(OnService, AHeldMemberIsReleasedWhenAModeratorComes) {
   EXPECT_FALSE(v.held);
   EXPECT_EQ(types(d.ivr.room_changed(v)), (std::vector<T>{T::stop_hold_music}));
 }
+
+TEST_F(OnService, WrongPinsFromOneSourceAreThrottledWhateverNumbersItClaims) {
+  // PinGuard's source scope: 10 wrong PINs from one address (any caller numbers), then a backoff.
+  int failures = 0;
+  for (int caller = 0; failures < 10; ++caller) {
+    Driver d(*this);
+    d.arrive("100", "555000" + std::to_string(caller));
+    for (int i = 0; i < 3 && failures < 10; ++i, ++failures) {
+      d.done();
+      d.press("0#");
+    }
+  }
+  Driver next(*this);
+  next.arrive("100", "5559999");
+  next.done();
+  EXPECT_EQ(played(next.press("1111#")), (S{"conf-too_many_attempts"}))
+      << "a new number from the same source, even with the right PIN";
+  EXPECT_EQ(next.done()[0].reason, HangupReason::too_many_attempts);
+  clock += 3;  // the first backoff is 2 s
+  Driver later(*this);
+  later.arrive("100", "5559999");
+  later.done();
+  later.press("1111#");
+  EXPECT_EQ(later.ivr.state(), Ivr::State::in_conference);
+}
