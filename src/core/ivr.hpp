@@ -3,9 +3,9 @@
 // FreeSWITCH mod_conference's prompts and keypad controls, as a pure state machine. It owns no
 // socket, timer or media: the SIP bridge feeds it events (the call arrived, a digit, a prompt
 // finished, a timer fired, the join's outcome, the room changed) and carries out the actions it
-// returns, in order. What it must know of conferences it asks through `IvrLookup`, which the
-// bridge implements on the ConferenceService (ivr_service.hpp), so that it decides exactly as
-// the REST join does.
+// returns, in order. What it must know of conferences it asks through `IvrLookup`, which
+// ServiceLookup (ivr_service.hpp) implements on the ConferenceService, so that it decides
+// exactly as the REST join does.
 //
 // The flow (docs/ivr.md):
 //   arrived: a number of a conference -> answer, conf-welcome (unless play_welcome is false);
@@ -39,7 +39,8 @@ namespace confab::core::ivr {
 
 // ---- what the IVR is told ----------------------------------------------------------------
 
-// Longest caller id, number or source the IVR keeps (SIP headers can be long; ours are not).
+// Longest dialled number, domain, caller name or number, source or Call-ID kept: longer ones
+// are cut (SIP headers may be long; a participant's fields are not).
 inline constexpr std::size_t kMaxField = 256;
 // Longest conference number or PIN collected (Kazoo: 1-16 digits).
 inline constexpr int kMaxDigits = 16;
