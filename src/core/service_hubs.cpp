@@ -16,8 +16,14 @@ namespace {
 std::string utf8_prefix(std::string s, std::size_t max) {
   if (s.size() <= max) return s;
   s.resize(max);
-  while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) s.pop_back();
-  if (!s.empty() && (static_cast<unsigned char>(s.back()) & 0x80)) s.pop_back();
+  // The last sequence starts at its lead byte; it stays when it is whole.
+  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  std::size_t lead = s.size();
+  while (lead > 0 && (byte(lead - 1) & 0xC0) == 0x80) --lead;
+  if (lead == 0) return {};
+  unsigned char c = byte(--lead);
+  std::size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+  if (s.size() - lead < need) s.resize(lead);
   return s;
 }
 
@@ -31,13 +37,17 @@ std::string hub_room_key(std::string_view hub_id, std::string_view type) {
 
 // --- hub rooms ---------------------------------------------------------------------------
 
-const Doc* ConferenceService::hub_room(std::string_view hub_id, std::string_view type) const {
+std::vector<const Doc*> ConferenceService::hub_conferences(std::string_view hub_id) const {
   auto* hub = dir_.find("hub", hub_id);
-  if (!hub) return nullptr;
+  if (!hub) return {};
+  return dir_.tagged("conference", hub->account_id, {"hub_id", std::string(hub_id), {}, false});
+}
+
+const Doc* ConferenceService::hub_room(std::string_view hub_id, std::string_view type) const {
   const Doc* best = nullptr;
   std::int64_t best_t = -1;
-  for (auto* d : dir_.list("conference", hub->account_id)) {
-    if (str_field(d->body, "hub_id") != hub_id || str_field(d->body, "type") != type) continue;
+  for (auto* d : hub_conferences(hub_id)) {
+    if (str_field(d->body, "type") != type) continue;
     auto* r = room(d->id);
     if (!r) continue;
     if (!best || r->created() > best_t || (r->created() == best_t && d->id > best->id))

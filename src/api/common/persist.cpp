@@ -143,6 +143,10 @@ void Persister::read_file(fs::path file, std::size_t max_bytes,
       });
 }
 
+void Persister::run(std::function<void()> work, std::function<void(const std::string&)> then) {
+  exec_.write([work = std::move(work)](store::Store&) { work(); }, std::move(then));
+}
+
 void Persister::refresh(std::string kind, std::function<void()> then) {
   auto docs = std::make_shared<std::vector<store::StoredDoc>>();
   exec_.write(

@@ -3,6 +3,7 @@
 #include "api/kazoo/render.hpp"
 #include "api/kazoo/rest_util.hpp"
 #include "core/crypto.hpp"
+#include "core/field_errors.hpp"
 
 #include <boost/json.hpp>
 
@@ -245,7 +246,9 @@ void Rest::handle(net::Request&& req, net::Reply inner) {
   if (req.method == "OPTIONS") return reply(net::Response{200, "", "text/plain", {}});
   Ctx c;
   auto rid = req.header("x-request-id");
-  c.request_id = rid.empty() || rid.size() > 128 ? core::random_hex(16) : std::string(rid);
+  c.request_id = rid.empty() || core::text_violation(rid, 1, core::limits::kRequestIdBytes)
+                     ? core::random_hex(16)
+                     : std::string(rid);
   try {
     route(c, req, reply);
   } catch (const Error& e) {
@@ -266,6 +269,8 @@ void Rest::handle(net::Request&& req, net::Reply inner) {
 
 void Rest::route(Ctx& c, const net::Request& req, net::Reply& reply) {
   auto seg = split_path(req.path);
+  // Ids are echoed in errors ("cause"): a path segment is a line of UTF-8 like any other.
+  for (auto& s : seg) core::require_text("path", s, 0, core::limits::kDisplayBytes);
   if (seg.size() < 2 || seg[0] != "v2") throw Error(Errc::not_found, "not found");
 
   if (seg.size() == 2 && (seg[1] == "api_auth" || seg[1] == "user_auth")) {
@@ -540,9 +545,9 @@ void Rest::participants(Ctx& c, const net::Request& req, const std::string& acco
     if (action == "relate") {  // Kazoo: data.participant_id, data.other_participant, relationship
       auto data = data_of(env);
       auto num = [&](std::string_view k) {
-        auto v = str_of(data, k);
-        if (v.empty()) throw field_error(k, "required", "Field is required but missing");
-        return participant_id(v);
+        auto* v = data.is_object() ? data.as_object().if_contains(k) : nullptr;
+        if (!v || v->is_null()) throw field_error(k, "required", "Field is required but missing");
+        return static_cast<int>(core::require_int(k, v, 1, core::limits::kMaxParticipantId, 0));
       };
       auto rel = str_of(data, "relationship");
       svc_.relate(account, conf, num("participant_id"), num("other_participant"),
