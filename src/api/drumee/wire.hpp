@@ -121,6 +121,7 @@ class Params {
   static std::size_t limit_of(std::string_view key) {
     if (key == "guest_name" || key == "event") return core::limits::kDisplayBytes;
     if (key == "token") return core::limits::kTokenBytes;
+    if (key == "room_id") return core::limits::kRoomIdBytes;  // chat: a direct channel's too
     return core::limits::kIdBytes;
   }
   static std::string text(const json::value* v, std::string_view key) {

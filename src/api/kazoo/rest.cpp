@@ -269,8 +269,11 @@ void Rest::handle(net::Request&& req, net::Reply inner) {
 
 void Rest::route(Ctx& c, const net::Request& req, net::Reply& reply) {
   auto seg = split_path(req.path);
-  // Ids are echoed in errors ("cause"): a path segment is a line of UTF-8 like any other.
-  for (auto& s : seg) core::require_text("path", s, 0, core::limits::kDisplayBytes);
+  // No id is other than UTF-8, and errors echo ids ("cause"): one that is not is not echoed.
+  for (auto& s : seg)
+    if (!core::valid_utf8(s))
+      throw Error(Errc::not_found, "bad identifier",
+                  json::object{{"cause", "a path segment that is not UTF-8"}});
   if (seg.size() < 2 || seg[0] != "v2") throw Error(Errc::not_found, "not found");
 
   if (seg.size() == 2 && (seg[1] == "api_auth" || seg[1] == "user_auth")) {
