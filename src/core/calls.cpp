@@ -410,6 +410,7 @@ ParticipantView Calls::accept(std::string_view account_id, std::string_view call
   if (auto* u = svc_.directory().find("user", callee_user)) {  // caller id for the others
     j.name = str_field(u->body, "first_name") + " " + str_field(u->body, "last_name");
     if (j.name == " ") j.name = str_field(u->body, "username");
+    j.name = utf8_prefix(std::move(j.name), limits::kDisplayBytes);
     j.number = str_field(u->body, "extension");
   }
   auto p = svc_.join(account_id, inv->conference_id, j);

@@ -118,6 +118,20 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+std::string utf8_prefix(std::string s, std::size_t max) {
+  if (s.size() <= max) return s;
+  s.resize(max);
+  // The last sequence starts at its lead byte; it stays when it is whole.
+  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  std::size_t lead = s.size();
+  while (lead > 0 && (byte(lead - 1) & 0xC0) == 0x80) --lead;
+  if (lead == 0) return {};
+  unsigned char c = byte(--lead);
+  std::size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+  if (s.size() - lead < need) s.resize(lead);
+  return s;
+}
+
 std::optional<Violation> text_violation(std::string_view s, std::size_t min_len,
                                         std::size_t max_len, TextKind kind) {
   // Length first: nothing past the limit is looked at.

@@ -34,6 +34,9 @@ struct Violation {
 };
 
 bool valid_utf8(std::string_view s);
+// The longest prefix of `s` within `max` bytes that does not cut a UTF-8 sequence (names the
+// server makes from others: a hub room's, a callee's caller ID).
+std::string utf8_prefix(std::string s, std::size_t max);
 std::optional<Violation> text_violation(std::string_view s, std::size_t min_len,
                                         std::size_t max_len, TextKind kind = TextKind::line);
 // A JSON integer (never a fraction, a boolean or a string) within [min, max].

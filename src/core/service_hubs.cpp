@@ -3,6 +3,7 @@
 
 #include "core/calls.hpp"
 #include "core/error.hpp"
+#include "core/field_errors.hpp"
 #include "core/json_util.hpp"
 
 #include <boost/json.hpp>
@@ -11,23 +12,6 @@ namespace confab::core {
 namespace json = boost::json;
 
 namespace {
-
-// The longest prefix of `s` within `max` bytes that does not cut a UTF-8 sequence.
-std::string utf8_prefix(std::string s, std::size_t max) {
-  if (s.size() <= max) return s;
-  s.resize(max);
-  // The last sequence starts at its lead byte; it stays when it is whole.
-  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  std::size_t lead = s.size();
-  while (lead > 0 && (byte(lead - 1) & 0xC0) == 0x80) --lead;
-  if (lead == 0) return {};
-  unsigned char c = byte(--lead);
-  std::size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-  if (s.size() - lead < need) s.resize(lead);
-  return s;
-}
-
-constexpr std::size_t kMaxConferenceName = 128;  // validate_conference's limit
 
 std::string hub_room_key(std::string_view hub_id, std::string_view type) {
   return std::string(hub_id) + "/" + std::string(type);
@@ -77,7 +61,7 @@ PendingWrite ConferenceService::prepare_hub_room(std::string_view account_id,
     throw Error(Errc::conflict, "a room of this hub and type is being created",
                 json::object{{"cause", hub_id}, {"type", type}});
   json::object doc{{"name", utf8_prefix(str_field(hub.body, "name") + " " + std::string(type),
-                                        kMaxConferenceName)},
+                                        limits::kNameBytes)},
                    {"hub_id", hub_id},
                    {"type", type},
                    {"member", json::object{{"join_muted", false}}}};

@@ -244,3 +244,11 @@ TEST(StoredSize, ADocumentIsBoundedAsAWhole) {
     EXPECT_EQ(e.details.at("data").at("maxLength").at("value"), 65536);
   }
 }
+
+TEST(Utf8, APrefixNeverCutsASequence) {
+  EXPECT_EQ(core::utf8_prefix("abc", 8), "abc");
+  EXPECT_EQ(core::utf8_prefix("Zo\xc3\xab", 3), "Zo");          // é would be cut: dropped
+  EXPECT_EQ(core::utf8_prefix("Zo\xc3\xab", 4), "Zo\xc3\xab");  // whole: kept
+  EXPECT_EQ(core::utf8_prefix("\xf0\x9f\x8e\x89!", 3), "");
+  EXPECT_EQ(core::utf8_prefix("\xf0\x9f\x8e\x89!", 4), "\xf0\x9f\x8e\x89");
+}
