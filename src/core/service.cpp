@@ -252,7 +252,9 @@ Room& ConferenceService::live_room(std::string_view account_id, std::string_view
 }
 
 void ConferenceService::emit(std::vector<Event>& events) {
+  ++batch_;
   for (auto& e : events) {
+    e.batch = batch_;
     // Which rooms each socket is in, kept from the membership events themselves (every join and
     // every leave emits one), so that a closing socket finds its rooms without a scan.
     if (e.participant && !e.participant->socket_id.empty()) {

@@ -212,6 +212,7 @@ class ConferenceService {
   std::unordered_map<std::string, std::int64_t> emptied_;  // conf -> when its room last emptied
   std::map<std::string, HubRoomWrite, std::less<>> hub_rooms_;  // "<hub>/<type>" being written
   std::unordered_map<std::string, std::set<std::string>> socket_rooms_;  // socket -> conferences
+  std::uint64_t batch_ = 0;  // Event::batch of the last emit()
 };
 
 }  // namespace confab::core

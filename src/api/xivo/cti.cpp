@@ -228,7 +228,9 @@ struct Cti::Impl {
   void on_event(const core::Event& e);
   void on_participant(const core::Event& e);
   void on_call(const core::Event& e);
-  void refresh_lists(const std::string& account_id);
+  void refresh_lists(const std::string& account_id, std::uint64_t batch);
+  std::uint64_t list_batch = 0;  // the batch of events the lists were last refreshed for
+  std::string list_account;
 
   // --- the socket --------------------------------------------------------------------------
   std::optional<net::WsHandlers> accept(const net::Request& req,
@@ -518,7 +520,7 @@ void Cti::Impl::on_event(const core::Event& e) {
     case T::del_member:
     case T::mute_member:
     case T::unmute_member:
-      return refresh_lists(e.account_id);
+      return refresh_lists(e.account_id, e.batch);
     default:
       return;
   }
@@ -593,7 +595,10 @@ void Cti::Impl::on_call(const core::Event& e) {
 // A socket that asked for the list gets it again whenever it changes. Events come in batches
 // (a close kicks everyone) and the core is already in its final state for each of them, so
 // an unchanged list is not sent twice.
-void Cti::Impl::refresh_lists(const std::string& account_id) {
+void Cti::Impl::refresh_lists(const std::string& account_id, std::uint64_t batch) {
+  // One render per batch of events (closing a room of a thousand is one list, not a thousand).
+  if (batch != 0 && batch == list_batch && account_id == list_account) return;
+  list_batch = batch, list_account = account_id;
   std::shared_ptr<const std::string> f;
   for (auto& [id, s] : sessions) {
     if (!s->listing || s->account_id != account_id) continue;
