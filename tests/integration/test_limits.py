@@ -211,6 +211,16 @@ def test_relate_participant_ids_are_checked_integers(api):
         assert "participant_id" in got, got
 
 
+def test_actions_and_media_ids_are_bounded(api):
+    conf = ok(api.req("PUT", "/conferences", {"data": {"name": "room"}}), 201)["id"]
+    ok(api.req("POST", f"/conferences/{conf}/participants", {"data": {"name": "a"}}), 201)
+    r = api.req("PUT", f"/conferences/{conf}", {"data": {"action": "x" * 65}})
+    assert rule(error_data(r, 400, "invalid data"), "action", "maxLength")["value"] == 64
+    r = api.req("PUT", f"/conferences/{conf}", {"data": {"action": "play",
+                                                        "media_id": "m" * 1025}})
+    assert rule(error_data(r, 400, "invalid data"), "data.media_id", "maxLength")["value"] == 1024
+
+
 # --- Kazoo event socket ------------------------------------------------------------------------
 
 def es_call(ws, msg):

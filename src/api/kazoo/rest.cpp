@@ -44,6 +44,7 @@ std::string action_of(const json::object& env) {
         json::object{{"action",
                       json::object{{"required",
                                     json::object{{"message", "Field is required but missing"}}}}}});
+  core::require_text("action", a->as_string(), 0, core::limits::kIdBytes);
   return std::string(a->as_string());
 }
 
