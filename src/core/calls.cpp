@@ -1,5 +1,6 @@
 #include "core/calls.hpp"
 
+#include "core/conference_doc.hpp"
 #include "core/error.hpp"
 #include "core/field_errors.hpp"
 #include "core/json_util.hpp"
@@ -38,7 +39,7 @@ json::object validate_hub(const json::value& input) {
   for (auto& [k, v] : input.as_object())
     if (k != "id" && !k.starts_with("pvt_")) doc[k] = v;
   Report r;
-  check_tree(r, doc, "");
+  check_tree(r, doc, "", is_private_key);
   if (!doc.contains("name")) r.fail("name", "required", "Field is required but missing");
   check_string(r, doc, "name", "name", 1, limits::kNameBytes);
   check_string(r, doc, "owner_id", "owner_id", 1, limits::kIdBytes);

@@ -25,9 +25,9 @@ std::string join(std::string_view a, std::string_view b) {
 constexpr ListRule kNumbers{limits::kListItems, 1, limits::kNumberBytes, true, true};
 constexpr ListRule kPins{limits::kListItems, 1, limits::kPinDigits, true, true};
 
-void check_role(Report& r, json::object& doc, std::string_view role, bool default_muted) {
+void check_role(Report& r, const json::object& doc, std::string_view role) {
   auto* v = doc.if_contains(role);
-  if (!v) v = &(doc[role] = json::object{});
+  if (!v) return;
   if (!v->is_object()) {
     r.fail(std::string(role), "type", "Value did not match type(s): object");
     return;
@@ -38,6 +38,12 @@ void check_role(Report& r, json::object& doc, std::string_view role, bool defaul
   check_bool(r, o, "join_deaf", join(p, "join_deaf"));
   check_string_list(r, o, "numbers", join(p, "numbers"), kNumbers);
   check_string_list(r, o, "pins", join(p, "pins"), kPins);
+}
+
+void role_defaults(json::object& doc, std::string_view role, bool default_muted) {
+  auto* v = doc.if_contains(role);
+  if (!v) v = &(doc[role] = json::object{});
+  auto& o = v->as_object();
   if (!o.contains("join_muted")) o["join_muted"] = default_muted;
   if (!o.contains("join_deaf")) o["join_deaf"] = false;
   if (!o.contains("numbers")) o["numbers"] = json::array{};
@@ -66,12 +72,14 @@ void check_tone(Report& r, const json::object& o, std::string_view key) {
 
 }  // namespace
 
+bool is_private_key(std::string_view k) {
+  return k == "id" || k == "_read_only" || k == "focus" || k.starts_with("pvt_");
+}
+
 json::object strip_private(const json::object& doc) {
   json::object out;
-  for (auto& [k, v] : doc) {
-    if (k == "id" || k == "_read_only" || k == "focus" || k.starts_with("pvt_")) continue;
-    out[k] = v;
-  }
+  for (auto& [k, v] : doc)
+    if (!is_private_key(k)) out[k] = v;
   return out;
 }
 
@@ -83,11 +91,12 @@ json::object validate_conference(const json::value& input) {
             {"data",
              json::object{
                  {"type", json::object{{"message", "Value did not match type(s): object"}}}}}});
-  auto doc = strip_private(input.as_object());
-  // Everything first, at the general limits; the known fields' own rules below then replace
-  // what the general pass said of them.
+  // Checked as it came, before anything is copied (a refused body of a megabyte is never
+  // copied): everything first at the general limits, then the known fields' own rules, which
+  // replace what the general pass said of them.
+  const auto& doc = input.as_object();
   Report r;
-  check_tree(r, doc, "");
+  check_tree(r, doc, "", is_private_key);
 
   if (!doc.contains("name"))
     r.fail("name", "required", "Field is required but missing");
@@ -101,8 +110,8 @@ json::object validate_conference(const json::value& input) {
   check_string(r, doc, "hub_id", "hub_id", 1, limits::kIdBytes);
   check_string(r, doc, "type", "type", 1, limits::kIdBytes);
   check_string_list(r, doc, "conference_numbers", "conference_numbers", kNumbers);
-  check_role(r, doc, "member", true);
-  check_role(r, doc, "moderator", false);
+  check_role(r, doc, "member");
+  check_role(r, doc, "moderator");
   for (auto key : {"play_name", "play_welcome", "require_moderator", "wait_for_moderator"})
     check_bool(r, doc, key, key);
   check_tone(r, doc, "play_entry_tone");
@@ -111,9 +120,12 @@ json::object validate_conference(const json::value& input) {
   if (auto* m = doc.if_contains("muc")) validate_muc(*m, r);
   r.throw_if_any();
 
-  if (!doc.contains("conference_numbers")) doc["conference_numbers"] = json::array{};
-  if (!doc.contains("play_name")) doc["play_name"] = false;
-  return doc;
+  auto out = strip_private(doc);
+  role_defaults(out, "member", true);
+  role_defaults(out, "moderator", false);
+  if (!out.contains("conference_numbers")) out["conference_numbers"] = json::array{};
+  if (!out.contains("play_name")) out["play_name"] = false;
+  return out;
 }
 
 std::vector<std::string> conference_numbers(const json::object& doc) {

@@ -28,7 +28,7 @@ std::string join(const std::string& path, std::string_view key) {
 // One pass over a client-made value at `depth` (a document field is at depth 1). Nesting and
 // key problems are reported at `top`, the field the client wrote, where it can find them.
 void walk(Report& r, const json::value& v, const std::string& path, const std::string& top,
-          std::size_t depth) {
+          std::size_t depth, KeyFilter skip = nullptr) {
   if (v.is_string()) {
     if (auto bad = text_violation(v.as_string(), 0, limits::kStringBytes, TextKind::text))
       r.fail(path, *bad);
@@ -55,12 +55,13 @@ void walk(Report& r, const json::value& v, const std::string& path, const std::s
   }
   auto& o = v.as_object();
   if (o.size() > limits::kObjectKeys) {
-    r.fail(path, "maxProperties",
+    r.fail(path.empty() ? std::string("data") : path, "maxProperties",
            "The object must not have more than " + n(limits::kObjectKeys) + " keys",
            static_cast<std::int64_t>(limits::kObjectKeys));
     return;
   }
   for (auto& [k, child] : o) {
+    if (depth == 0 && skip && skip(k)) continue;
     if (text_violation(k, 1, limits::kKeyBytes, TextKind::line)) {
       r.fail(path.empty() ? std::string("data") : top, "propertyNames",
              "Keys must be 1 to " + n(limits::kKeyBytes) +
@@ -170,9 +171,13 @@ std::optional<Violation> int_violation(const json::value& v, std::int64_t min, s
   return std::nullopt;
 }
 
-json::object require_object(const json::value& input) {
+const json::object& object_of(const json::value& input) {
   if (!input.is_object()) throw field_error("data", "type", "Value did not match type(s): object");
-  return strip_private(input.as_object());
+  return input.as_object();
+}
+
+json::object require_object(const json::value& input) {
+  return strip_private(object_of(input));
 }
 
 void Report::fail(const std::string& path, std::string_view rule, std::string msg,
@@ -253,9 +258,9 @@ void check_string_list(Report& r, const json::object& o, std::string_view key,
   }
 }
 
-void check_tree(Report& r, const json::value& v, const std::string& path) {
+void check_tree(Report& r, const json::value& v, const std::string& path, KeyFilter skip) {
   // A whole document (no path) is depth 0: its fields are at depth 1, as a field given by name.
-  walk(r, v, path, path, path.empty() ? 0 : 1);
+  walk(r, v, path, path, path.empty() ? 0 : 1, skip);
 }
 
 void check_stored_size(Report& r, const json::object& doc, std::size_t max) {

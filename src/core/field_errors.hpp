@@ -62,6 +62,8 @@ class Report {
 
 // A client's document: `data` must be an object; its read-only and private keys are dropped.
 boost::json::object require_object(const boost::json::value& input);
+// The same, not copied: for checking a document before anything of it is copied.
+const boost::json::object& object_of(const boost::json::value& input);
 
 // A string field, when present; lengths in bytes.
 void check_string(Report& r, const boost::json::object& o, std::string_view key,
@@ -89,7 +91,10 @@ void check_string_list(Report& r, const boost::json::object& o, std::string_view
 // Everything anywhere in a client-made value (unknown keys of a document, metadata): strings up
 // to kStringBytes of `text`, arrays up to kListItems, objects up to kObjectKeys keys of a line up
 // to kKeyBytes, nesting up to kDepth. Reported at `path` (and the key path of what broke).
-void check_tree(Report& r, const boost::json::value& v, const std::string& path);
+// `skip`: top-level keys of a document not to look at (those it drops: id, _read_only...).
+using KeyFilter = bool (*)(std::string_view key);
+void check_tree(Report& r, const boost::json::value& v, const std::string& path,
+                KeyFilter skip = nullptr);
 // A document as it will be stored, serialized, within `max` bytes; reported as "data".
 void check_stored_size(Report& r, const boost::json::object& doc,
                        std::size_t max = limits::kDocumentBytes);

@@ -1,5 +1,6 @@
 #include "core/identity.hpp"
 
+#include "core/conference_doc.hpp"
 #include "core/crypto.hpp"
 #include "core/error.hpp"
 #include "core/field_errors.hpp"
@@ -27,40 +28,42 @@ std::string lower(std::string_view s) {
 }
 
 json::object validate_account(const json::value& input) {
-  auto doc = require_object(input);
+  // Checked as it came; copied only once it passed (as every validator of a client's document).
+  const auto& in = object_of(input);
   Report r;
-  check_tree(r, doc, "");
-  required(r, doc, "name");
-  check_string(r, doc, "name", "name", 1, limits::kNameBytes);
-  check_string(r, doc, "realm", "realm", 1, 253);
+  check_tree(r, in, "", is_private_key);
+  required(r, in, "name");
+  check_string(r, in, "name", "name", 1, limits::kNameBytes);
+  check_string(r, in, "realm", "realm", 1, 253);
   r.throw_if_any();
-  return doc;
+  return strip_private(in);
 }
 
 ValidatedUser validate_user(const json::value& input) {
-  auto doc = require_object(input);
+  const auto& in = object_of(input);
   Report r;
-  check_tree(r, doc, "");
-  required(r, doc, "first_name");
-  required(r, doc, "last_name");
-  check_string(r, doc, "first_name", "first_name", 1, limits::kNameBytes);
-  check_string(r, doc, "last_name", "last_name", 1, limits::kNameBytes);
-  check_string(r, doc, "username", "username", 1, limits::kDisplayBytes);
+  check_tree(r, in, "", is_private_key);
+  required(r, in, "first_name");
+  required(r, in, "last_name");
+  check_string(r, in, "first_name", "first_name", 1, limits::kNameBytes);
+  check_string(r, in, "last_name", "last_name", 1, limits::kNameBytes);
+  check_string(r, in, "username", "username", 1, limits::kDisplayBytes);
   // A password may hold any character a keyboard types: control characters are refused too.
-  check_string(r, doc, "password", "password", 1, limits::kSecretBytes);
-  check_string(r, doc, "email", "email", 3, 254);
-  check_string(r, doc, "extension", "extension", 1, limits::kExtensionBytes);
-  if (auto* e = doc.if_contains("extension"); e && e->is_string() && !r.failed("extension")) {
+  check_string(r, in, "password", "password", 1, limits::kSecretBytes);
+  check_string(r, in, "email", "email", 3, 254);
+  check_string(r, in, "extension", "extension", 1, limits::kExtensionBytes);
+  if (auto* e = in.if_contains("extension"); e && e->is_string() && !r.failed("extension")) {
     std::string_view s = e->as_string();
     if (!std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
       r.fail("extension", "pattern", "Failed to match pattern '^[0-9]+$'");
   }
-  if (auto* p = doc.if_contains("priv_level")) {
+  if (auto* p = in.if_contains("priv_level")) {
     if (!p->is_string() || (p->as_string() != "admin" && p->as_string() != "user"))
       r.fail("priv_level", "enum", "Value not found in enumerated list of values",
              json::array{"admin", "user"});
   }
   r.throw_if_any();
+  auto doc = strip_private(in);
   if (!doc.contains("priv_level")) doc["priv_level"] = "user";
   if (auto* u = doc.if_contains("username")) *u = lower(u->as_string());
   ValidatedUser out;

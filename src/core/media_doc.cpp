@@ -1,5 +1,6 @@
 #include "core/media_doc.hpp"
 
+#include "core/conference_doc.hpp"
 #include "core/error.hpp"
 #include "core/field_errors.hpp"
 
@@ -49,7 +50,7 @@ json::object validate_media(const json::value& input, const json::object* old, b
       if (auto* v = old->if_contains(key); v && !doc.contains(key)) doc[key] = *v;
 
   Report r;
-  check_tree(r, doc, "");
+  check_tree(r, doc, "", is_private_key);
   require(r, doc, "name");
   check_string(r, doc, "name", "name", 1, limits::kNameBytes);
   check_string(r, doc, "description", "description", 1, limits::kNameBytes, TextKind::text);
@@ -86,7 +87,7 @@ json::object validate_media(const json::value& input, const json::object* old, b
 json::object validate_recording(const json::value& input) {
   auto doc = require_object(input);
   Report r;
-  check_tree(r, doc, "");
+  check_tree(r, doc, "", is_private_key);
   for (auto key : {"conference_id", "name", "start", "duration_ms", "content_length", "sample_rate",
                    "channels"})
     require(r, doc, key);

@@ -117,8 +117,11 @@ PendingWrite ConferenceService::prepare(std::string_view kind, std::string_view 
   const Doc* old = mode == WriteMode::create ? nullptr : &get(kind, account_id, id);
   if (mode == WriteMode::remove) return dir_.begin(*old, true, keys_for(*old));
 
-  json::value input = data;
-  if (mode == WriteMode::patch) input = merge_patch(strip_private(old->body), as_patch(data));
+  // A patch is merged first; anything else is validated as it came (never copied before it is
+  // found within its limits).
+  json::value merged;
+  if (mode == WriteMode::patch) merged = merge_patch(strip_private(old->body), as_patch(data));
+  const json::value& input = mode == WriteMode::patch ? merged : data;
 
   Doc d;
   d.kind = std::string(kind);

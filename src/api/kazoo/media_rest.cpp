@@ -121,7 +121,7 @@ void Rest::media(Ctx& c, const net::Request& req, const std::string& account,
       return reply(success(c, 200, std::move(out)));
     }
     auto env = parse_envelope(req);
-    auto data = data_of(env);
+    const auto& data = data_of(env);
     auto owner = data.is_object() ? core::str_field(data.as_object(), "owner_id") : std::string();
     svc_.authorize(c.claims, account, Access::write, owner);
     return save(c, svc_.prepare("media", account, {}, WriteMode::create, data, &c.claims), 201,

@@ -280,7 +280,7 @@ void Rest::route(Ctx& c, const net::Request& req, net::Reply& reply) {
   if (seg.size() == 2 && (seg[1] == "api_auth" || seg[1] == "user_auth")) {
     allow(req, {"PUT", "POST"});
     auto env = parse_envelope(req);
-    auto data = data_of(env);
+    const auto& data = data_of(env);
     core::TokenClaims claims;
     json::object out;
     if (seg[1] == "api_auth") {
@@ -456,7 +456,7 @@ void Rest::conferences(Ctx& c, const net::Request& req, const std::string& accou
       return reply(success(c, 200, std::move(out)));
     }
     auto env = parse_envelope(req);
-    auto data = data_of(env);
+    const auto& data = data_of(env);
     svc_.authorize(c.claims, account, Access::write, str_of(data, "owner_id"));
     return save(c, svc_.prepare("conference", account, {}, WriteMode::create, data, &c.claims), 201,
                 reply);
@@ -508,7 +508,7 @@ void Rest::participants(Ctx& c, const net::Request& req, const std::string& acco
     auto env = parse_envelope(req);
     if (req.method == "POST") {  // join (the media issue adds an SDP offer here)
       svc_.authorize(c.claims, account, Access::join);
-      auto data = data_of(env);
+      const auto& data = data_of(env);
       if (!data.is_object())
         throw field_error("data", "type", "Value did not match type(s): object");
       core::JoinRequest j;
@@ -547,7 +547,7 @@ void Rest::participants(Ctx& c, const net::Request& req, const std::string& acco
     svc_.authorize(c.claims, account, Access::write, owner_of(doc));
     auto action = action_of(env);
     if (action == "relate") {  // Kazoo: data.participant_id, data.other_participant, relationship
-      auto data = data_of(env);
+      const auto& data = data_of(env);
       auto num = [&](std::string_view k) {
         auto* v = data.is_object() ? data.as_object().if_contains(k) : nullptr;
         if (!v || v->is_null()) throw field_error(k, "required", "Field is required but missing");

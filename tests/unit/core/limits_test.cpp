@@ -252,3 +252,15 @@ TEST(Utf8, APrefixNeverCutsASequence) {
   EXPECT_EQ(core::utf8_prefix("\xf0\x9f\x8e\x89!", 3), "");
   EXPECT_EQ(core::utf8_prefix("\xf0\x9f\x8e\x89!", 4), "\xf0\x9f\x8e\x89");
 }
+
+// Kazoo clients post back what they read: the read-only part, however long, is dropped unread.
+TEST(ConferenceLimits, ReadOnlyKeysAreDroppedNotChecked) {
+  json::object doc{{"name", "x"},
+                   {"_read_only", json::object{{"participants", items(500)}}},
+                   {"pvt_x", std::string(10'000, 'p')},
+                   {"id", std::string(300, 'i')}};
+  auto out = core::validate_conference(doc);
+  EXPECT_FALSE(out.contains("_read_only"));
+  EXPECT_FALSE(out.contains("pvt_x"));
+  EXPECT_FALSE(out.contains("id"));
+}
