@@ -244,6 +244,19 @@ def test_event_socket_bounds_bindings_and_request_ids(server, api):
         r = es_call(ws, {"action": "ping", "auth_token": api.token, "request_id": "x" * 300})
         assert r["status"] == "error" and "request_id" in r["data"]["errors"][0], r
         assert len(r["request_id"]) <= 128, r
+        # A socket holds at most 100 bindings, however many messages bring them.
+        for k in range(2):
+            batch = [f"conference.event.{conf}.c{k}x{i}" for i in range(50)]
+            r = es_call(ws, {"action": "subscribe", "auth_token": api.token,
+                             "data": {"bindings": batch}})
+            assert r["status"] == "success", r
+        r = es_call(ws, {"action": "subscribe", "auth_token": api.token,
+                         "data": {"binding": f"conference.event.{conf}.one-more"}})
+        assert r["status"] == "error" and "100" in r["data"]["errors"][0], r
+        r = es_call(ws, {"action": "unsubscribe", "auth_token": api.token,
+                         "data": {"bindings": [f"conference.event.{conf}.c0x{i}"
+                                               for i in range(50)]}})
+        assert r["status"] == "success", r
         # Within the limits, the subscription works and names arrive in any script.
         r = es_call(ws, {"action": "subscribe", "auth_token": api.token, "request_id": "r2",
                          "data": {"binding": f"conference.event.{conf}.*"}})
@@ -355,6 +368,26 @@ def api_conferences(drumee):
     return drumee.api.conferences()
 
 
+def test_drumee_objects_are_bounded(server, drumee):
+    ws, sock = drumee.live(drumee.token)
+    try:
+        r = dsvc(server, "conference.broadcast", {"hub_id": drumee.hub, "socket_id": sock,
+                                                  "event": "draw",
+                                                  "payload": {"p": ["x" * 1000] * 9}},
+                 drumee.token)
+        assert "payload" in drumee_err(r, "conference.broadcast")["reason"], r
+        r = dsvc(server, "conference.broadcast", {"hub_id": drumee.hub, "socket_id": sock,
+                                                  "event": "draw", "payload": {"p": [1] * 101}},
+                 drumee.token)
+        assert "payload.p" in drumee_err(r, "conference.broadcast")["details"], r
+        r = dsvc(server, "conference.broadcast", {"hub_id": drumee.hub, "socket_id": sock,
+                                                  "event": "draw", "payload": {"p": "ok"}},
+                 drumee.token)
+        assert r.status == 200, r
+    finally:
+        ws.close()
+
+
 def test_drumee_any_script_round_trips(server, drumee):
     ws, sock = drumee.live()
     try:
@@ -457,6 +490,14 @@ def test_xivo_numbers_and_strings_are_bounded(xivo):
     assert "subject" in got[0]["ctiMessage"]["message"], got
     got = xivo.command("conferenceChatSend", numConf="4" * 100, message="hi")
     assert got[0]["msgType"] == "Error" and "numConf" in got[0]["ctiMessage"]["Error"], got
+
+
+def test_xivo_login_is_bounded(server, api):
+    for login in ("a\u0000b", "l" * 257):
+        r = server.request("POST", f"{XUC}/auth/login", {"login": login, "password": "x"},
+                           headers={"Content-Type": "application/json"})
+        assert r.status == 400 and r.json["error"] == "InvalidJson", r
+        assert "login" in r.json["message"], r
 
 
 def test_xivo_any_script_round_trips(xivo):
