@@ -2,6 +2,7 @@
 
 #include "api/xivo/render.hpp"
 #include "core/error.hpp"
+#include "core/field_errors.hpp"
 
 #include <boost/json.hpp>
 
@@ -37,6 +38,12 @@ net::Response login(core::ConferenceService& svc, const net::Request& req) {
     return http_error(400, "InvalidJson", "login is required (a string)");
   if (!password || !password->is_string())
     return http_error(400, "InvalidJson", "password is required (a string)");
+  try {
+    core::require_text("login", login->as_string(), 1, core::limits::kDisplayBytes);
+    core::require_text("password", password->as_string(), 0, core::limits::kSecretBytes);
+  } catch (const Error& e) {
+    return http_error(400, "InvalidJson", e.message);
+  }
   try {
     auto token = svc.auth_login(login->as_string(), password->as_string());
     return json_response(200, json::object{{"login", login->as_string()},
