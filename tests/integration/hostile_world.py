@@ -141,7 +141,9 @@ class World:
     def drumee_ws(self, token=None):
         w = RawWs(self.s.port, "/-/websocket" + (f"?token={token}" if token else ""))
         assert w.status == 101, w.head
-        assert w.recv_json()["service"] == "sys.hello"
+        hello = w.recv_json()
+        assert hello["service"] == "sys.hello", hello
+        w.hello_id = hello["data"]["socket_id"]
         return w
 
     # --- what is stored ------------------------------------------------------------------------

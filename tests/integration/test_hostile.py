@@ -612,3 +612,623 @@ def test_drumee_live_message_with_a_wrong_type(world, text):
         face.alive(ws)
     finally:
         ws.close()
+
+
+# ==============================================================================================
+# 3. Huge bodies and headers: over the configured caps, 413 and 431 in the face's own format
+# ==============================================================================================
+
+def face_error(face, r, status, kazoo_message):
+    if face == "kazoo":
+        kazoo_error(r, status, kazoo_message)
+    elif face == "xivo":
+        xivo_error(r, status)
+    elif face == "drumee":
+        drumee_error(r, status)
+    elif face == "userplane":
+        userplane_error(r, status)
+    else:  # a WebSocket upgrade: its client reads the status only
+        assert r.status == status, r
+
+
+# face: (method, path, who, headers)
+FACES_HTTP = {
+    "kazoo": ("PUT", "/v2/accounts/{A}/conferences", "A", {}),
+    "xivo": ("POST", XUC + "/auth/login", None, {}),
+    "drumee": ("POST", "/-/svc/chat.post", "alice", {}),
+    "userplane": ("GET", "/v1/conference.json", None, {"Authorization": "Basic {BASIC}"}),
+}
+UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+           "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+UPGRADES = {"kazoo_events": "/v2/websocket", "xivo_cti": XUC + "/cti?token={TOK}",
+            "drumee_live": "/-/websocket"}
+
+
+def face_request(w, face, body=None, headers=None, path_suffix=""):
+    method, path, who, extra = FACES_HTTP[face]
+    h = {k: v.replace("{BASIC}", basic(w.A.id, w.A.api_key)) for k, v in extra.items()}
+    h.update(headers or {})
+    return kazoo(w, method, path + path_suffix, body, who, headers=h)
+
+
+def basic(user, password):
+    return base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize("face", FACES_HTTP)
+def test_body_over_the_limit(world, face):
+    body = b'{"data":{"name":"big","pad":"' + b"p" * BODY_LIMIT + b'"}}'
+    with unchanged(world, "conferences"):
+        r = face_request(world, face, body)
+    face_error(face, r, 413, "request_too_large")
+
+
+@pytest.mark.parametrize("face", FACES_HTTP)
+def test_declared_length_over_the_limit_is_refused_before_the_body(world, face):
+    method, path, who, extra = FACES_HTTP[face]
+    head = (f"{method} {expand(world, path)} HTTP/1.1\r\nHost: x\r\n"
+            f"X-Auth-Token: {token(world, who) or ''}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {10 ** 12}\r\n\r\n").encode()
+    raw, closed = exchange(world.s.port, head + b'{"data":')
+    assert closed, "a body that can never be taken is refused, not waited for"
+    status, _, body = parse_answer(raw)
+    face_error(face, _Parsed(status, body), 413, "request_too_large")
+
+
+class _Parsed:
+    """A raw answer seen as a conftest.Response."""
+
+    def __init__(self, status, body):
+        self.status = status
+        self.raw = body.decode(errors="replace")
+        try:
+            self.json = json.loads(body)
+        except ValueError:
+            self.json = None
+
+    def __repr__(self):
+        return f"<{self.status} {self.raw[:300]!r}>"
+
+
+def test_chunked_body_over_the_limit(world):
+    chunk = b"%x\r\n%s\r\n" % (1 << 20, b" " * (1 << 20))
+    head = (f"PUT /v2/accounts/{world.A.id}/conferences HTTP/1.1\r\nHost: x\r\n"
+            f"X-Auth-Token: {world.A.token}\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    with unchanged(world, "conferences"):
+        raw, closed = exchange(world.s.port, head + b"1\r\n{\r\n" + chunk * 4 + b"0\r\n\r\n")
+    status, _, body = parse_answer(raw)
+    kazoo_error(_Parsed(status, body), 413, "request_too_large")
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+def test_upload_over_the_upload_limit(world, chunked):
+    wav = make_wav(8000, 1, 0.1)
+    data = wav + b"\x00" * (UPLOAD_LIMIT + 1 - len(wav))
+    with unchanged(world, "file"):
+        if not chunked:
+            r = kazoo(world, "POST", "/v2/accounts/{A}/media/{M}/raw", data,
+                      headers={"Content-Type": "audio/wav"})
+        else:
+            head = (f"POST /v2/accounts/{world.A.id}/media/{world.A.media}/raw HTTP/1.1\r\n"
+                    f"Host: x\r\nX-Auth-Token: {world.A.token}\r\nContent-Type: audio/wav\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n").encode()
+            body = b"".join(b"%x\r\n%s\r\n" % (len(data[i:i + 65536]), data[i:i + 65536])
+                            for i in range(0, len(data), 65536)) + b"0\r\n\r\n"
+            raw, _ = exchange(world.s.port, head + body)
+            status, _, answer = parse_answer(raw)
+            r = _Parsed(status, answer)
+    kazoo_error(r, 413, "request_too_large")
+
+
+@pytest.mark.parametrize("face", FACES_HTTP)
+def test_one_header_over_the_limit(world, face):
+    face_error(face, face_request(world, face, b"{}", {"X-Padding": "p" * 20000}), 431,
+               "request_header_fields_too_large")
+
+
+@pytest.mark.parametrize("name", UPGRADES)
+def test_upgrade_with_a_header_over_the_limit(world, name):
+    path = UPGRADES[name].replace("{TOK}", world.A.user_tokens["alice"])
+    r = call(world.s, "GET", path, None, dict(UPGRADE, **{"X-Padding": "p" * 20000}))
+    face_error("upgrade", r, 431, None)
+
+
+HEADER_FLOODS = {
+    "two_thousand_headers": {f"X-H{i}": "v" for i in range(2000)},
+    "huge_cookie": {"Cookie": "regsid=" + "c" * 20000},
+    "huge_auth_token": {"X-Auth-Token": "t" * 20000},
+}
+
+
+@pytest.mark.parametrize("name", HEADER_FLOODS)
+def test_many_or_huge_headers(world, name):
+    face_error("kazoo", face_request(world, "kazoo", b"{}", HEADER_FLOODS[name]), 431,
+               "request_header_fields_too_large")
+
+
+@pytest.mark.parametrize("where", ["path", "query"])
+def test_request_target_over_the_limit(world, where):
+    suffix = ("/" + "x" * 20000) if where == "path" else ("?q=" + "y" * 20000)
+    r = face_request(world, "drumee", b"{}", path_suffix=suffix)
+    face_error("drumee", r, 431, None)
+
+
+# ==============================================================================================
+# 4. Slowloris: headers and bodies that never end are cut at the (1 s) timeouts, answered 408
+# ==============================================================================================
+
+def _head(w, method, path, who=None, extra=""):
+    t = token(w, who)
+    return (f"{method} {expand(w, path)} HTTP/1.1\r\nHost: x\r\n" +
+            (f"X-Auth-Token: {t}\r\n" if t else "") + extra).encode()
+
+
+TRICKLE = b"X-Pad: " + b"a" * 4000
+# name: (a function of the world giving the first bytes, what then trickles, the face whose
+#        format the 408 takes: None when the header never ended, the path unknown)
+SLOW = {
+    "request_line": (lambda w: b"GET /v2/accounts HT", b"TP/1.1\r\n" + TRICKLE, None),
+    "kazoo_header": (lambda w: _head(w, "GET", "/v2/accounts/{A}/conferences", "A"), TRICKLE,
+                     None),
+    "xivo_header": (lambda w: _head(w, "POST", XUC + "/auth/login"), TRICKLE, None),
+    "drumee_header": (lambda w: _head(w, "POST", "/-/svc/conference.join"), TRICKLE, None),
+    "userplane_header": (lambda w: _head(w, "GET", "/v1/conference.json"), TRICKLE, None),
+    "kazoo_events_upgrade": (lambda w: _head(w, "GET", "/v2/websocket", extra="Upgrade: web"),
+                             TRICKLE, None),
+    "xivo_cti_upgrade": (lambda w: _head(w, "GET", XUC + "/cti?token=x"), TRICKLE, None),
+    "drumee_live_upgrade": (lambda w: _head(w, "GET", "/-/websocket"), TRICKLE, None),
+    "kazoo_body": (lambda w: _head(w, "PUT", "/v2/accounts/{A}/conferences", "A",
+                                   "Content-Length: 100000\r\n\r\n") + b'{"data":{"name":"s"',
+                   b" " * 4000, "kazoo"),
+    "xivo_body": (lambda w: _head(w, "POST", XUC + "/auth/login", None,
+                                  "Content-Length: 100000\r\n\r\n") + b'{"login":',
+                  b" " * 4000, "xivo"),
+    "drumee_body": (lambda w: _head(w, "POST", "/-/svc/chat.post", "alice",
+                                    "Content-Length: 100000\r\n\r\n") + b'{"message":',
+                    b" " * 4000, "drumee"),
+    "silent": (lambda w: b"", b"", None),
+}
+
+
+@pytest.fixture(scope="module")
+def slowloris(world):
+    """Every slow client at once, a byte each 0.25 s per connection, for at most 8 s: each one's
+    answer and whether the server closed it."""
+    before = state(world, "conferences")
+    socks, got, closed = {}, {}, {}
+    for name, (first, _, _) in SLOW.items():
+        so = socket.create_connection(("127.0.0.1", world.s.port), timeout=5)
+        so.sendall(first(world))
+        so.setblocking(False)
+        socks[name], got[name], closed[name] = so, b"", False
+    deadline, i = time.monotonic() + 8, 0
+    while not all(closed.values()) and time.monotonic() < deadline:
+        for name, so in socks.items():
+            trickle = SLOW[name][1]
+            if not closed[name] and i < len(trickle):
+                try:
+                    so.send(trickle[i:i + 1])
+                except OSError:
+                    pass  # closed: the read below sees it
+        i += 1
+        ready, _, _ = select.select([s for n, s in socks.items() if not closed[n]], [], [], 0.25)
+        for so in ready:
+            name = next(n for n, s in socks.items() if s is so)
+            try:
+                b = so.recv(65536)
+            except (ConnectionResetError, BlockingIOError):
+                b = b"" if not isinstance(b, bytes) else b
+            got[name] += b
+            if not b:
+                closed[name] = True
+    for so in socks.values():
+        so.close()
+    return {"got": got, "closed": closed, "sent": i, "before": before,
+            "after": state(world, "conferences")}
+
+
+@pytest.mark.parametrize("name", SLOW)
+def test_slowloris(world, slowloris, name):
+    face = SLOW[name][2]
+    assert slowloris["closed"][name], f"{name}: still open after 8 s of trickling"
+    raw = slowloris["got"][name]
+    if name == "silent":
+        assert raw == b"", "a client that said nothing gets no answer, just a close"
+        return
+    status, _, body = parse_answer(raw)
+    r = _Parsed(status, body)
+    if face is None:
+        assert status == 408 and r.json is not None, r
+    else:
+        face_error(face, r, 408, "request_timeout")
+    assert slowloris["before"] == slowloris["after"], "a body cut short was stored"
+
+
+# ==============================================================================================
+# 5. WebSocket abuse on the three sockets: framing errors get their RFC 6455 close code
+# ==============================================================================================
+
+def _flood_pings(n):
+    return [frame(OP_PING, b"%d" % i) for i in range(n)]
+
+
+WS_ABUSE = {
+    "text_over_64k": ([frame(OP_TEXT, b"x" * 65537)], 1009),
+    "binary_over_64k": ([frame(OP_BINARY, b"x" * 65537)], 1009),
+    "fragments_over_64k": ([frame(OP_TEXT, b"x" * 40000, fin=False),
+                            frame(OP_CONT, b"x" * 30000)], 1009),
+    "declared_2_pow_62": ([frame(OP_TEXT, length=1 << 62)], 1009),
+    "declared_2_pow_63": ([frame(OP_TEXT, length=1 << 63)], 1002),
+    "rsv1": ([frame(OP_TEXT, b"{}", rsv=4)], 1002),
+    "rsv2": ([frame(OP_TEXT, b"{}", rsv=2)], 1002),
+    "rsv3": ([frame(OP_TEXT, b"{}", rsv=1)], 1002),
+    **{f"opcode_{op}": ([frame(op, b"{}")], 1002) for op in (3, 4, 5, 6, 7, 11, 12, 13, 14, 15)},
+    "unmasked_text": ([frame(OP_TEXT, b"{}", mask=False)], 1002),
+    "unmasked_ping": ([frame(OP_PING, b"p", mask=False)], 1002),
+    "ping_not_final": ([frame(OP_PING, b"p", fin=False)], 1002),
+    "pong_not_final": ([frame(OP_PONG, b"p", fin=False)], 1002),
+    "close_not_final": ([frame(OP_CLOSE, b"\x03\xe8", fin=False)], 1002),
+    "ping_of_126_bytes": ([frame(OP_PING, b"p" * 126)], 1002),
+    "continuation_first": ([frame(OP_CONT, b"{}")], 1002),
+    "text_inside_fragments": ([frame(OP_TEXT, b'{"a"', fin=False), frame(OP_TEXT, b":1}")], 1002),
+    "invalid_utf8": ([frame(OP_TEXT, b'{"a":"\xff"}')], 1007),
+    "invalid_utf8_across_fragments": ([frame(OP_TEXT, b'{"a":"\xe2\x82', fin=False),
+                                       frame(OP_CONT, b'x"}')], 1007),
+    "overlong_utf8": ([frame(OP_TEXT, b'"\xc0\xaf"')], 1007),
+    "utf8_surrogate": ([frame(OP_TEXT, b'"\xed\xa0\x80"')], 1007),
+    "above_u10ffff": ([frame(OP_TEXT, b'"\xf4\x90\x80\x80"')], 1007),
+    "close_one_byte": ([frame(OP_CLOSE, b"\x03")], 1002),
+    **{f"close_code_{c}": ([frame(OP_CLOSE, c.to_bytes(2, "big"))], 1002)
+       for c in (0, 999, 1005, 1006, 1015, 5000)},
+    "close_reason_invalid_utf8": ([frame(OP_CLOSE, b"\x03\xe8\xff")], 1007),
+    "close_normal": ([frame(OP_CLOSE, b"\x03\xe8bye")], 1000),
+    "data_after_close": ([frame(OP_CLOSE, b"\x03\xe8"), frame(OP_TEXT, b"{}")], 1000),
+}
+
+
+@pytest.mark.parametrize("abuse", WS_ABUSE)
+@pytest.mark.parametrize("name", WS_FACES)
+def test_websocket_abuse_is_closed_with_its_code(world, name, abuse):
+    face = WS_FACES[name]
+    frames, code = WS_ABUSE[abuse]
+    ws = face.open(world)
+    try:
+        ws.send(b"".join(frames))
+        assert ws.until_close() == code
+        with pytest.raises(WsClosed):  # and then the connection ends
+            ws.recv_frame(timeout=6)
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize("name", WS_FACES)
+def test_websocket_ping_flood_is_answered_in_order(world, name):
+    face = WS_FACES[name]
+    ws = face.open(world)
+    try:
+        ws.send(b"".join(_flood_pings(3000)))
+        for i in range(3000):
+            fin, op, payload = ws.recv_frame()
+            while op == OP_TEXT:  # a notification in between
+                fin, op, payload = ws.recv_frame()
+            assert (op, payload) == (OP_PONG, b"%d" % i), (i, op, payload[:20])
+        face.alive(ws)
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize("name", WS_FACES)
+def test_websocket_message_flood_is_answered(world, name):
+    face = WS_FACES[name]
+    ws = face.open(world)
+    try:
+        ws.send(frame(OP_TEXT, json.dumps(face.ping).encode()) * 2000)
+        for _ in range(2000):
+            m = ws.recv_json()
+            assert m, m
+        face.alive(ws)
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize("name", WS_FACES)
+def test_websocket_ten_thousand_empty_fragments(world, name):
+    face = WS_FACES[name]
+    ws = face.open(world)
+    try:
+        ws.send(frame(OP_TEXT, b"", fin=False) + frame(OP_CONT, b"", fin=False) * 9998 +
+                frame(OP_CONT, json.dumps(face.ping).encode()))
+        assert ws.recv_json(), "one message, answered"
+        face.alive(ws)
+    finally:
+        ws.close()
+
+
+# ==============================================================================================
+# 6. Other tenants' ids: B's tokens on A's documents are refused, and say nothing of what exists
+# ==============================================================================================
+
+WAV = make_wav(8000, 1, 0.1)
+CONF = "/v2/accounts/{A}/conferences/{C}"
+A_PATHS = [
+    ("account_get", "GET", "/v2/accounts/{A}", None, None),
+    ("account_patch", "PATCH", "/v2/accounts/{A}", {"data": {"name": "pwned"}}, "account"),
+    ("children", "GET", "/v2/accounts/{A}/children", None, None),
+    ("conferences_list", "GET", "/v2/accounts/{A}/conferences", None, None),
+    ("conference_create", "PUT", "/v2/accounts/{A}/conferences", {"data": {"name": "pwned"}},
+     "conferences"),
+    ("conference_get", "GET", CONF, None, None),
+    ("conference_patch", "PATCH", CONF, {"data": {"name": "pwned"}}, "room"),
+    ("conference_replace", "POST", CONF, {"data": {"name": "pwned"}}, "room"),
+    ("conference_delete", "DELETE", CONF, None, "room"),
+    ("conference_lock", "PUT", CONF, {"action": "lock"}, "room"),
+    ("conference_record", "PUT", CONF, {"action": "record", "data": {"action": "start"}}, "room"),
+    ("conference_play", "PUT", CONF, {"action": "play", "data": {"media_id": "{M}"}}, "room"),
+    ("participants_list", "GET", CONF + "/participants", None, None),
+    ("participants_join", "POST", CONF + "/participants",
+     {"data": {"name": "spy", "number": "666", "pin": MODERATOR_PIN}}, "room"),
+    ("participants_mute_all", "PUT", CONF + "/participants", {"data": {"action": "mute"}}, "room"),
+    ("participant_get", "GET", CONF + "/participants/{P}", None, None),
+    ("participant_kick", "PUT", CONF + "/participants/{P}", {"data": {"action": "kick"}}, "room"),
+    ("participant_leave", "DELETE", CONF + "/participants/{P}", None, "room"),
+    ("users_list", "GET", "/v2/accounts/{A}/users", None, None),
+    ("user_create", "PUT", "/v2/accounts/{A}/users",
+     {"data": {"first_name": "p", "last_name": "w"}}, "users"),
+    ("user_get", "GET", "/v2/accounts/{A}/users/{U}", None, None),
+    ("user_patch", "PATCH", "/v2/accounts/{A}/users/{U}", {"data": {"priv_level": "admin"}},
+     "user"),
+    ("user_delete", "DELETE", "/v2/accounts/{A}/users/{U}", None, "user"),
+    ("hubs_list", "GET", "/v2/accounts/{A}/hubs", None, None),
+    ("hub_get", "GET", "/v2/accounts/{A}/hubs/{H}", None, None),
+    ("hub_patch", "PATCH", "/v2/accounts/{A}/hubs/{H}", {"data": {"default_privilege": 63}},
+     "hub"),
+    ("hub_delete", "DELETE", "/v2/accounts/{A}/hubs/{H}", None, "hub"),
+    ("media_list", "GET", "/v2/accounts/{A}/media", None, None),
+    ("media_create", "PUT", "/v2/accounts/{A}/media", {"data": {"name": "pwned"}}, "media"),
+    ("media_get", "GET", "/v2/accounts/{A}/media/{M}", None, None),
+    ("media_download", "GET", "/v2/accounts/{A}/media/{M}/raw", None, None),
+    ("media_accept_wav", "GET", "/v2/accounts/{A}/media/{M}?accept=audio/wav", None, None),
+    ("media_patch", "PATCH", "/v2/accounts/{A}/media/{M}", {"data": {"name": "pwned"}}, "file"),
+    ("media_upload", "POST", "/v2/accounts/{A}/media/{M}/raw", WAV, "file"),
+    ("media_delete", "DELETE", "/v2/accounts/{A}/media/{M}", None, "file"),
+    ("recordings_list", "GET", "/v2/accounts/{A}/recordings", None, None),
+    ("recording_get", "GET", "/v2/accounts/{A}/recordings/{R}", None, None),
+    ("recording_download", "GET", "/v2/accounts/{A}/recordings/{R}/raw", None, None),
+    ("recording_delete", "DELETE", "/v2/accounts/{A}/recordings/{R}", None, "recordings"),
+]
+FOREIGN = ["B", "carol", "dave"]  # B's API key, B's admin user, B's plain user
+
+
+def _same_answer(r1, r2, ids):
+    """Two refusals that tell the client the same thing (the ids it sent aside)."""
+    def norm(r):
+        j = dict(r.json or {})
+        text = json.dumps({k: j.get(k) for k in ("error", "message", "data", "__status__",
+                                                   "reason", "result", "ctiMessage")})
+        for i in ids:
+            text = text.replace(i, "<id>")
+        return r.status, text
+    assert norm(r1) == norm(r2), (r1, r2)
+
+
+FAKE = {"{C}": "c" * 32, "{U}": "d" * 32, "{M}": "e" * 32, "{H}": "f" * 32, "{R}": "a" * 32,
+        "{P}": "77"}
+
+
+def faked(path):
+    for k, v in FAKE.items():
+        path = path.replace(k, v)
+    return path
+
+
+def state_ext(w, what):
+    if what == "recordings":
+        return w.count(w.A, "recordings")
+    return state(w, what)
+
+
+@pytest.mark.parametrize("who", FOREIGN)
+@pytest.mark.parametrize("case", A_PATHS, ids=[c[0] for c in A_PATHS])
+def test_another_tenants_token_on_our_documents(world, case, who):
+    _, method, path, body, keep = case
+    if isinstance(body, dict):
+        body = json.loads(expand(world, json.dumps(body)))
+    headers = {"Content-Type": "audio/wav"} if body is WAV else None
+    before = state_ext(world, keep)
+    r = kazoo(world, method, path, body, who, headers=headers)
+    assert state_ext(world, keep) == before, f"{keep} changed"
+    kazoo_error(r, 403, "forbidden")
+    if faked(path) != path:  # an id that does not exist is refused the same way
+        _same_answer(r, kazoo(world, method, faked(path), body, who, headers=headers),
+                     [expand(world, k) for k in FAKE] + list(FAKE.values()))
+
+
+FOREIGN_IDS = [  # B's own account, A's ids in it: as unknown as made-up ones
+    ("conference_get", "GET", "/v2/accounts/{B}/conferences/{C}", None),
+    ("conference_patch", "PATCH", "/v2/accounts/{B}/conferences/{C}", {"data": {"name": "x"}}),
+    ("conference_delete", "DELETE", "/v2/accounts/{B}/conferences/{C}", None),
+    ("conference_lock", "PUT", "/v2/accounts/{B}/conferences/{C}", {"action": "lock"}),
+    ("participants", "GET", "/v2/accounts/{B}/conferences/{C}/participants", None),
+    ("join", "POST", "/v2/accounts/{B}/conferences/{C}/participants",
+     {"data": {"name": "x", "number": "1", "pin": MODERATOR_PIN}}),
+    ("participant_kick", "PUT", "/v2/accounts/{B}/conferences/{C}/participants/{P}",
+     {"data": {"action": "kick"}}),
+    ("user_get", "GET", "/v2/accounts/{B}/users/{U}", None),
+    ("user_patch", "PATCH", "/v2/accounts/{B}/users/{U}", {"data": {"first_name": "x"}}),
+    ("user_delete", "DELETE", "/v2/accounts/{B}/users/{U}", None),
+    ("hub_get", "GET", "/v2/accounts/{B}/hubs/{H}", None),
+    ("hub_delete", "DELETE", "/v2/accounts/{B}/hubs/{H}", None),
+    ("media_get", "GET", "/v2/accounts/{B}/media/{M}", None),
+    ("media_download", "GET", "/v2/accounts/{B}/media/{M}/raw", None),
+    ("media_upload", "POST", "/v2/accounts/{B}/media/{M}/raw", WAV),
+    ("media_delete", "DELETE", "/v2/accounts/{B}/media/{M}", None),
+    ("recording_get", "GET", "/v2/accounts/{B}/recordings/{R}", None),
+    ("recording_download", "GET", "/v2/accounts/{B}/recordings/{R}/raw", None),
+    ("play_their_media", "PUT", "/v2/accounts/{B}/conferences/{CB}",
+     {"action": "play", "data": {"media_id": "{M}"}}),
+]
+
+
+@pytest.mark.parametrize("case", FOREIGN_IDS, ids=[c[0] for c in FOREIGN_IDS])
+def test_our_ids_in_another_tenants_account_are_unknown(world, case):
+    _, method, path, body = case
+    if isinstance(body, dict):
+        body = json.loads(expand(world, json.dumps(body)))
+    headers = {"Content-Type": "audio/wav"} if body is WAV else None
+    with unchanged(world, "room"), unchanged(world, "file"), unchanged(world, "user"):
+        r = kazoo(world, method, path, body, "B", headers=headers)
+    kazoo_error(r, 404, "bad_identifier")
+    _same_answer(r, kazoo(world, method, faked(path), body, "B", headers=headers),
+                 [expand(world, k) for k in FAKE] + list(FAKE.values()))
+
+
+def test_recordings_filtered_by_our_conference_are_empty_for_them(world):
+    r = kazoo(world, "GET", "/v2/accounts/{B}/recordings?conference_id={C}", who="B")
+    assert ok(r) == [], r
+
+
+EVENT_SOCKET_TENANTS = [
+    ("our_account", {"account_id": "{A}", "binding": "conference.event.{C}.*"},
+     "unauthorized account id"),
+    ("our_account_wildcard", {"account_id": "{A}", "binding": "conference.event.*.*"},
+     "unauthorized account id"),
+    ("our_conference", {"binding": "conference.event.{C}.*"}, "unknown conference id"),
+    ("our_commands", {"binding": "conference.command.{C}"}, "unknown conference id"),
+]
+
+
+@pytest.mark.parametrize("case", EVENT_SOCKET_TENANTS, ids=[c[0] for c in EVENT_SOCKET_TENANTS])
+def test_another_tenant_subscribing_to_our_events(world, case):
+    _, data, words = case
+    face = WS_FACES["kazoo_events"]
+    answers = []
+    for conf in (world.A.conf, FAKE["{C}"]):
+        ws = face.open(world)
+        try:
+            text = expand(world, json.dumps(data)).replace(world.A.conf, conf)
+            ws.send_text('{"action":"subscribe","request_id":"s","auth_token":"%s","data":%s}'
+                         % (world.B.token, text))
+            answers.append(_first_error(face, ws).replace(conf, "<id>"))
+        finally:
+            ws.close()
+    assert words in answers[0], answers
+    assert answers[0] == answers[1], answers
+
+
+CTI_TENANTS = [  # dave (account B) names A's room 4000; 4999 is nobody's
+    ("mute_me", {"command": "conferenceMuteMe"}, "NotAMember"),
+    ("mute", {"command": "conferenceMute", "index": 1}, "NotAMember"),
+    ("kick", {"command": "conferenceKick", "index": 1}, "NotAMember"),
+    ("close", {"command": "conferenceClose"}, "NotAMember"),
+    ("mute_all", {"command": "conferenceMuteAll"}, "NotAMember"),
+    ("chat_send", {"command": "conferenceChatSend", "message": "hi"}, "NotAMember"),
+    ("chat_history", {"command": "conferenceChatHistory"}, "NotAMember"),
+    ("set_subject", {"command": "conferenceSetSubject", "subject": "pwned"}, "NotAMember"),
+    ("invite", {"command": "conferenceInvite", "exten": "1002"}, "NotAMember"),
+    ("accept", {"command": "conferenceInviteAccept"}, "NoInvitation"),
+]
+
+
+@pytest.mark.parametrize("case", CTI_TENANTS, ids=[c[0] for c in CTI_TENANTS])
+def test_another_tenants_cti_user_on_our_room(world, case):
+    _, args, error = case
+    face = WS_FACES["xivo_cti"]
+    ws = world.cti(world.xivo_token(world.B, "dave"))
+    answers = []
+    try:
+        with unchanged(world, "room"), unchanged(world, "messages"):
+            for number in ("4000", "4999"):
+                ws.send_json({"claz": "web", "numConf": number, **args})
+                answers.append(_first_error(face, ws).replace(number, "<n>"))
+    finally:
+        ws.close()
+    assert answers[0].startswith(error), answers
+    assert answers[0] == answers[1], answers
+
+
+def test_another_tenants_cti_user_cannot_ring_our_users(world):
+    face = WS_FACES["xivo_cti"]
+    ws = world.cti(world.xivo_token(world.B, "carol"))  # in B's room 5000
+    answers = []
+    try:
+        for ext in (world.A.ext["bob"], "1999"):
+            ws.send_json({"claz": "web", "command": "conferenceInvite", "numConf": "5000",
+                          "exten": ext})
+            answers.append(_first_error(face, ws).replace(ext, "<x>"))
+        ws.send_json({"claz": "web", "command": "getList", "objectType": "meetme"})
+        rooms = ws.wait_json(lambda m: m.get("msgType") == "ConferenceList")["ctiMessage"]
+    finally:
+        ws.close()
+    assert answers[0].startswith("InviteFailed") and answers[0] == answers[1], answers
+    assert [r["number"] for r in rooms] == ["5000"], rooms
+
+
+DRUMEE_TENANTS = [
+    # (id, service, params (A's ids), who, compare with made-up ids: True, or "empty" for a
+    #  lookup that finds nothing either way)
+    ("read_our_room_chat", "chat.messages", {"room_id": "{C}"}, "dave", True),
+    ("read_our_call_log", "chat.messages", {"room_id": "{DM}"}, "dave", True),
+    ("post_in_our_room", "chat.post", {"room_id": "{C}", "message": "pwned"}, "dave", True),
+    ("message_our_user", "chat.post", {"peer_id": "{U}", "message": "pwned"}, "dave", True),
+    ("log_a_call_to_our_user", "conference.logCall",
+     {"callee": {"entity_id": "{U}"}, "event": "leave", "hub_id": "{HB}"}, "carol", True),
+    ("invite_our_user", "conference.invite",
+     {"hub_id": "{HB}", "guest_id": "{U}", "socket_id": "{SOCK}", "metadata": {}}, "carol", True),
+    ("get_our_caller", "conference.get_caller", {"guest_id": "{U}", "hub_id": "{HB}"}, "carol",
+     "empty"),
+    ("join_our_hub", "conference.join",
+     {"hub_id": "{H}", "socket_id": "{SOCK}", "metadata": {}}, "dave", False),
+    ("cancel_our_room", "conference.cancel", {"room_id": "{C}", "socket_id": "{SOCK}"}, "carol",
+     True),
+]
+
+
+@pytest.mark.parametrize("case", DRUMEE_TENANTS, ids=[c[0] for c in DRUMEE_TENANTS])
+def test_another_tenant_on_our_drumee_rooms_and_chat(world, case):
+    _, service, params, who, compare = case
+    sock = world.drumee_ws(token(world, who))
+    made_up = {"{C}": "c" * 32, "{U}": "d" * 32, "{DM}": "dm:%s:%s" % ("d" * 32, "e" * 32)}
+
+    def ask(p, fake=False):
+        text = json.dumps(p)
+        for k, v in made_up.items():
+            text = text.replace(k, v) if fake else text
+        text = expand(world, text).replace("{DM}", world.dm).replace("{SOCK}", sock.hello_id)
+        return world.drumee(service, json.loads(text), token(world, who))
+
+    try:
+        with unchanged(world, "room"), unchanged(world, "messages"):
+            r = ask(params)
+            r2 = ask(params, fake=True) if compare else None
+        if compare == "empty":  # nobody's call: the same nothing as for a made-up user
+            assert (r.status, r.json["data"]) == (200, {}), r
+        else:
+            assert r.status in (401, 403, 404), r
+            drumee_error(r, r.status)
+        if compare:
+            _same_answer(r, r2, [world.A.conf, world.A.users["alice"], world.dm] +
+                         list(made_up.values()))
+    finally:
+        sock.close()
+
+
+USERPLANE_TENANTS = [
+    ("their_key_our_site", "/v1/conference.json", ("{A}", "B"), 401,
+     "does not belong to siteId"),
+    ("admin_key_our_site", "/v1/conference.json", ("{A}", "admin"), 401,
+     "does not belong to siteId"),
+    ("our_room_their_site", "/v1/conference/{C}.json", ("{B}", "B"), 404, "no room"),
+    ("our_room_id_with_our_site", "/v1/conference/{C}%7C{A}.json", ("{B}", "B"), 404, "no room"),
+]
+
+
+@pytest.mark.parametrize("case", USERPLANE_TENANTS, ids=[c[0] for c in USERPLANE_TENANTS])
+def test_another_site_on_our_userplane_rooms(world, case):
+    _, path, (site, key_of), status, words = case
+    key = {"B": world.B.api_key, "admin": world.s.admin_key}[key_of]
+    auth = {"Authorization": "Basic " + basic(expand(world, site), key)}
+    r = call(world.s, "GET", expand(world, path), headers=auth)
+    userplane_error(r, status, words)
+    if "{C}" in path:
+        r2 = call(world.s, "GET", expand(world, path.replace("{C}", "c" * 32)), headers=auth)
+        _same_answer(r, r2, [world.A.conf, "c" * 32])
