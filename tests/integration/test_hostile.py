@@ -1232,3 +1232,261 @@ def test_another_site_on_our_userplane_rooms(world, case):
     if "{C}" in path:
         r2 = call(world.s, "GET", expand(world, path.replace("{C}", "c" * 32)), headers=auth)
         _same_answer(r, r2, [world.A.conf, "c" * 32])
+
+
+# ==============================================================================================
+# 7. Forged, expired, truncated and re-signed tokens, on every face that takes a token
+# ==============================================================================================
+
+def _alice_token(w, expires=None, account=None, user=None, method="user_auth", payload=None):
+    a = w.A
+    return mint(w.secret, account or a.id, a.users["alice"] if user is None else user,
+                expires, method, payload)
+
+
+def _body_sig(t):
+    return t.split(".", 1)
+
+
+TOKENS = {
+    # signed with the server's own key (a leaked key aside, only the server can make these)
+    "expired": lambda w: _alice_token(w, expires=int(time.time()) - 5),
+    "expired_long_ago": lambda w: _alice_token(w, expires=1),
+    "padded_base64": lambda w: (lambda b: b + "." + sign(w.secret, b))(
+        base64.urlsafe_b64encode(payload_of(_alice_token(w)).encode()).decode()),
+    "five_fields": lambda w: _alice_token(w, payload=f"{w.A.id}|u|{int(time.time()) + 99}|a|b"),
+    "non_numeric_expiry": lambda w: _alice_token(w, payload=f"{w.A.id}|u|soon|user_auth"),
+    "unknown_account": lambda w: _alice_token(w, account="9" * 32, user="8" * 32),
+    "deleted_user": lambda w: w.deleted_user_token,
+    # forged: without the key
+    "resigned_with_another_key": lambda w: mint("0" * 64, w.A.id, w.A.users["alice"],
+                                                method="user_auth"),
+    "account_swapped": lambda w: b64url(payload_of(w.B.user_tokens["carol"]).replace(
+        w.B.id, w.A.id).encode()) + "." + _body_sig(w.B.user_tokens["carol"])[1],
+    "expiry_extended": lambda w: b64url(payload_of(w.A.user_tokens["alice"]).replace(
+        payload_of(w.A.user_tokens["alice"]).split("|")[2], str(2 ** 40)).encode()) + "." +
+        _body_sig(w.A.user_tokens["alice"])[1],
+    "signature_of_another_token": lambda w: _body_sig(w.A.user_tokens["alice"])[0] + "." +
+        _body_sig(w.A.user_tokens["bob"])[1],
+    "truncated_signature": lambda w: w.A.user_tokens["alice"][:-1],
+    "no_signature": lambda w: _body_sig(w.A.user_tokens["alice"])[0],
+    "empty_signature": lambda w: _body_sig(w.A.user_tokens["alice"])[0] + ".",
+    "signature_only": lambda w: "." + _body_sig(w.A.user_tokens["alice"])[1],
+    "extra_segment": lambda w: w.A.user_tokens["alice"] + ".x",
+    "uppercase_signature": lambda w: _body_sig(w.A.user_tokens["alice"])[0] + "." +
+        _body_sig(w.A.user_tokens["alice"])[1].upper(),
+    "oversized": lambda w: w.A.user_tokens["alice"] + "0" * 600,
+    "non_ascii": lambda w: "t\u00f6k\u00e9n." + "0" * 40,
+    "jwt_alg_none": lambda w: b64url(b'{"alg":"none"}') + "." + b64url(
+        json.dumps({"account_id": w.A.id, "user_id": w.A.users["alice"]}).encode()) + ".",
+}
+
+
+@pytest.fixture(scope="module")
+def forged(world):
+    a = world.A
+    r = kazoo(world, "PUT", "/v2/accounts/{A}/users", {"data": {
+        "first_name": "Eve", "last_name": "Gone", "username": "eve", "password": "eve-pass-1",
+        "priv_level": "admin"}})
+    eve = ok(r, 201)["id"]
+    r = call(world.s, "PUT", "/v2/user_auth", {"data": {"credentials": md5("eve:eve-pass-1"),
+                                                        "account_name": "alpha"}})
+    world.deleted_user_token = ok(r, 201) and r.json["auth_token"]
+    ok(kazoo(world, "DELETE", f"/v2/accounts/{a.id}/users/{eve}"))
+    return {name: make(world) for name, make in TOKENS.items()}
+
+
+def _q(t):
+    return urllib.parse.quote(t, safe="")
+
+
+def _token_kazoo_rest(w, t):
+    r = kazoo(w, "GET", "/v2/accounts/{A}/conferences", who=None, headers={"X-Auth-Token": t})
+    kazoo_error(r, 401, "invalid_credentials")
+    assert t not in r.raw, "a refused token is not echoed"
+
+
+def _token_kazoo_query(w, t):
+    r = kazoo(w, "GET", "/v2/accounts/{A}/conferences?auth_token=" + _q(t), who=None)
+    kazoo_error(r, 401, "invalid_credentials")
+
+
+def _token_kazoo_events(w, t):
+    face = WS_FACES["kazoo_events"]
+    ws = face.open(w)
+    try:
+        ws.send_json({"action": "subscribe", "request_id": "f", "auth_token": t,
+                      "data": {"binding": f"conference.event.{w.A.conf}.*"}})
+        assert _first_error(face, ws).startswith("failed to authenticate token")
+        ws.send_json({"action": "ping", "request_id": "still"})  # and no account was taken
+        m = ws.wait_json(lambda m: m.get("request_id") == "still")
+        assert m["data"]["errors"] == ["authentication token required"], m
+    finally:
+        ws.close()
+
+
+def _token_xivo_check(w, t):
+    r = call(w.s, "GET", XUC + "/auth/check", headers={"Authorization": "Bearer " + t})
+    xivo_error(r, 401, "InvalidToken")
+
+
+def _token_xivo_cti(w, t):
+    ws = RawWs(w.s.port, f"{XUC}/cti?token={_q(t)}")
+    try:
+        assert ws.status == 101, ws.head
+        m = ws.recv_json()
+        assert m == {"msgType": "LoggedOnError", "ctiMessage": {"Error": "loggedOnFailed"}}, m
+        assert ws.until_close() in (1000, None)
+    finally:
+        ws.close()
+
+
+def _token_drumee_service(w, t):
+    r = w.drumee("chat.messages", {"room_id": w.A.conf}, headers={"X-Auth-Token": t})
+    drumee_error(r, 401, "unauthorized")
+
+
+def _token_drumee_live(w, t):
+    r = call(w.s, "GET", "/-/websocket?token=" + _q(t), headers=UPGRADE)
+    assert r.status == 404, r  # refused, never taken for a guest
+
+
+TOKEN_FACES = {"kazoo_rest": _token_kazoo_rest, "kazoo_rest_query": _token_kazoo_query,
+               "kazoo_events": _token_kazoo_events, "xivo_check": _token_xivo_check,
+               "xivo_cti": _token_xivo_cti, "drumee_service": _token_drumee_service,
+               "drumee_live": _token_drumee_live}
+
+
+@pytest.mark.parametrize("variant", TOKENS)
+@pytest.mark.parametrize("face", TOKEN_FACES)
+def test_forged_token(world, forged, face, variant):
+    TOKEN_FACES[face](world, forged[variant])
+
+
+USERPLANE_AUTH = [
+    ("not_base64", "Basic !!!!", "not valid base64"),
+    ("no_colon", "Basic " + base64.b64encode(b"justasite").decode(), "no colon"),
+    ("empty_both", "Basic " + base64.b64encode(b":").decode(), "siteId is missing"),
+    ("empty_key", "Basic {SITE_ONLY}", "apiKey is missing"),
+    ("wrong_key", "Basic {WRONG_KEY}", "invalid apiKey"),
+    ("nul_in_key", "Basic {NUL_KEY}", "invalid apiKey"),
+    ("key_as_site", "Basic {SWAPPED}", "invalid apiKey"),
+    ("bearer_token", "Bearer {TOKEN}", "Basic scheme"),
+    ("huge_credentials", "Basic " + base64.b64encode(b"s:" + b"k" * 9000).decode(),
+     "invalid apiKey"),
+]
+
+
+@pytest.mark.parametrize("case", USERPLANE_AUTH, ids=[c[0] for c in USERPLANE_AUTH])
+def test_userplane_credentials_garbage(world, case):
+    _, value, words = case
+    a = world.A
+    value = (value.replace("{SITE_ONLY}", base64.b64encode(f"{a.id}:".encode()).decode())
+             .replace("{WRONG_KEY}", basic(a.id, "0" * 64))
+             .replace("{NUL_KEY}", basic(a.id, a.api_key + "\x00"))
+             .replace("{SWAPPED}", basic(a.api_key, a.id))
+             .replace("{TOKEN}", a.token))
+    r = call(world.s, "GET", "/v1/conference.json", headers={"Authorization": value})
+    userplane_error(r, 401, words)
+    assert r.headers.get("WWW-Authenticate") == 'Basic realm="userplane"', r.headers
+
+
+# ==============================================================================================
+# 8. Path traversal in media names and ids: everything is an id to look up, never a path
+# ==============================================================================================
+
+TRAVERSAL = [
+    # (id, method, path, body, face, status)
+    ("media_dotdot_encoded", "GET", "/v2/accounts/{A}/media/..%2F..%2Fsecret.key", None,
+     "kazoo", 404),
+    ("media_dotdot_raw", "GET", "/v2/accounts/{A}/media/%2e%2e%2f%2e%2e%2fsecret.key/raw", None,
+     "kazoo", 404),
+    ("media_dotdot_literal", "GET", "/v2/accounts/{A}/media/../../../secret.key", None, "kazoo",
+     404),
+    ("media_id_then_dotdot", "GET", "/v2/accounts/{A}/media/{M}%2F..%2F..%2F..%2Fsecret.key/raw",
+     None, "kazoo", 404),
+    ("media_absolute", "GET", "/v2/accounts/{A}/media/%2Fetc%2Fpasswd/raw", None, "kazoo", 404),
+    ("media_backslashes", "GET", "/v2/accounts/{A}/media/..%5C..%5Csecret.key/raw", None, "kazoo",
+     404),
+    ("media_nul", "GET", "/v2/accounts/{A}/media/{M}%00.wav/raw", None, "kazoo", 404),
+    ("media_upload_dotdot", "POST", "/v2/accounts/{A}/media/..%2F..%2F..%2Fevil/raw", WAV,
+     "kazoo", 404),
+    ("media_delete_dotdot", "DELETE", "/v2/accounts/{A}/media/..%2F{M}", None, "kazoo", 404),
+    ("media_patch_dotdot", "PATCH", "/v2/accounts/{A}/media/..%2F..%2Fconfab.db",
+     {"data": {"name": "x"}}, "kazoo", 404),
+    ("recording_dotdot", "GET", "/v2/accounts/{A}/recordings/..%2F..%2Fconfab.db/raw", None,
+     "kazoo", 404),
+    ("recording_of_media_dir", "GET", "/v2/accounts/{A}/recordings/..%2Fmedia%2F{A}%2F{M}/raw",
+     None, "kazoo", 404),
+    ("account_dotdot", "GET", "/v2/accounts/..%2F{B}/conferences", None, "kazoo", 403),
+    ("conference_dotdot", "GET", "/v2/accounts/{A}/conferences/..%2F..%2F{CB}", None, "kazoo",
+     404),
+    ("userplane_dotdot", "GET", "/v1/conference/..%2F..%2Fsecret.key.json", None, "userplane",
+     404),
+    ("drumee_service_dotdot", "POST", "/-/svc/..%2F..%2Fv2%2Fapi_auth", b"{}", "drumee", 404),
+    ("drumee_service_literal", "POST", "/-/svc/../../v2/api_auth", b"{}", "drumee", 404),
+    ("xivo_dotdot", "POST", XUC + "/../../../v2/api_auth", b"{}", "xivo", 404),
+]
+
+
+@pytest.mark.parametrize("case", TRAVERSAL, ids=[c[0] for c in TRAVERSAL])
+def test_path_traversal_in_ids(world, case):
+    _, method, path, body, face, status = case
+    who = "A" if face == "kazoo" else None
+    h = {"Content-Type": "audio/wav"} if body is WAV else None
+    if face == "userplane":
+        h = {"Authorization": "Basic " + basic(world.A.id, world.A.api_key)}
+    with unchanged(world, "file"), unchanged(world, "media"):
+        r = kazoo(world, method, path, body, who, headers=h)
+    if face == "kazoo":  # an unknown route or an unknown id: 404 either way
+        kazoo_error(r, status)
+        assert r.json["message"] in ("forbidden" if status == 403 else
+                                     ("not_found", "bad_identifier")), r
+    else:
+        face_error(face, r, status, None)
+    assert b"RIFF" not in r.content and world.secret.encode() not in r.content
+
+
+PLAY_TRAVERSAL = ["../../secret.key", "/etc/passwd", "..\\..\\confab.db", "media/{A}/{M}.wav",
+                  "{M}/../../../secret.key", "file:///etc/passwd", "tone_stream://../../x"]
+
+
+@pytest.mark.parametrize("media_id", PLAY_TRAVERSAL)
+def test_play_a_path_instead_of_a_media_id(world, media_id):
+    with unchanged(world, "room"):
+        r = kazoo(world, "PUT", CONF, {"action": "play",
+                                       "data": {"media_id": expand(world, media_id)}})
+    assert r.status in (400, 404), r
+    kazoo_error(r, r.status, "invalid data" if r.status == 400 else "bad_identifier",
+                part="media_id" if r.status == 400 else None)
+
+
+def test_media_named_like_a_path_is_stored_under_its_id(world):
+    r = kazoo(world, "PUT", "/v2/accounts/{A}/media", {"data": {"name": "../../../../tmp/evil"}})
+    mid = ok(r, 201)["id"]
+    try:
+        r = kazoo(world, "POST", f"/v2/accounts/{{A}}/media/{mid}/raw", WAV,
+                  headers={"Content-Type": "audio/wav"})
+        ok(r)
+        files = [os.path.relpath(os.path.join(d, f), world.s.data_dir)
+                 for d, _, fs in os.walk(world.s.data_dir) for f in fs]
+        assert os.path.join("media", world.A.id, mid + ".wav") in files, files
+        assert not [f for f in files if "evil" in f], files
+        assert not os.path.exists("/tmp/evil")
+    finally:
+        ok(kazoo(world, "DELETE", f"/v2/accounts/{{A}}/media/{mid}"))
+
+
+def test_nothing_was_written_outside_the_data_dir_layout(world):
+    """After every table above: only the store, the key and the media and recording files."""
+    with open(os.path.join(world.s.data_dir, "secret.key")) as f:
+        assert f.read().strip() == world.secret
+    for d, _, fs in os.walk(world.s.data_dir):
+        rel = os.path.relpath(d, world.s.data_dir)
+        for f in fs:
+            if rel == ".":
+                assert f in ("secret.key", "confab.db", "confab.db-wal", "confab.db-shm"), f
+            else:
+                top, _, acct = rel.partition(os.sep)
+                assert top in ("media", "recordings") and acct in (world.A.id, world.B.id), rel
+                assert f.endswith(".wav") and len(f) == 36, (rel, f)
