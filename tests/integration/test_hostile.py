@@ -1490,3 +1490,475 @@ def test_nothing_was_written_outside_the_data_dir_layout(world):
                 top, _, acct = rel.partition(os.sep)
                 assert top in ("media", "recordings") and acct in (world.A.id, world.B.id), rel
                 assert f.endswith(".wav") and len(f) == 36, (rel, f)
+
+
+# ==============================================================================================
+# 9. SDP garbage: refused before anyone joins (400 over the caps, 415 what cannot be honoured)
+# ==============================================================================================
+
+def _lines(n):
+    return "".join(f"a=x-filler:{i}\r\n" for i in range(n))
+
+
+def _m_sections(n):
+    return "".join(f"m=audio {40000 + 2 * i} RTP/AVP 0\r\n" for i in range(n))
+
+
+SDP_GARBAGE = [
+    # (id, offer, status, what data must name: a (field, rule) for 400, words for 415)
+    ("empty", "", 415, "no audio stream"),
+    ("whitespace", " \r\n \t", 415, "no audio stream"),
+    ("not_sdp", "GET / HTTP/1.1\r\n\r\n", 415, "no audio stream"),
+    ("binary_like", "".join(chr(c) for c in range(1, 256)) * 4, 415, "no audio stream"),
+    ("no_m_line", sdp(media=""), 415, "no audio stream"),
+    ("video_only", sdp(media="m=video 40000 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"), 415,
+     "no audio stream"),
+    ("no_formats", sdp(media="m=audio 40000 RTP/AVP\r\n"), 415, "no audio stream"),
+    ("unknown_codec_only", sdp(formats="96", rtpmap="a=rtpmap:96 foo/8000\r\n"), 415,
+     "no supported codec"),
+    ("telephone_event_only", sdp(formats="101", rtpmap="a=rtpmap:101 telephone-event/8000\r\n"),
+     415, "no supported codec"),
+    ("dynamic_without_rtpmap", sdp(formats="96", rtpmap=""), 415, "no supported codec"),
+    ("clock_rate_overflow", sdp(formats="96", rtpmap="a=rtpmap:96 PCMU/4294967296\r\n"), 415,
+     "no supported codec"),
+    ("opus_255_channels", sdp(formats="111", rtpmap="a=rtpmap:111 opus/48000/255\r\n"), 415,
+     "255 channels"),
+    ("pcmu_stereo", sdp(formats="96", rtpmap="a=rtpmap:96 PCMU/8000/2\r\n"), 415, "2 channels"),
+    ("g722_three_channels", sdp(formats="96", rtpmap="a=rtpmap:96 G722/8000/3\r\n"), 415,
+     "3 channels"),
+    ("payload_type_300", sdp(formats="300", rtpmap=""), 415, "payload type"),
+    ("payload_type_negative", sdp(formats="-1", rtpmap=""), 415, "payload type"),
+    ("port_0", sdp(port=0), 415, "port 0"),
+    ("port_70000", sdp(port=70000), 415, "port"),
+    ("port_not_a_number", sdp(media="m=audio abc RTP/AVP 0\r\n"), 415, "port"),
+    ("srtp_profile", sdp(media="m=audio 40000 RTP/SAVP 0\r\n"), 415, "RTP/SAVP"),
+    ("webrtc_profile", sdp(media="m=audio 40000 UDP/TLS/RTP/SAVPF 111\r\n"), 415,
+     "UDP/TLS/RTP/SAVPF"),
+    ("c_not_an_address", sdp(c="c=IN IP4 not-an-ip\r\n"), 415, "not-an-ip"),
+    ("c_octet_over_255", sdp(c="c=IN IP4 999.1.1.1\r\n"), 415, "999.1.1.1"),
+    ("c_empty_address", sdp(c="c=IN IP4 \r\n"), 415, "c="),
+    ("c_with_nul", sdp(c="c=IN IP4 127.0.0.1\x00evil\r\n"), 415, "127.0.0.1"),
+    ("c_ipv6", sdp(c="c=IN IP6 ::1\r\n"), 415, "::1"),
+    ("c_missing", sdp(c=""), 415, "no connection address"),
+    ("c_unspecified", sdp(c="c=IN IP4 0.0.0.0\r\n"), 415, "0.0.0.0"),
+    ("c_this_network", sdp(c="c=IN IP4 0.1.2.3\r\n"), 415, "0.1.2.3"),
+    ("c_multicast", sdp(c="c=IN IP4 224.0.0.1\r\n"), 415, "224.0.0.1"),
+    ("c_multicast_ttl", sdp(c="c=IN IP4 239.1.2.3/127\r\n"), 415, "239.1.2.3"),
+    ("c_broadcast", sdp(c="c=IN IP4 255.255.255.255\r\n"), 415, "255.255.255.255"),
+    ("seventeen_m_sections", sdp(media=_m_sections(17)), 400, ("sdp", "maxItems")),
+    ("thousand_m_lines", sdp(media=_m_sections(1000)), 400, ("sdp", "maxItems")),
+    ("thousand_and_25_lines", sdp(extra=_lines(1025)), 400, ("sdp", "maxItems")),
+    ("sixty_five_payload_types", sdp(formats=" ".join(str(96 + i) for i in range(65)),
+                                     rtpmap=""), 400, ("sdp", "maxItems")),
+    ("huge_line", sdp(extra="a=x:" + "y" * 70000 + "\r\n"), 400, ("sdp", "maxLength")),
+    ("one_mebibyte", sdp(extra="a=x:" + "z" * (1 << 20) + "\r\n"), 400, ("sdp", "maxLength")),
+]
+
+
+@pytest.mark.parametrize("case", SDP_GARBAGE, ids=[c[0] for c in SDP_GARBAGE])
+def test_sdp_garbage_is_refused_before_anyone_joins(world, case):
+    _, offer, status, named = case
+    legs = world.s.request("GET", "/metrics").json["media"]["legs"]
+    with unchanged(world, "room"):
+        r = kazoo(world, "POST", CONF + "/participants",
+                  {"data": {"name": "sdp", "number": "42", "pin": MEMBER_PIN, "sdp": offer}})
+        if r.status == 201:  # a defect: take the leg out again, before it harms other cases
+            kazoo(world, "DELETE", CONF + f"/participants/{r.data['participant_id']}")
+    if status == 415:
+        data = kazoo_error(r, 415, "not_acceptable_here")
+        assert data["sip_code"] == 488 and named in data["message"], r
+    else:
+        kazoo_error(r, 400, "invalid data", field=named[0], rule=named[1])
+    assert world.s.request("GET", "/metrics").json["media"]["legs"] == legs
+
+
+# ==============================================================================================
+# 10. RTP and RTCP garbage to a live leg's port: the leg keeps hearing and being heard
+# ==============================================================================================
+
+def _stun():
+    return bytes.fromhex("0001000021122442") + os.urandom(12)
+
+
+def _dtls_hello():
+    return bytes.fromhex("16fefd0000000000000000") + b"\x00\x40" + os.urandom(64)
+
+
+VICTIM_HZ, TALKER_HZ, STRANGER_HZ = 1100, 700, 1500
+
+# name: (datagrams, sent from the victim's own socket (True) or from a stranger's)
+RTP_GARBAGE = {
+    "empty_datagram": ([b""], True),
+    "one_byte": ([b"\x80"], True),
+    "eleven_bytes": ([rtp()[:11]], True),
+    "header_only": ([rtp(payload=b"")], True),
+    "version_0": ([rtp(version=0)], True),
+    "version_1": ([rtp(version=1)], True),
+    "version_3": ([rtp(version=3)], True),
+    "csrc_count_15_without_csrcs": ([rtp(cc=15, payload=b"")], True),
+    "csrc_count_15_no_payload": ([rtp(cc=15, csrcs=b"\x00" * 60, payload=b"")], True),
+    "padding_longer_than_packet": ([rtp(padding=True, payload=b"\xff" * 10)], True),
+    "padding_count_zero": ([rtp(padding=True, payload=b"\xff" * 159 + b"\x00")], True),
+    "padding_whole_packet": ([rtp(padding=True, payload=b"\x00" * 159 + bytes([172]))], True),
+    "extension_length_overrun": ([rtp(extension=True, payload=b"\xbe\xde\xff\xff")], True),
+    "extension_truncated": ([rtp(extension=True, payload=b"\xbe")], True),
+    "unknown_payload_type": ([rtp(pt=99)], True),
+    "dtmf_event_too_short": ([rtp(pt=101, payload=b"\x01")], True),
+    "jumbo_64000_bytes": ([rtp(payload=b"\xff" * 64000)], True),
+    "sequence_and_timestamp_jump": ([rtp(seq=40000 + i, ts=2 ** 31 + 160 * i,
+                                         ssrc=0x5000 + VICTIM_HZ) for i in range(5)], True),
+    "same_packet_50_times": ([rtp(seq=7, ssrc=0x5000 + VICTIM_HZ)] * 50, True),
+    "ssrc_change": ([rtp(seq=i, ts=160 * i, ssrc=0xdead0000 + i) for i in range(5)], True),
+    "random_bytes_x100": ([bytes((i * 37 + j * 11) & 0xFF for j in range(200)) for i in range(100)],
+                          True),
+    "rtcp_sr_truncated": ([rtcp(200, body=b"\x00" * 4)], True),
+    "rtcp_length_beyond_packet": ([rtcp(201, body=b"\x00" * 4, length=100)], True),
+    "rtcp_length_zero_then_garbage": ([rtcp(201, length=0) + b"\xde\xad\xbe\xef" * 4], True),
+    "rtcp_rr_count_31_no_blocks": ([rtcp(201, count=31, body=b"\x00" * 4)], True),
+    "rtcp_sdes_garbage": ([rtcp(202, count=5, body=b"\x00" * 4 + b"\x01\xff" + b"x" * 10)], True),
+    "rtcp_bye_without_sources": ([rtcp(203, count=0)], True),
+    "rtcp_bye_count_31_no_sources": ([rtcp(203, count=31)], True),
+    "rtcp_app_huge_length": ([rtcp(204, body=b"\x00" * 8, length=0xFFFF)], True),
+    "rtcp_version_0": ([rtcp(201, body=b"\x00" * 4, version=0)], True),
+    "rtcp_padding_lie": ([rtcp(201, body=b"\x00" * 4 + b"\x00\x00\x00\xff", padding=True)],
+                         True),
+    "rtcp_compound_then_garbage": ([rtcp(201, body=b"\x00" * 4) + bytes(range(40))], True),
+    "stun_binding_request": ([_stun()], True),
+    "dtls_client_hello": ([_dtls_hello()], True),
+    "stranger_rtcp_bye_of_the_victim": ([rtcp(203, count=1, body=(0x5000 + VICTIM_HZ).to_bytes(
+        4, "big"))], False),
+    "stranger_rtp_garbage": ([rtp(version=1), b"\x80", rtp(cc=15, payload=b"")], False),
+}
+
+
+class Pump:
+    """Sends every peer's 20 ms frames and collects what they hear, in a thread, until
+    stopped; the cases read what was heard under its lock."""
+
+    def __init__(self, peers):
+        self.peers, self.lock = peers, threading.Lock()
+        self.stop_ = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        t = time.monotonic()
+        while not self.stop_.is_set():
+            with self.lock:
+                for p in self.peers:
+                    p.send_frame()
+                for p in self.peers:
+                    p.drain()
+            t += 0.02
+            time.sleep(max(0.0, t - time.monotonic()))
+
+    def heard_since_clear(self, samples, timeout=5):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if all(len(p.heard) >= samples for p in self.peers):
+                    return [list(p.heard) for p in self.peers]
+            time.sleep(0.02)
+        raise AssertionError("the peers stopped hearing the room: " +
+                             str([len(p.heard) for p in self.peers]))
+
+    def clear(self):
+        with self.lock:
+            for p in self.peers:
+                p.clear()
+
+    def stop(self):
+        self.stop_.set()
+        self.thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def legs(world):
+    r = kazoo(world, "PUT", "/v2/accounts/{A}/conferences",
+              {"data": {"name": "rtp garbage", "member": {"join_muted": False}}})
+    conf = ok(r, 201)["id"]
+    victim, talker = Peer(VICTIM_HZ), Peer(TALKER_HZ)
+    pids = {}
+    for p, name in ((victim, "victim"), (talker, "talker")):
+        r = kazoo(world, "POST", f"/v2/accounts/{{A}}/conferences/{conf}/participants",
+                  {"data": {"name": name, "number": str(p.port), "sdp": p.sdp()}})
+        pids[name] = ok(r, 201)["participant_id"]
+        p.server_port = answer_port(r.data["sdp"])
+    pump = Pump([victim, talker])
+    pump.heard_since_clear(4000)  # both latched and hearing each other
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(("127.0.0.1", 0))
+    yield {"conf": conf, "victim": victim, "talker": talker, "pump": pump, "pids": pids,
+           "stranger": stranger}
+    pump.stop()
+    stranger.close()
+    for p in (victim, talker):
+        p.close()
+    ok(kazoo(world, "DELETE", f"/v2/accounts/{{A}}/conferences/{conf}"))
+
+
+@pytest.mark.parametrize("name", RTP_GARBAGE)
+def test_rtp_and_rtcp_garbage_to_a_live_leg(world, legs, name):
+    datagrams, own = RTP_GARBAGE[name]
+    victim, talker, pump = legs["victim"], legs["talker"], legs["pump"]
+    sock = victim.sock if own else legs["stranger"]
+    with pump.lock:
+        for d in datagrams:
+            sock.sendto(d, ("127.0.0.1", victim.server_port))
+    pump.clear()
+    heard_by_victim, heard_by_talker = pump.heard_since_clear(4000)  # half a second each
+    assert goertzel(heard_by_victim[-2000:], TALKER_HZ) > 300, "the victim no longer hears"
+    assert goertzel(heard_by_talker[-2000:], VICTIM_HZ) > 300, "the victim is no longer heard"
+    r = kazoo(world, "GET", f"/v2/accounts/{{A}}/conferences/{legs['conf']}/participants")
+    assert sorted(p["participant_id"] for p in ok(r)) == sorted(legs["pids"].values()), r
+
+
+def test_a_strangers_rtp_is_not_mixed(world, legs):
+    """Valid RTP from another port of the same host, once both legs latched: dropped, never
+    heard, never takes a leg over (docs/security.md)."""
+    victim, talker, pump = legs["victim"], legs["talker"], legs["pump"]
+    before = world.s.request("GET", "/metrics").json["media"]["rx_unknown"]
+    spoof = Peer(STRANGER_HZ)
+    try:
+        spoof.server_port = victim.server_port
+        pump.clear()
+        for _ in range(40):
+            spoof.send_frame()
+            time.sleep(0.02)
+        heard = pump.heard_since_clear(4000)
+        assert goertzel(heard[1][-4000:], STRANGER_HZ) < 40, "the stranger was mixed"
+        assert goertzel(heard[1][-2000:], VICTIM_HZ) > 300, "the victim lost its leg"
+        spoof.drain()
+        assert spoof.packets == 0, "media went to the stranger"
+    finally:
+        spoof.close()
+    assert world.s.request("GET", "/metrics").json["media"]["rx_unknown"] >= before + 40
+
+
+# ==============================================================================================
+# 11. Numbers out of range: 400 (or the face's refusal) naming the field and its range
+# ==============================================================================================
+
+DRUMEE_NUMBERS = [
+    # (service, params, field, the range's words)  docs/api/drumee.md: limit 1..200
+    ("chat.messages", {"room_id": "{C}", "limit": 100000}, "limit", "200"),
+    ("chat.messages", {"room_id": "{C}", "limit": 201}, "limit", "200"),
+    ("chat.messages", {"room_id": "{C}", "limit": 0}, "limit", "200"),
+    ("chat.messages", {"room_id": "{C}", "limit": -1}, "limit", "200"),
+    ("chat.messages", {"room_id": "{C}", "limit": 10 ** 12}, "limit", "200"),
+    ("chat.messages", {"room_id": "{C}", "limit": "100000"}, "limit", "200"),
+    ("chat.messages", {"room_id": "{C}", "before": -1}, "before", "before"),
+    ("conference.logCall", {"callee": {"entity_id": "{BOB}"}, "event": "leave", "hub_id": "{H}",
+                            "duration": -1}, "duration", "duration"),
+    ("conference.logCall", {"callee": {"entity_id": "{BOB}"}, "event": "leave", "hub_id": "{H}",
+                            "duration": 10 ** 13}, "duration", "duration"),
+]
+
+
+@pytest.mark.parametrize("service,params,field,words", DRUMEE_NUMBERS,
+                         ids=[f"{s}.{f}={json.dumps(p.get(f))}" for s, p, f, _ in DRUMEE_NUMBERS])
+def test_drumee_number_out_of_range(world, service, params, field, words):
+    text = expand(world, json.dumps(params)).replace("{BOB}", world.A.users["bob"])
+    with unchanged(world, "messages"):
+        r = world.drumee(service, json.loads(text), world.A.user_tokens["alice"])
+    j = drumee_error(r, 400, "invalid_data", field=field)
+    assert words in json.dumps(j["details"][field]), r
+
+
+CTI_NUMBERS = [
+    # (command, argument, value, the words of the Error)  docs/api/xivo.md: limit at most 200
+    ("conferenceChatHistory", "limit", 100000, "limit"),
+    ("conferenceChatHistory", "limit", 201, "limit"),
+    ("conferenceChatHistory", "limit", 0, "limit must be at least 1"),
+    ("conferenceChatHistory", "limit", -1, "limit"),
+    ("conferenceChatHistory", "before", -1, "before"),
+    ("conferenceMute", "index", -1, "index"),
+    ("conferenceMute", "index", 0, "index"),
+    ("conferenceMute", "index", 2 ** 40, "index"),
+]
+
+
+@pytest.mark.parametrize("command,arg,value,words", CTI_NUMBERS,
+                         ids=[f"{c}.{a}={v}" for c, a, v, _ in CTI_NUMBERS])
+def test_cti_number_out_of_range(world, command, arg, value, words):
+    face = WS_FACES["xivo_cti"]
+    ws = face.open(world)
+    try:
+        ws.send_json({"claz": "web", "command": command, "numConf": "4000", arg: value})
+        m = ws.wait_json(lambda m: face.error(m) is not None or
+                         m.get("msgType") == "ConferenceChatHistory")
+        assert m["msgType"] == "Error", m  # refused as a bad frame, not answered
+        assert words in m["ctiMessage"]["Error"], m
+    finally:
+        ws.close()
+
+
+KAZOO_NUMBERS = [
+    # (collection, document, field, rule)
+    ("conferences", {"name": "n", "max_participants": -1}, "max_participants", "minimum"),
+    ("conferences", {"name": "n", "max_participants": 10 ** 6 + 1}, "max_participants",
+     "maximum"),
+    ("conferences", {"name": "n", "max_participants": 2 ** 64}, "max_participants", None),
+    ("conferences", {"name": "n", "play_entry_tone": "tone_stream://%(60001,0,440)"},
+     "play_entry_tone", None),
+    ("conferences", {"name": "n", "play_entry_tone": "tone_stream://%(100,100,99999999)"},
+     "play_entry_tone", None),
+    ("conferences", {"name": "n", "play_exit_tone": "tone_stream://L=-1;%(100,100,440)"},
+     "play_exit_tone", None),
+    ("conferences", {"name": "n", "play_exit_tone": "tone_stream://L=1000000;%(100,100,440)"},
+     "play_exit_tone", None),
+    ("conferences", {"name": "n", "play_entry_tone": "tone_stream://v=-99999;%(100,100,440)"},
+     "play_entry_tone", None),
+    ("conferences", {"name": "n", "member": {"pins": ["1" * 17]}}, "member.pins.0", "maxLength"),
+    ("hubs", {"name": "n", "default_privilege": 64}, "default_privilege", "enum"),
+    ("hubs", {"name": "n", "default_privilege": -1}, "default_privilege", "enum"),
+    ("hubs", {"name": "n", "default_privilege": 2 ** 40}, "default_privilege", "enum"),
+]
+
+
+@pytest.mark.parametrize("coll,doc,field,rule", KAZOO_NUMBERS,
+                         ids=[f"{c}.{f}={json.dumps(d.get(f.split('.')[0]))[:40]}"
+                              for c, d, f, _ in KAZOO_NUMBERS])
+def test_kazoo_number_out_of_range(world, coll, doc, field, rule):
+    with unchanged(world, "conferences" if coll == "conferences" else coll):
+        r = kazoo(world, "PUT", "/v2/accounts/{A}/" + coll, {"data": doc})
+    kazoo_error(r, 400, "invalid data", field=field, rule=rule)
+
+
+def wav_of(rate=8000, channels=1, bits=16, fmt=1, fmt_size=16, data=b"\x00" * 1600):
+    import struct
+    byte_rate, align = rate * channels * bits // 8, channels * bits // 8
+    fmt_chunk = struct.pack("<HHIIHH", fmt, channels, rate, byte_rate & 0xFFFFFFFF,
+                            align & 0xFFFF, bits)
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", fmt_size) + fmt_chunk + b"data" +
+            struct.pack("<I", len(data)) + data)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+WAV_NUMBERS = [  # (id, file, status, the words naming what is wrong)
+    ("rate_0", wav_of(rate=0), 415, "sample rate 0"),
+    ("rate_4e9", wav_of(rate=4_000_000_000), 415, "sample rate 4000000000"),
+    ("rate_7", wav_of(rate=7), 415, "sample rate 7"),
+    ("channels_0", wav_of(channels=0), 400, "channels"),
+    ("channels_255", wav_of(channels=255), 415, "channels"),
+    ("bits_0", wav_of(bits=0), 415, "bits"),
+    ("bits_24", wav_of(bits=24), 415, "bits per sample 24"),
+    ("format_ieee_float", wav_of(fmt=3, bits=32), 415, "IEEE float"),
+    ("format_unknown", wav_of(fmt=0x1234), 415, "format"),
+    ("fmt_size_4e9", wav_of(fmt_size=0xFFFFFFF0), 400, "fmt"),
+    ("fmt_size_2", wav_of(fmt_size=2), 400, "fmt"),
+]
+
+
+@pytest.mark.parametrize("name,data,status,words", WAV_NUMBERS, ids=[w[0] for w in WAV_NUMBERS])
+def test_wav_upload_with_numbers_out_of_range(world, name, data, status, words):
+    with unchanged(world, "file"):
+        r = kazoo(world, "POST", "/v2/accounts/{A}/media/{M}/raw", data,
+                  headers={"Content-Type": "audio/wav"})
+    if status == 400:
+        kazoo_error(r, 400, "invalid data", field="file", part=words)
+    else:
+        kazoo_error(r, 415, "unsupported_media_type", part=words)
+
+
+# ==============================================================================================
+# 12. Control characters in names, numbers and display strings: 400; every script still works
+# ==============================================================================================
+
+CONTROLS = {"nul": "\x00", "soh": "\x01", "bel": "\x07", "esc": "\x1b", "us": "\x1f",
+            "del": "\x7f", "newline": "\n", "tab": "\t"}
+CONTROL_DOCS = (
+    [("conferences", {"name": "a{X}b"}, "name", k) for k in CONTROLS] +
+    [("users", {"first_name": "a{X}b", "last_name": "L"}, "first_name", "nul"),
+     ("users", {"first_name": "F", "last_name": "a{X}b"}, "last_name", "esc"),
+     ("users", {"first_name": "F", "last_name": "L", "username": "u{X}x"}, "username", "del"),
+     ("media", {"name": "a{X}b"}, "name", "nul"),
+     ("media", {"name": "m", "description": "a{X}b"}, "description", "bel"),
+     ("hubs", {"name": "a{X}b"}, "name", "nul"),
+     ("conferences", {"name": "n", "muc": {"subject": "a{X}b"}}, "muc.subject", "nul")]
+)
+
+
+@pytest.mark.parametrize("coll,doc,field,ctl", CONTROL_DOCS,
+                         ids=[f"{c}.{f}.{k}" for c, _, f, k in CONTROL_DOCS])
+def test_control_characters_in_a_document(world, coll, doc, field, ctl):
+    doc = json.loads(json.dumps(doc).replace("{X}", json.dumps(CONTROLS[ctl])[1:-1]))
+    with unchanged(world, coll):
+        r = kazoo(world, "PUT", "/v2/accounts/{A}/" + coll, {"data": doc})
+        if r.status == 201:  # a defect: keep the tables' counts right for the cases after
+            kazoo(world, "DELETE", f"/v2/accounts/{{A}}/{coll}/{r.data['id']}")
+    kazoo_error(r, 400, "invalid data", field=field)
+
+
+def test_control_character_in_the_account_name(world):
+    with unchanged(world, "account"):
+        r = kazoo(world, "PATCH", "/v2/accounts/{A}", {"data": {"name": "alpha\x00"}})
+    kazoo_error(r, 400, "invalid data", field="name")
+
+
+@pytest.mark.parametrize("field,value", [("name", "Bob\x00Evil"), ("number", "12\x003"),
+                                         ("name", "\x1b[31mred"), ("number", "555\x7f")],
+                         ids=["name_nul", "number_nul", "name_escape_sequence", "number_del"])
+def test_control_characters_in_a_join(world, field, value):
+    data = {"name": "Caller", "number": "555", "pin": MEMBER_PIN, field: value}
+    with unchanged(world, "room"):
+        r = kazoo(world, "POST", CONF + "/participants", {"data": data})
+        if r.status == 201:
+            kazoo(world, "DELETE", CONF + f"/participants/{r.data['participant_id']}")
+    kazoo_error(r, 400, "invalid data", field=field)
+
+
+def test_control_characters_in_a_cti_subject(world):
+    face = WS_FACES["xivo_cti"]
+    ws = face.open(world)
+    try:
+        with unchanged(world, "room"):
+            ws.send_json({"claz": "web", "command": "conferenceSetSubject", "numConf": "4000",
+                          "subject": "plan\x00b"})
+            m = ws.wait_json(lambda m: face.error(m) is not None or
+                             m.get("msgType") == "ConferenceSubject")
+            assert face.error(m) and face.error(m).startswith("InvalidSubject: muc.subject"), m
+    finally:
+        ws.close()
+
+
+def test_control_characters_in_a_drumee_guest_name(world):
+    ws = world.drumee_ws()
+    try:
+        r = world.drumee("conference.join", {"hub_id": world.A.hub, "socket_id": ws.hello_id,
+                                             "metadata": {}, "guest_name": "guest\x00x"})
+        if r.status == 200:
+            world.drumee("conference.leave", {"room_id": r.json["data"]["details"]["room_id"],
+                                              "socket_id": ws.hello_id})
+        drumee_error(r, 400, "invalid_data", field="guest_name")
+    finally:
+        ws.close()
+
+
+SCRIPTS = "会議 Ελληνικά Ünïcödé עברית 🎧"
+
+
+def test_every_script_still_works_in_names(world):
+    r = kazoo(world, "PUT", "/v2/accounts/{A}/conferences", {"data": {"name": SCRIPTS}})
+    cid = ok(r, 201)["id"]
+    assert ok(kazoo(world, "GET", f"/v2/accounts/{{A}}/conferences/{cid}"))["name"] == SCRIPTS
+    ok(kazoo(world, "DELETE", f"/v2/accounts/{{A}}/conferences/{cid}"))
+    r = kazoo(world, "PUT", "/v2/accounts/{A}/users",
+              {"data": {"first_name": "José", "last_name": "Ørsted 李"}})
+    uid = ok(r, 201)["id"]
+    assert ok(kazoo(world, "GET", f"/v2/accounts/{{A}}/users/{uid}"))["last_name"] == "Ørsted 李"
+    ok(kazoo(world, "DELETE", f"/v2/accounts/{{A}}/users/{uid}"))
+    r = kazoo(world, "POST", CONF + "/participants", {"data": {"name": "Søren 李", "number": "9",
+                                                    "pin": MEMBER_PIN}})
+    assert ok(r, 201)["caller_id_name"] == "Søren 李"
+    ok(kazoo(world, "DELETE", CONF + f"/participants/{r.data['participant_id']}"))
+    ws = world.drumee_ws()
+    try:
+        r = world.drumee("conference.join", {"hub_id": world.A.hub, "socket_id": ws.hello_id,
+                                             "metadata": {}, "guest_name": "Zoë 日本"})
+        d = r.json["data"]
+        assert r.status == 200 and d["user"]["firstname"] == "Zoë 日本", r
+        world.drumee("conference.leave", {"room_id": d["details"]["room_id"],
+                                          "socket_id": ws.hello_id})
+    finally:
+        ws.close()
