@@ -1962,3 +1962,275 @@ def test_every_script_still_works_in_names(world):
                                           "socket_id": ws.hello_id})
     finally:
         ws.close()
+
+
+# ==============================================================================================
+# 13. Oversized arrays and strings: 400 naming the field, at once, nothing stored (own server:
+#     one that takes them slowly must not hold the other tables up)
+# ==============================================================================================
+
+MANY = 50_000
+MIB = "x" * (1 << 20)
+
+
+class Big:
+    def __init__(self, s):
+        self.s = s
+        self.account, self.token = s.new_account("big")
+        base = f"/v2/accounts/{self.account}"
+        r = s.request("PUT", base + "/users", {"data": {
+            "username": "zed", "password": "zed-pass-1", "first_name": "Zed", "last_name": "Z"}},
+            token=self.token)
+        self.user = ok(r, 201)["id"]
+        r = s.request("PUT", "/v2/user_auth", {"data": {"credentials": md5("zed:zed-pass-1"),
+                                                        "account_name": "big"}})
+        self.user_token = ok(r, 201) and r.json["auth_token"]
+        self.conf = ok(s.request("PUT", base + "/conferences", {"data": {"name": "big room"}},
+                                 token=self.token), 201)["id"]
+        self.hub = ok(s.request("PUT", base + "/hubs", {"data": {"name": "big hub",
+                                                                 "owner_id": self.user}},
+                                token=self.token), 201)["id"]
+        ok(s.request("POST", f"{base}/conferences/{self.conf}/participants",
+                     {"data": {"name": "Zed", "number": "1", "user_id": self.user}},
+                     token=self.token), 201)
+
+    def rest(self, method, path, body):
+        return call(self.s, method, f"/v2/accounts/{self.account}{path}", body,
+                    {"X-Auth-Token": self.token, "Content-Type": "application/json"}, timeout=10)
+
+    def counts(self):
+        return tuple(len(ok(self.s.request("GET", f"/v2/accounts/{self.account}/{c}",
+                                           token=self.token)))
+                     for c in ("conferences", "users", "media", "hubs"))
+
+    def revision(self):
+        r = self.s.request("GET", f"/v2/accounts/{self.account}/conferences/{self.conf}",
+                           token=self.token)
+        return ok(r) and r.json["revision"]
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    with live(tmp_path_factory.mktemp("hostile_big"), CONFIG) as s:
+        yield Big(s)
+
+
+def _digits(n, width=7):
+    return [str(10 ** (width - 1) + i) for i in range(n)]
+
+
+BIG_DOCS = [
+    # (id, method, path ({C}: the room), document, the field the 400 names; None: the document)
+    ("member_pins_50000", "PUT", "/conferences", {"name": "b", "member": {"pins": _digits(MANY)}},
+     "member.pins"),
+    ("moderator_pins_50000", "PUT", "/conferences",
+     {"name": "b", "moderator": {"pins": _digits(MANY)}}, "moderator.pins"),
+    ("conference_numbers_50000", "PUT", "/conferences",
+     {"name": "b", "conference_numbers": _digits(MANY)}, "conference_numbers"),
+    ("member_numbers_50000", "PUT", "/conferences",
+     {"name": "b", "member": {"numbers": _digits(MANY)}}, "member.numbers"),
+    ("moderator_numbers_50000", "PUT", "/conferences",
+     {"name": "b", "moderator": {"numbers": _digits(MANY)}}, "moderator.numbers"),
+    ("patch_member_pins_50000", "PATCH", "/conferences/{C}", {"member": {"pins": _digits(MANY)}},
+     "member.pins"),
+    ("affiliations_50000", "PUT", "/conferences",
+     {"name": "b", "muc": {"affiliations": {"%032x" % i: "member" for i in range(MANY)}}},
+     "muc.affiliations"),
+    ("hub_privileges_50000", "PUT", "/hubs",
+     {"name": "b", "privileges": {"%032x" % i: 3 for i in range(MANY)}}, "privileges"),
+    ("profile_1mib", "PUT", "/conferences", {"name": "b", "profile": MIB}, "profile"),
+    ("bridge_password_1mib", "PUT", "/conferences", {"name": "b", "bridge_password": MIB},
+     "bridge_password"),
+    ("bridge_username_1mib", "PUT", "/conferences", {"name": "b", "bridge_username": MIB},
+     "bridge_username"),
+    ("caller_controls_1mib", "PUT", "/conferences", {"name": "b", "caller_controls": MIB},
+     "caller_controls"),
+    ("muc_description_1mib", "PUT", "/conferences",
+     {"name": "b", "muc": {"description": MIB}}, "muc.description"),
+    ("media_prompt_id_1mib", "PUT", "/media", {"name": "b", "prompt_id": MIB}, "prompt_id"),
+    ("conference_extra_field_1mib", "PUT", "/conferences", {"name": "b", "notes": MIB}, None),
+    ("user_extra_field_1mib", "PUT", "/users",
+     {"first_name": "b", "last_name": "c", "notes": MIB}, None),
+    ("conference_50000_extra_fields", "PUT", "/conferences",
+     {"name": "b", **{f"k{i}": i for i in range(MANY)}}, None),
+]
+
+
+@pytest.mark.parametrize("case", BIG_DOCS, ids=[c[0] for c in BIG_DOCS])
+def test_oversized_document(big, case):
+    _, method, path, doc, field = case
+    before, rev = big.counts(), big.revision()
+    r = big.rest(method, path.replace("{C}", big.conf), {"data": doc})
+    assert (big.counts(), big.revision()) == (before, rev), "something was stored"
+    if field is None:  # the stored size of a document is capped too
+        assert r.status in (400, 413), r
+        kazoo_error(r, r.status)
+    else:
+        kazoo_error(r, 400, "invalid data", field=field)
+
+
+BIG_DRUMEE = [
+    ("chat_post_1mib", "chat.post", {"room_id": "{C}", "message": MIB}, "message"),
+    ("join_guest_name_1mib", "conference.join",
+     {"hub_id": "{H}", "socket_id": "{S}", "metadata": {}, "guest_name": MIB}, "guest_name"),
+    ("join_metadata_50000_keys", "conference.join",
+     {"hub_id": "{H}", "socket_id": "{S}", "metadata": {f"k{i}": i for i in range(MANY)}},
+     "metadata"),
+]
+
+
+@pytest.mark.parametrize("case", BIG_DRUMEE, ids=[c[0] for c in BIG_DRUMEE])
+def test_oversized_drumee_parameter(big, case):
+    _, service, params, field = case
+    ws = RawWs(big.s.port, "/-/websocket?token=" + big.user_token)
+    try:
+        sid = ws.recv_json()["data"]["socket_id"]
+        text = json.dumps(params).replace("{C}", big.conf).replace("{H}", big.hub) \
+            .replace("{S}", sid)
+        before = big.counts()
+        r = call(big.s, "POST", f"/-/svc/{service}", text.encode(),
+                 {"X-Auth-Token": big.user_token, "Content-Type": "application/json"},
+                 timeout=10)
+        assert big.counts() == before, "something was stored"
+        drumee_error(r, 400, "invalid_data", field=field)
+    finally:
+        ws.close()
+
+
+CTI_BIG = [("conferenceChatSend", "message", "m" * 5000, "InvalidMessage: message"),
+           ("conferenceSetSubject", "subject", "s" * 2000, "InvalidSubject: muc.subject")]
+
+
+@pytest.mark.parametrize("command,arg,value,words", CTI_BIG, ids=[c[0] for c in CTI_BIG])
+def test_oversized_cti_text(world, command, arg, value, words):
+    face = WS_FACES["xivo_cti"]
+    ws = face.open(world)
+    try:
+        with unchanged(world, "room"), unchanged(world, "messages"):
+            ws.send_json({"claz": "web", "command": command, "numConf": "4000", arg: value})
+            assert _first_error(face, ws).startswith(words)
+    finally:
+        ws.close()
+
+
+# ==============================================================================================
+# 14. Secrets never reach the log
+# ==============================================================================================
+
+def _encodings(secret):
+    raw = secret.encode()
+    out = {secret, secret.upper(), urllib.parse.quote(secret, safe=""), raw.hex(),
+           base64.b64encode(raw).decode(), base64.b64encode(raw).decode().rstrip("="),
+           base64.urlsafe_b64encode(raw).decode().rstrip("="), json.dumps(secret)[1:-1]}
+    return {e for e in out if len(e) >= 5}
+
+
+def test_secrets_never_reach_the_log(tmp_path):
+    """Every flow that carries a secret (API keys, auth tokens, passwords and their md5
+    credentials, PINs right and wrong, a bridge password, SDP with SRTP keys and ICE passwords),
+    through every face, on a server logging at debug and reporting every slow handler; then no
+    secret, in any obvious encoding, is in its output. The admin key's one documented line at
+    the first start is the only exception."""
+    cfg = CONFIG.replace("[http]\n", "[http]\nslow_handler_ms = 1\n") + "\n"
+    cfg = 'log_level = "debug"\n' + cfg
+    with live(tmp_path, cfg) as s:
+        secrets = {"admin key": s.admin_key}
+        admin = s.admin_token()
+        secrets["admin token"] = admin
+        r = s.request("PUT", "/v2/accounts", {"data": {"name": "leaky"}}, token=admin)
+        acct, key = ok(r, 201)["id"], r.data["api_key"]
+        secrets["api key"] = key
+        tok = s.token_for_key(key)
+        secrets["token"] = tok
+        secrets["token signature"] = tok.split(".")[1]
+        wrong_key = "f00d" * 16
+        secrets["wrong api key"] = wrong_key
+        assert s.request("PUT", "/v2/api_auth", {"data": {"api_key": wrong_key}}).status == 401
+        password, wrong_password = "Tr0ub4dor&3-horse", "correct-battery-staple-9"
+        secrets.update(password=password, wrong_password=wrong_password,
+                       credentials=md5("mallory:" + password),
+                       wrong_credentials=md5("mallory:" + wrong_password))
+        base = f"/v2/accounts/{acct}"
+        ok(s.request("PUT", base + "/users", {"data": {
+            "username": "mallory", "password": password, "first_name": "M", "last_name": "Y",
+            "extension": "3001"}}, token=tok), 201)
+        r = s.request("PUT", "/v2/user_auth", {"data": {"credentials": md5("mallory:" + password),
+                                                        "account_name": "leaky"}})
+        user_tok = ok(r, 201) and r.json["auth_token"]
+        secrets["user token"] = user_tok
+        assert s.request("PUT", "/v2/user_auth", {"data": {
+            "credentials": md5("mallory:" + wrong_password), "account_name": "leaky"}}).status == 401
+        for pw in (password, wrong_password):
+            call(s, "POST", XUC + "/auth/login", {"login": "mallory", "password": pw})
+        r = call(s, "POST", XUC + "/auth/login", {"login": "mallory", "password": password})
+        xivo_tok = r.json["token"]
+        secrets["xivo token"] = xivo_tok
+        call(s, "GET", XUC + "/auth/check", headers={"Authorization": "Bearer " + xivo_tok})
+        call(s, "GET", XUC + "/auth/check", headers={"Authorization": "Bearer " + xivo_tok[:-2]})
+        for k in (key, wrong_key):
+            call(s, "GET", "/v1/conference.json", headers={"Authorization": "Basic " +
+                                                           basic(acct, k)})
+        secrets["basic credentials"] = basic(acct, key)
+        # Conferences with PINs and a bridge password; joins with right and wrong PINs.
+        member_pin, moderator_pin, wrong_pin = "4815162342", "8675309000", "3141592653"
+        secrets.update(member_pin=member_pin, moderator_pin=moderator_pin, wrong_pin=wrong_pin,
+                       bridge_password="bridge-s3cr3t-0x5f")
+        conf = ok(s.request("PUT", base + "/conferences", {"data": {
+            "name": "vault", "conference_numbers": ["7000"], "member": {"pins": [member_pin]},
+            "moderator": {"pins": [moderator_pin]}, "bridge_password": "bridge-s3cr3t-0x5f"}},
+            token=tok), 201)["id"]
+        join = f"{base}/conferences/{conf}/participants"
+        for i in range(5):
+            s.request("POST", join, {"data": {"name": "g", "number": "66", "pin": wrong_pin}},
+                      token=tok)
+        ok(s.request("POST", join, {"data": {"name": "m", "number": "67", "pin": member_pin}},
+                     token=tok), 201)
+        ok(s.request("POST", join, {"data": {"name": "o", "number": "3001", "pin": moderator_pin,
+                                             "user_id": ""}}, token=user_tok), 201)
+        # A media leg whose offer carries credentials; one refused offer with them too.
+        srtp_key, ice_pwd = "WVNfX19zZWNyZXRfc3J0cF9rZXlfMDEyMzQ1Njc4OQ", "IcePwdSecret1234567890ab"
+        secrets.update(srtp_key=srtp_key, ice_pwd=ice_pwd)
+        creds = (f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{srtp_key}\r\n"
+                 f"a=ice-ufrag:uFr4g\r\na=ice-pwd:{ice_pwd}\r\n")
+        peer = Peer(0)
+        try:
+            r = s.request("POST", join, {"data": {"name": "leg", "number": "68", "pin": member_pin,
+                                                  "sdp": sdp(peer.port, extra=creds)}}, token=tok)
+            ok(r, 201)
+            r = s.request("POST", join, {"data": {"name": "leg2", "number": "69",
+                                                  "pin": member_pin, "sdp": sdp(
+                                                      peer.port, media="m=audio 4 RTP/SAVP 0\r\n"
+                                                      + creds)}}, token=tok)
+            assert r.status == 415, r
+        finally:
+            peer.close()
+        # Tokens in every place a face takes them: headers, query strings, cookies, frames.
+        s.request("GET", f"{base}/conferences?auth_token={tok}")
+        s.request("GET", f"{base}/conferences?auth_token={tok[:-3]}")
+        call(s, "POST", f"/-/svc/chat.messages?token={user_tok}", {"room_id": conf})
+        call(s, "POST", "/-/svc/chat.messages", {"room_id": conf},
+             {"Cookie": f"regsid={user_tok}", "Content-Type": "application/json"})
+        call(s, "POST", "/-/svc/chat.post", {"room_id": conf, "message": "m", "token": user_tok},
+             {"Content-Type": "application/json"})
+        for path in (f"{XUC}/cti?token={xivo_tok}", f"/-/websocket?token={user_tok}",
+                     "/v2/websocket", f"{XUC}/cti?token={xivo_tok[:-4]}"):
+            ws = RawWs(s.port, path)
+            try:
+                ws.send_json({"action": "subscribe", "auth_token": tok, "request_id": "r",
+                              "data": {"binding": f"conference.event.{conf}.*"}})
+                ws.send_json({"action": "subscribe", "auth_token": tok[:-1], "request_id": "r"})
+                ws.send_json({"claz": "ping"})
+                try:
+                    ws.recv_json(timeout=2)
+                except (WsClosed, TimeoutError):
+                    pass
+            finally:
+                ws.close()
+        s.request("DELETE", base + f"/conferences/{conf}", token=tok)
+    lines = list(s.log_lines)
+    first_start = [i for i, line in enumerate(lines) if '"api_key":"' in line]
+    assert len(first_start) == 1, "the admin key is printed once, at the first start"
+    log = "".join(line for i, line in enumerate(lines) if i != first_start[0])
+    assert "held it" in log, "no slow handler was logged: the check would prove little"
+    leaks = [(name, e) for name, secret in secrets.items() for e in _encodings(secret) if e in log]
+    assert not leaks, f"secrets in the server's log: {leaks}"
