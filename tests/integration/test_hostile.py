@@ -6,9 +6,7 @@ arrays. Every case is a row of a table; each asserts the clear 4xx (in the face'
 format, naming what is wrong) or the WebSocket close code that the documentation promises, that
 nothing was stored where a write was attempted, and, after it, that GET /healthz answers 200.
 
-The contract comes from docs/api/*, docs/security.md and the README's limits; where those say
-nothing (XiVO and Drumee have no documented 413), the face's own envelope is still expected.
-One server serves most tables (small limits through its config, so the slow cases are quick);
+The contract comes from docs/api/*, docs/security.md and the README's limits. One server serves most tables (small limits through its config, so the slow cases are quick);
 the oversized arrays get their own, since a server that takes them slowly must not hold the
 other tables up. `test_secrets_never_reach_the_log` runs its own at debug level.
 """
