@@ -59,6 +59,8 @@ def parse():
     p.add_argument("--lifetime", type=float, nargs=2, default=(5.0, 40.0), metavar=("MIN", "MAX"))
     p.add_argument("--binary", default=os.path.join(ROOT, "build", "release", "confab"))
     p.add_argument("--shards", type=int, default=0, help="--media-shards (0: the default)")
+    p.add_argument("--realtime", type=int, default=0,
+                   help="[media] realtime_priority for the server (0: normal scheduling)")
     p.add_argument("--sample", type=float, default=5.0, help="seconds between samples")
     p.add_argument("--json", help="also write the result here")
     return p.parse_args()
@@ -90,13 +92,22 @@ class Api:
 
 
 class Server:
-    def __init__(self, binary, data_dir, shards):
+    def __init__(self, binary, data_dir, shards, realtime=0, duration=3600):
         # Every socket of the soak comes from 127.0.0.1: the per-source cap (1,024) is for real
         # clients spread over many addresses, not for this.
         args = [binary, "serve", "--data-dir", data_dir, "--http", "127.0.0.1:0",
-                "--http-max-connections-per-source", "4096"]
+                "--http-max-connections-per-source", "4096",
+                # One token serves the whole run (the default 1 h would expire in a 1-hour soak and
+                # leave the final leaves unauthorized).
+                "--token-ttl", str(int(duration * 2 + 3600))]
         if shards:
             args += ["--media-shards", str(shards)]
+        if realtime:
+            conf = os.path.join(data_dir, "soak.toml")
+            os.makedirs(data_dir, exist_ok=True)
+            with open(conf, "w") as f:
+                f.write(f"[media]\nrealtime_priority = {realtime}\n")
+            args += ["--config", conf]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True)
         self.lines = []
@@ -287,7 +298,7 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, need)), hard))
 
     data_dir = tempfile.mkdtemp(prefix="confab-soak-")
-    srv = Server(o.binary, data_dir, o.shards)
+    srv = Server(o.binary, data_dir, o.shards, o.realtime, o.duration)
     admin = Api(srv.port)
     status, j = admin.call("PUT", "/v2/api_auth", {"data": {"api_key": srv.key}})
     admin.token = j["auth_token"]

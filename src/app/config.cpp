@@ -133,6 +133,8 @@ void apply_toml(Config& c, const std::filesystem::path& file) {
     c.max_speakers = small(*v, "media.max_speakers", 1, 16);
   if (auto v = get<std::int64_t>(t["media"]["rtp_timeout_ms"], "media.rtp_timeout_ms"))
     c.rtp_timeout_ms = small(*v, "media.rtp_timeout_ms", 100, 3'600'000);
+  if (auto v = get<std::int64_t>(t["media"]["realtime_priority"], "media.realtime_priority"))
+    c.media_realtime_priority = small(*v, "media.realtime_priority", 0, 99);
   if (auto v = get<std::string>(t["media"]["hold_music"], "media.hold_music")) c.hold_music = *v;
   if (auto v = get<std::int64_t>(t["media"]["upload_limit"], "media.upload_limit"))
     c.media_upload_limit = static_cast<std::size_t>(positive(*v, "media.upload_limit"));

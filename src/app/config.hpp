@@ -31,6 +31,7 @@ struct Config {
   int media_tick_ms = 20;
   int max_speakers = 3;
   int rtp_timeout_ms = 30000;
+  int media_realtime_priority = 0;  // [media] realtime_priority: SCHED_FIFO shards (0: off)
   // What members waiting for a moderator hear: a tone string or a media id; "" for silence.
   std::string hold_music = "tone_stream://v=-20;%(400,100,523);%(400,100,659);%(400,1600,784)";
   std::size_t media_upload_limit = 16 << 20;  // bytes of one media upload (the WAV file)
@@ -56,7 +57,8 @@ struct Config {
 };
 
 // Applies a TOML file's keys: data_dir, log_level, node, [http] listen/body_limit, [auth]
-// token_ttl, [media] ip/port/shards/rate/tick_ms/max_speakers/rtp_timeout_ms/upload_limit,
+// token_ttl, [media] ip/port/shards/rate/tick_ms/max_speakers/rtp_timeout_ms/upload_limit/
+// realtime_priority,
 // [http] header_timeout/body_timeout/body_min_rate/keepalive_timeout/max_connections/
 // max_connections_per_source/ws_ping_interval/ws_idle_timeout/ws_queue_frames/ws_queue_bytes/
 // slow_handler_ms.

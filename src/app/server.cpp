@@ -13,6 +13,7 @@
 #include "core/chat.hpp"
 #include "core/crypto.hpp"
 #include "core/error.hpp"
+#include "core/log_text.hpp"
 #include "core/service.hpp"
 #include "media/engine.hpp"
 #include "net/http_server.hpp"
@@ -200,11 +201,11 @@ int serve(const Config& cfg) {
   scfg.pin_lockout_seconds = cfg.pins.caller_lockout_s;
   core::ConferenceService svc(bus, unix_now, secret, scfg);
   // Each lockout is logged once, when it starts (a guesser's further tries are refused unlogged,
-  // and counted in /metrics).
+  // and counted in /metrics). A caller key is the number the client claims: shown escaped.
   svc.pin_guard().on_lockout([](std::string_view scope, std::string_view key,
                                 std::string_view conference, std::int64_t seconds) {
-    spdlog::warn("pins: {} {} locked out of conference {} for {} s after wrong PINs", scope, key,
-                 conference, seconds);
+    spdlog::warn("pins: {} {} locked out of conference {} for {} s after wrong PINs", scope,
+                 core::log_text(key), core::log_text(conference), seconds);
   });
   store::StoreExecutor exec(
       std::make_unique<store::SqliteStore>(db),
@@ -248,7 +249,16 @@ int serve(const Config& cfg) {
   ecfg.max_speakers = cfg.max_speakers;
   ecfg.rtp_timeout_ms = cfg.rtp_timeout_ms;
   ecfg.allow_destinations = allow_destinations(cfg);
+  ecfg.realtime_priority = cfg.media_realtime_priority;
   media::Engine engine(ecfg);
+  if (ecfg.realtime_priority > 0 && engine.realtime_shards() < ecfg.shards)
+    spdlog::warn(
+        "media: realtime_priority {} not granted (needs root or CAP_SYS_NICE); shards "
+        "run at normal priority",
+        ecfg.realtime_priority);
+  else if (ecfg.realtime_priority > 0)
+    spdlog::info("media: {} shard(s) run SCHED_FIFO priority {}", ecfg.shards,
+                 ecfg.realtime_priority);
   MediaBridge media_bridge(svc, bus, engine, persist, io,
                            {cfg.media_ip, cfg.data_dir, cfg.hold_music});
   api::kazoo::Rest rest(svc, persist, {node, CONFAB_VERSION, &media_bridge, cfg.data_dir});

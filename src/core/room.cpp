@@ -107,8 +107,7 @@ Event Room::make_event(EventType t, std::int64_t now, const ParticipantView* p,
   return e;
 }
 
-ParticipantView Room::join(const json::object& doc, const Admission& adm, const JoinRequest& req,
-                           std::string call_id, std::int64_t now, std::vector<Event>& out) {
+void Room::check_entry(const json::object& doc) const {
   if (locked_) throw Error(Errc::room_locked, "the conference is locked");
   if (auto* m = doc.if_contains("max_participants"); m && m->is_number()) {
     auto max = m->to_number<std::int64_t>();
@@ -116,6 +115,11 @@ ParticipantView Room::join(const json::object& doc, const Admission& adm, const 
       throw Error(Errc::room_full, "the conference is full",
                   json::object{{"max_participants", max}});
   }
+}
+
+ParticipantView Room::join(const json::object& doc, const Admission& adm, const JoinRequest& req,
+                           std::string call_id, std::int64_t now, std::vector<Event>& out) {
+  check_entry(doc);
   auto& cfg = role_obj(doc, adm.role == Role::moderator ? "moderator" : "member");
   ParticipantView p;
   p.participant_id = next_id_++;

@@ -62,6 +62,9 @@ class Room {
   int count(Role r) const;
   const ParticipantView* find(int participant_id) const;
 
+  // Throws room_locked / room_full when nobody may enter now (join checks it first; the SIP IVR
+  // asks before it records a caller's name, as Kazoo checks max_participants first).
+  void check_entry(const boost::json::object& conf_doc) const;
   // Admits a caller whose role is already resolved; throws room_locked / room_full.
   ParticipantView join(const boost::json::object& conf_doc, const Admission& adm,
                        const JoinRequest& req, std::string call_id, std::int64_t now,

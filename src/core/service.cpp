@@ -272,12 +272,9 @@ const Doc* ConferenceService::user_by_extension(std::string_view account_id,
   return dir_.owner("user", account_id, {"extension", std::string(extension), {}});
 }
 
-ParticipantView ConferenceService::join(std::string_view account_id, std::string_view conference_id,
-                                        const JoinRequest& req) {
+Admission ConferenceService::admit_caller(std::string_view account_id,
+                                          std::string_view conference_id, const JoinRequest& req) {
   auto& doc = get("conference", account_id, conference_id);
-  if (!req.socket_id.empty())
-    if (auto* r = room(conference_id))
-      if (auto* p = r->find_socket(req.socket_id)) return *p;
   auto t = now();
   auto who = !req.number.empty()    ? req.number
              : !req.user_id.empty() ? "user:" + req.user_id
@@ -308,6 +305,17 @@ ParticipantView ConferenceService::join(std::string_view account_id, std::string
     throw;
   }
   if (!req.pin.empty()) pins_.succeeded(conference_id, caller, t);
+  return adm;
+}
+
+ParticipantView ConferenceService::join(std::string_view account_id, std::string_view conference_id,
+                                        const JoinRequest& req) {
+  auto& doc = get("conference", account_id, conference_id);
+  if (!req.socket_id.empty())
+    if (auto* r = room(conference_id))
+      if (auto* p = r->find_socket(req.socket_id)) return *p;
+  auto adm = admit_caller(account_id, conference_id, req);
+  auto t = now();
 
   auto it = rooms_.find(conference_id);
   bool created = it == rooms_.end();

@@ -103,6 +103,12 @@ class ConferenceService {
 
   // --- live rooms ------------------------------------------------------------------------
   const Room* room(std::string_view conference_id) const;
+  // What join decides of a caller before the room changes: the PIN throttles (too_many_attempts),
+  // the dialled number and the PIN (bad_pin, counted as a wrong PIN; a right one as proved),
+  // affiliations (forbidden). join runs it first; the SIP IVR runs it alone to check a PIN before
+  // it records the caller's name, then joins with the same request.
+  Admission admit_caller(std::string_view account_id, std::string_view conference_id,
+                         const JoinRequest& req);
   // A socket already in the room keeps its place: joining again returns its participant and
   // changes nothing.
   ParticipantView join(std::string_view account_id, std::string_view conference_id,

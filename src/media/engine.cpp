@@ -27,6 +27,12 @@ Engine::Engine(EngineConfig cfg) : deferred_(std::make_unique<Deferred>()), cfg_
   deferred_->queues.resize(shards_.size());
 }
 
+int Engine::realtime_shards() const {
+  int n = 0;
+  for (const auto& s : shards_) n += s->realtime() ? 1 : 0;
+  return n;
+}
+
 Engine::~Engine() {
   stop();
 }

@@ -32,7 +32,10 @@ struct EngineConfig {
   // address is outside is refused (allowed()), and packets from outside never latch a leg.
   std::vector<Cidr> allow_destinations;
   std::size_t command_queue = 4096;  // per shard
-  std::size_t event_queue = 16384;   // per shard
+  // Shard threads run SCHED_FIFO at this priority (1-99) when > 0 and the process may (root or
+  // CAP_SYS_NICE; FreeSWITCH's -rp): a busy machine then preempts the mix less. 0: normal.
+  int realtime_priority = 0;
+  std::size_t event_queue = 16384;  // per shard
 };
 
 // Where a leg's media goes (docs/security.md, "Media"). Every leg follows the source of its peer's
@@ -77,6 +80,8 @@ struct Command;
 class Engine {
  public:
   explicit Engine(EngineConfig cfg);
+  // How many shard threads got the realtime_priority asked for (all, or none when not allowed).
+  int realtime_shards() const;
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +59,11 @@ Shard::Shard(const EngineConfig& cfg, int index)
   pending_.reserve(16);
   reserve_backlog();
   thread_ = std::thread([this] { run(); });
+  if (cfg.realtime_priority > 0) {
+    sched_param p{};
+    p.sched_priority = std::min(cfg.realtime_priority, 99);
+    realtime_ = pthread_setschedparam(thread_.native_handle(), SCHED_FIFO, &p) == 0;
+  }
 }
 
 Shard::~Shard() {

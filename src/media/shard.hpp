@@ -64,6 +64,7 @@ class Shard {
   Shard& operator=(const Shard&) = delete;
 
   std::uint16_t port() const { return port_; }
+  bool realtime() const { return realtime_; }  // runs SCHED_FIFO (EngineConfig::realtime_priority)
   // False when the queue is full. Wakes the shard when it sleeps (it has nothing to tick).
   bool command(const Command& c);
   // Stops the thread and joins it: nothing it references is read any more afterwards.
@@ -169,6 +170,7 @@ class Shard {
   std::int64_t tick_ms_ = 0;         // when this tick started
   std::string cname_;                // our RTCP CNAME
   std::thread thread_;
+  bool realtime_ = false;
 };
 
 }  // namespace confab::media

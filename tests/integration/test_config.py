@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN, LISTENING, Server, free_port, watch_log
+from conftest import BIN, LISTENING, Server, free_port, running, watch_log
 
 GREGORIAN_OFFSET = 62167219200
 
@@ -283,6 +283,9 @@ BAD_STARTS = [
      {}, "media.upload_limit must be positive"),
     ("toml_listen_not_a_string", lambda t: ["--config", _bad_toml(t, "[http]\nlisten = 8080\n")],
      {"CONFAB_HTTP": "127.0.0.1:0"}, "listen"),
+    ("toml_realtime_priority_too_big", lambda t: ["--config", _bad_toml(
+        t, f'[http]\nlisten = "127.0.0.1:0"\n[media]\nrealtime_priority = 100\n')],
+     {}, "media.realtime_priority"),
 ]
 
 
@@ -381,3 +384,27 @@ def test_signal_with_open_connections_still_exits_zero(tmp_path):
             ws.close()
         except Exception:
             pass
+
+
+def _fifo_threads(pid):
+    """Names of the process's threads that run SCHED_FIFO (policy 1 in /proc/<pid>/task/*/stat)."""
+    out = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            stat = f.read()
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[38] == "1":  # field 41 of stat(5), counted from after the name
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                out.append(f.read().strip())
+    return out
+
+
+def test_realtime_priority_puts_the_shard_threads_on_sched_fifo(tmp_path):
+    # Needs root or CAP_SYS_NICE (the suite runs as root in CI); without it the server says so.
+    with running(tmp_path / "var", config="[media]\nshards = 2\nrealtime_priority = 10\n") as s:
+        granted = any("run SCHED_FIFO priority 10" in line for line in s.log_lines)
+        refused = any("realtime_priority 10 not granted" in line for line in s.log_lines)
+        assert granted != refused, s.log_lines
+        assert len(_fifo_threads(s.proc.pid)) == (2 if granted else 0)
+    with running(tmp_path / "var2") as s:
+        assert _fifo_threads(s.proc.pid) == []
