@@ -100,7 +100,9 @@ std::shared_ptr<api::MediaPort::Offer> MediaBridge::check(std::string_view sdp) 
     throw Error(Errc::not_acceptable, "the audio stream is inactive");
   o->remote.sin_family = AF_INET;
   o->remote.sin_port = htons(o->offer.port);
-  if (::inet_pton(AF_INET, o->offer.address.c_str(), &o->remote.sin_addr) != 1)
+  // (inet_pton reads a C string: an address with a NUL in it would pass as its first part.)
+  if (o->offer.address.find('\0') != std::string::npos ||
+      ::inet_pton(AF_INET, o->offer.address.c_str(), &o->remote.sin_addr) != 1)
     throw Error(Errc::not_acceptable, "media address " + o->offer.address +
                                           " is not an IPv4 address (IPv6 and "
                                           "host names are not supported yet)");

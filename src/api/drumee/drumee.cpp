@@ -477,6 +477,11 @@ void Drumee::handle(net::Request&& req, net::Reply reply) {
   impl_->handle(std::move(req), std::move(reply));
 }
 
+std::optional<net::Response> Drumee::transport_error(int status, std::string_view message,
+                                                     std::string_view path) const {
+  return failure(path.substr(kPrefix.size()), status, transport_error_name(status), message);
+}
+
 std::optional<net::WsHandlers> Drumee::accept(const net::Request& req,
                                               std::shared_ptr<net::WsConnection> conn) {
   if (req.path != "/-/websocket" && req.path != "/websocket") return std::nullopt;

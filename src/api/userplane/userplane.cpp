@@ -348,6 +348,11 @@ void Userplane::handle(net::Request&& req, net::Reply reply) {
   reply(std::move(r));
 }
 
+std::optional<net::Response> Userplane::transport_error(int status, std::string_view message,
+                                                        std::string_view) const {
+  return failure(Failure{status, std::string(message), {}});
+}
+
 std::optional<net::WsHandlers> Userplane::accept(const net::Request&,
                                                  std::shared_ptr<net::WsConnection>) {
   return std::nullopt;

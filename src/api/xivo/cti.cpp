@@ -634,6 +634,17 @@ void Cti::handle(net::Request&& req, net::Reply reply) {
   reply(std::move(r));
 }
 
+std::optional<net::Response> Cti::transport_error(int status, std::string_view message,
+                                                  std::string_view) const {
+  std::string_view code = status == 408   ? "RequestTimeout"
+                          : status == 413 ? "RequestTooLarge"
+                          : status == 431 ? "RequestHeaderFieldsTooLarge"
+                          : status == 404 ? "NotFound"
+                          : status == 503 ? "ServiceUnavailable"
+                                          : "BadRequest";
+  return http_error(status, code, message);
+}
+
 std::optional<net::WsHandlers> Cti::accept(const net::Request& req,
                                            std::shared_ptr<net::WsConnection> conn) {
   return impl_->accept(req, std::move(conn));
