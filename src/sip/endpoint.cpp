@@ -124,23 +124,12 @@ std::string Endpoint::Impl::stateless_tag(const osip_message_t* req) const {
   return std::string(buf, 16);
 }
 
-Peer Endpoint::Impl::response_peer(const osip_message_t* req, const Peer& from) const {
-  if (from.transport == Transport::tcp) return from;
-  // RFC 3261 section 18.2.2 with RFC 3581: to the source address, and to the source port when
-  // the client asked with rport, else to the port of its Via.
-  auto* via = static_cast<osip_via_t*>(osip_list_get(&req->vias, 0));
-  osip_generic_param_t* rport = nullptr;
-  if (via) osip_via_param_get_byname(via, const_cast<char*>("rport"), &rport);
-  Peer to = from;
-  if (!rport && via) {
-    unsigned port = 5060;
-    if (via->port) {
-      std::string_view p = via->port;
-      std::from_chars(p.data(), p.data() + p.size(), port);
-    }
-    if (port > 0 && port < 65536) to.port = static_cast<std::uint16_t>(port);
-  }
-  return to;
+Peer Endpoint::Impl::response_peer(const osip_message_t*, const Peer& from) const {
+  // RFC 3261 section 18.2.2 would send a response without rport to the Via's port; we answer
+  // every UDP request where it came from, as RFC 3581 does when asked (the symmetric response
+  // that NATs need, and that keeps a forged Via from aiming our answers at another port).
+  // TCP: the connection it came on.
+  return from;
 }
 
 void Endpoint::Impl::stateless(const osip_message_t* req, const Peer& from, int code,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <optional>
 #include <string>
 
 namespace confab::sip {
@@ -73,6 +74,7 @@ struct Diagnosis {
   Msg msg;
   std::string why;
   bool request = false;
+  int status = 0;  // when the diagnosis knows better than the caller (416)
 };
 
 Diagnosis diagnose(std::string_view head, std::size_t max_fields) {
@@ -88,6 +90,16 @@ Diagnosis diagnose(std::string_view head, std::size_t max_fields) {
     } else {
       d.msg = new_msg();
       d.why = d.request ? "malformed request line" : "malformed status line";
+      // A Request-URI osip cannot read is most often one of a scheme it does not know.
+      auto sp1 = first.text.find(' ');
+      auto uri = sp1 == std::string_view::npos ? std::string_view() : first.text.substr(sp1 + 1);
+      auto colon = uri.find(':');
+      auto scheme = uri.substr(0, std::min(colon, uri.find(' ')));
+      if (d.request && colon != std::string_view::npos && !iequal(scheme, "sip") &&
+          !iequal(scheme, "sips")) {
+        d.status = 416;
+        d.why = "Request-URI scheme " + std::string(scheme.substr(0, 40)) + " is not supported";
+      }
     }
   }
   bool seen[std::size(kSingle)] = {};
@@ -142,6 +154,22 @@ bool answerable(const osip_message_t* m, bool request) {
   return cseq_method(m) != "ACK" && !(m->sip_method && method(m) == "ACK");
 }
 
+// The request line's shape (RFC 3261 section 7.1): Method SP Request-URI SP SIP-Version, one
+// space each, nothing after the version, no brackets around the URI. osip is liberal here; a
+// liberal reading of these is how two elements come to disagree about a request.
+std::optional<std::string> bad_request_line(std::string_view line) {
+  if (line.starts_with("SIP/")) return std::nullopt;  // a status line
+  auto sp1 = line.find(' ');
+  auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp1 == 0 || sp2 == std::string_view::npos || sp2 == sp1 + 1 ||
+      line.find_first_of(" \t", sp2 + 1) != std::string_view::npos || sp2 + 1 >= line.size())
+    return "malformed request line (Method SP Request-URI SP SIP-Version, one space each)";
+  auto uri = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  if (uri.find_first_of("<>") != std::string_view::npos)
+    return "malformed request line (the Request-URI is not in angle brackets)";
+  return std::nullopt;
+}
+
 // RFC 3261's rules for every request and response, past what osip's grammar checks.
 std::pair<int, std::string> check(const osip_message_t* m) {
   bool request = MSG_IS_REQUEST(m);
@@ -170,6 +198,8 @@ std::pair<int, std::string> check(const osip_message_t* m) {
     return {400, "Expires is not a number below 2^32"};
   auto* via = static_cast<osip_via_t*>(osip_list_get(&m->vias, 0));
   if (!via->host || !via->protocol) return {400, "malformed Via header"};
+  if (request && m->req_uri && osip_list_size(&m->req_uri->url_headers) > 0)
+    return {400, "the Request-URI carries headers"};  // RFC 3261 section 19.1.5
   return {0, {}};
 }
 
@@ -221,7 +251,7 @@ Parsed parse(std::string_view data, const Limits& limits) {
   Parsed p;
   auto refuse = [&](int status, std::string why, std::string_view head) {
     auto d = diagnose(head, limits.max_headers);
-    p.status = status;
+    p.status = d.status && why.empty() ? d.status : status;
     p.why = why.empty() ? std::move(d.why) : std::move(why);
     p.request = d.request;
     p.respond = answerable(d.msg.get(), d.request);
@@ -259,8 +289,32 @@ Parsed parse(std::string_view data, const Limits& limits) {
   if (p.size - h.start > limits.max_message)
     return refuse(513, "message larger than " + std::to_string(limits.max_message) + " bytes",
                   head);
+  if (auto why = bad_request_line(line_at(data, h.start).text)) {
+    auto size = p.size;
+    auto r = refuse(400, *why, head);
+    r.size = size;
+    return r;
+  }
   auto m = new_msg();
   auto text = data.substr(h.start, p.size - h.start);
+  // osip reads its copy of the header as a C string: a NUL ends it. RFC 3261 allows one only as
+  // a quoted-pair ("\" NUL, RFC 4475 section 3.1.1.2); that one is read as U+0001 so that the
+  // rest parses, any other is refused.
+  std::string unnulled;
+  if (auto nul = head.find('\0'); nul != std::string_view::npos) {
+    unnulled.assign(text);
+    for (auto i = nul; i < head.size(); i = head.find('\0', i + 1)) {
+      if (i == std::string_view::npos) break;
+      if (i == 0 || head[i - 1] != '\\') {
+        auto size = p.size;
+        auto r = refuse(400, "NUL byte in the header outside a quoted-pair", head.substr(0, i));
+        r.size = size;
+        return r;
+      }
+      unnulled[i] = '\x01';
+    }
+    text = unnulled;
+  }
   if (osip_message_parse(m.get(), text.data(), text.size()) != 0) {
     auto size = p.size;
     auto r = refuse(400, {}, head);
