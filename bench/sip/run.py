@@ -68,7 +68,7 @@ def start_server(work):
             die("the server exited at start")
         with open(log.name) as f:
             text = f.read()
-        m = re.search(r"sip: listening on udp and tcp [^ ]+:(\d+)", text)
+        m = re.search(r"sip: answering on udp and tcp [^ ]+:(\d+)", text)
         if m and "listening on http://" in text:
             return proc, int(m.group(1))
         time.sleep(0.1)

@@ -385,7 +385,7 @@ int serve(const Config& cfg) {
     sip_endpoint->set_app(sip_app.get());
     auto h = sip_endpoint->host();
     if (h.find(':') != std::string::npos) h = "[" + h + "]";
-    spdlog::info("sip: listening on udp and tcp {}:{}", h, sip_endpoint->port());
+    spdlog::info("sip: answering on udp and tcp {}:{}", h, sip_endpoint->port());
   }
   const net::HttpServer* http_server = nullptr;  // for /metrics, set once it exists
   net::HttpServer http(

@@ -34,7 +34,7 @@ def free_port():
 
 
 LISTENING = re.compile(r"listening on http://(\[[^\]]+\]|[^ :]+):(\d+) ")
-SIP_LISTENING = re.compile(r"sip: listening on udp and tcp (\[[^\]]+\]|[^ :]+):(\d+)")
+SIP_LISTENING = re.compile(r"sip: answering on udp and tcp (\[[^\]]+\]|[^ :]+):(\d+)")
 SANITIZER_REPORT = "WARNING: ThreadSanitizer"
 
 
