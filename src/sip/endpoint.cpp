@@ -142,7 +142,7 @@ void Endpoint::Impl::stateless(const osip_message_t* req, const Peer& from, int 
   auto bytes = serialize(resp.get());
   if (bytes.empty()) return;
   ++stats.stateless;
-  transport.send(response_peer(req, from), bytes);
+  transport.send(response_peer(req, from), std::move(bytes));
 }
 
 bool Endpoint::Impl::read_timer_ask(const osip_message_t* req, TimerAsk& ask) const {
@@ -280,7 +280,7 @@ void Endpoint::Impl::out_of_dialog(Msg req, const Peer& from) {
     add_common(resp.get(), true);
     auto bytes = serialize(resp.get());
     ++stats.stateless;
-    transport.send(response_peer(req.get(), from), bytes);
+    transport.send(response_peer(req.get(), from), std::move(bytes));
     return;
   }
   if (m == "INVITE") return new_call(std::move(req), from);

@@ -355,7 +355,7 @@ void Transactions::execute(Tx& tx, type_t type, osip_message_t* sip) {
 }
 
 void Transactions::arm(Tx& tx) {
-  Timer t[3];
+  Timer t[3] = {};
   int n = active_timers(tx.tr, t);
   const timeval* first = nullptr;
   for (int i = 0; i < n; ++i)
@@ -368,7 +368,7 @@ void Transactions::on_timer(std::uint64_t id, std::uint32_t gen) {
   Entry entry(*this);
   auto* tx = get(id);
   if (!tx || gen != tx->gen) return;
-  Timer t[3];
+  Timer t[3] = {};
   int n = active_timers(tx->tr, t);
   timeval now{};
   osip_gettimeofday(&now, nullptr);

@@ -82,7 +82,7 @@ struct SipTransport::Impl : std::enable_shared_from_this<SipTransport::Impl> {
   void udp_wait();
   void udp_drain();
   void flush();
-  bool udp_send(const Peer& to, std::string_view bytes);
+  bool udp_send(const Peer& to, std::string_view bytes, std::string* owned = nullptr);
   void accept();
   void start_sweep();
   void close(Conn& c, std::uint64_t TransportStats::*counter);
@@ -334,13 +334,16 @@ void SipTransport::Impl::flush() {
   outbox.clear();
 }
 
-bool SipTransport::Impl::udp_send(const Peer& to, std::string_view bytes) {
+bool SipTransport::Impl::udp_send(const Peer& to, std::string_view bytes, std::string* owned) {
   udp::endpoint ep(to.addr, to.port);
   if (in_batch) {
     auto& o = outbox.emplace_back();
     std::memcpy(&o.addr, ep.data(), ep.size());
     o.len = static_cast<socklen_t>(ep.size());
-    o.bytes.assign(bytes);
+    if (owned)
+      o.bytes = std::move(*owned);
+    else
+      o.bytes.assign(bytes);
     return true;
   }
   auto n = ::sendto(udp_sock.native_handle(), bytes.data(), bytes.size(), MSG_DONTWAIT, ep.data(),
@@ -449,6 +452,12 @@ bool SipTransport::send(const Peer& to, std::string_view bytes) {
   if (!it->second->queue(*impl_, bytes)) return false;
   ++impl_->stats.tcp_sent;
   return true;
+}
+
+bool SipTransport::send(const Peer& to, std::string&& bytes) {
+  if (impl_->stopped) return false;
+  if (to.transport == Transport::udp) return impl_->udp_send(to, bytes, &bytes);
+  return send(to, std::string_view(bytes));
 }
 
 void SipTransport::hold(std::uint64_t conn) {

@@ -69,6 +69,7 @@ class SipTransport {
   // else sent at once; TCP: on the peer's connection. False when it cannot go (connection
   // gone, socket error); the transaction layer treats that as a transport error.
   bool send(const Peer& to, std::string_view bytes);
+  bool send(const Peer& to, std::string&& bytes);  // the same, taking the bytes without a copy
   // A connection carrying a call is never closed for idleness. Counted: each hold is released.
   void hold(std::uint64_t conn);
   void release(std::uint64_t conn);
