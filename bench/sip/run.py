@@ -68,9 +68,9 @@ def start_server(work):
             die("the server exited at start")
         with open(log.name) as f:
             text = f.read()
-        m = re.search(r"sip: answering on udp and tcp [^ ]+:(\d+)", text)
+        m = re.search(r"sip: answering on udp and tcp (\[[^\]\n]+\]|[^ :\n]+):(\d+)", text)
         if m and "listening on http://" in text:
-            return proc, int(m.group(1))
+            return proc, int(m.group(2))
         time.sleep(0.1)
     die("the server did not say where SIP listens")
 
