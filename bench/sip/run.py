@@ -6,11 +6,13 @@ for each scenario (OPTIONS answered statelessly; INVITE with an SDP offer to an 
 a transaction, the application's 404, the ACK) drives it with sipp (Debian sip-tester) at
 rising rates, BENCH_SIP_SECONDS each. A step holds when every call succeeded without a single
 retransmission (so nothing was lost or late by 500 ms); the table gives each step's achieved
-rate, the server's CPU per 1,000 requests (utime+stime from /proc) and sipp's response times.
+rate, the server's CPU per 1,000 requests (utime+stime from /proc), sipp's response times and the
+datagrams the kernel dropped for a full receive buffer (/proc/net/snmp, any socket).
 The result of a scenario is the highest rate that held. Server and sipp are pinned to different
 cores when BENCH_PIN=1 (the default), as Kamailio was for the anchor in docs/performance.md.
 
-Knobs: BENCH_SIP_SECONDS (10), BENCH_SIP_RATES ("2000 5000 8000 11000 14000 17000 20000"),
+Knobs: BENCH_SIP_SECONDS (10), BENCH_SIP_RATES ("2000 5000 8000 11000 14000 17000 20000 25000
+30000"),
 BENCH_SIP_SCENARIOS ("options invite_404"), BENCH_PIN (1), BENCH_SIP_RESULTS (JSON output,
 default build/release/bench/sip_results.json), CONFAB_BUILD (build/release).
 Exit status non-zero only when a step could not run at all (no binary, no sipp, server died).
@@ -33,7 +35,7 @@ BIN = os.path.join(BUILD, "confab")
 HERE = os.path.dirname(os.path.abspath(__file__))
 SECONDS = int(os.environ.get("BENCH_SIP_SECONDS", "10"))
 RATES = [int(r) for r in os.environ.get("BENCH_SIP_RATES",
-                                        "2000 5000 8000 11000 14000 17000 20000").split()]
+                                        "2000 5000 8000 11000 14000 17000 20000 25000 30000").split()]
 SCENARIOS = os.environ.get("BENCH_SIP_SCENARIOS", "options invite_404").split()
 PIN = os.environ.get("BENCH_PIN", "1") == "1"
 RESULTS = os.environ.get("BENCH_SIP_RESULTS", os.path.join(BUILD, "bench", "sip_results.json"))
@@ -49,6 +51,13 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def udp_rcvbuf_errors():
+    """Datagrams the kernel dropped for want of room in a receive buffer (any socket)."""
+    with open("/proc/net/snmp") as f:
+        lines = [l.split() for l in f if l.startswith("Udp:")]
+    return int(lines[1][lines[0].index("RcvbufErrors")])
 
 
 def pinned(cpu, argv):
@@ -132,8 +141,10 @@ def main():
                 # Let the last step's transactions (timer I: 5 s) run out first.
                 time.sleep(6)
                 c0 = cpu_seconds(proc.pid)
+                d0 = udp_rcvbuf_errors()
                 s = sipp_step(port, scenario, rate, work)
                 s["server_cpu_s"] = round(cpu_seconds(proc.pid) - c0, 3)
+                s["udp_rcvbuf_drops"] = udp_rcvbuf_errors() - d0
                 requests = s.get("successful", 0) * (2 if scenario == "invite_404" else 1)
                 s["cpu_ms_per_1000_requests"] = round(1e6 * s["server_cpu_s"] / requests, 1) \
                     if requests else None
@@ -145,6 +156,7 @@ def main():
                       f"failed {s.get('failed', '?'):5} retrans {s.get('retransmissions', '?'):6} "
                       f"achieved {s['achieved_per_s']:6}/s  cpu/1000 req "
                       f"{s['cpu_ms_per_1000_requests']} ms  mean {s.get('response_ms_mean')} ms"
+                      f"  rcvbuf drops {s['udp_rcvbuf_drops']}"
                       f"  {'held' if s['held'] else 'NOT held'}", flush=True)
                 if s["held"]:
                     best = rate

@@ -137,13 +137,14 @@ std::string_view branch(const osip_message_t* m) {
 
 std::string_view to_tag(const osip_message_t* m) {
   osip_generic_param_t* t = nullptr;
-  if (m->to) osip_to_get_tag(m->to, &t);
+  // osip_to_get_tag is a macro passing a string literal as char*.
+  if (m->to) osip_generic_param_get_byname(&m->to->gen_params, const_cast<char*>("tag"), &t);
   return t ? sv(t->gvalue) : std::string_view();
 }
 
 std::string_view from_tag(const osip_message_t* m) {
   osip_generic_param_t* t = nullptr;
-  if (m->from) osip_from_get_tag(m->from, &t);
+  if (m->from) osip_generic_param_get_byname(&m->from->gen_params, const_cast<char*>("tag"), &t);
   return t ? sv(t->gvalue) : std::string_view();
 }
 
