@@ -472,11 +472,7 @@ void Endpoint::Impl::in_dialog(Msg req, const Peer& from) {
     return stateless(r, from, 481, "no reliable provisional response to acknowledge");
   }
   ++stats.rejected_policy;
-  static constexpr std::string_view known[] = {"REGISTER", "SUBSCRIBE", "NOTIFY",
-                                               "REFER",    "MESSAGE",   "PUBLISH"};
-  bool is_known = false;
-  for (auto k : known) is_known |= m == k;
-  stateless(r, from, is_known ? 405 : 501, {}, {}, {{"Allow", kAllow}});
+  stateless(r, from, refusal_for_method(m), {}, {}, {{"Allow", kAllow}});
 }
 
 Msg Endpoint::Impl::dialog_request(Call& c, std::string_view m, std::uint32_t cseq) {

@@ -1,5 +1,7 @@
 #include "sip/dtmf_info.hpp"
 
+#include "sip/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -7,19 +9,6 @@
 namespace confab::sip {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-bool iequal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // "5", "*", "#", "a".."d", "10".."16", "star", "pound", "hash", "flash".
 std::optional<char> digit_of(std::string_view s) {

@@ -289,11 +289,7 @@ void Endpoint::Impl::out_of_dialog(Msg req, const Peer& from) {
     return stateless(req.get(), from, 481, "no dialog matches this request");
   }
   ++stats.rejected_policy;
-  static constexpr std::string_view known[] = {"REGISTER", "SUBSCRIBE", "NOTIFY",
-                                               "REFER",    "MESSAGE",   "PUBLISH"};
-  bool is_known = false;
-  for (auto k : known) is_known |= m == k;
-  stateless(req.get(), from, is_known ? 405 : 501, {}, {}, {{"Allow", kAllow}});
+  stateless(req.get(), from, refusal_for_method(m), {}, {}, {{"Allow", kAllow}});
 }
 
 void Endpoint::Impl::handle_cancel(Msg req, const Peer& from) {

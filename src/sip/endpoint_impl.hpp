@@ -18,6 +18,13 @@ inline constexpr char kAllow[] = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDAT
 inline constexpr char kAccept[] = "application/sdp, application/dtmf-relay, application/dtmf";
 inline constexpr char kSupported[] = "timer";
 
+// Methods we know and do not take (405, with Allow) as against methods we do not know (501).
+inline int refusal_for_method(std::string_view m) {
+  for (std::string_view k : {"REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH"})
+    if (m == k) return 405;
+  return 501;
+}
+
 // What a client transaction of a call was sent for.
 enum Purpose : int { kBye = 1, kRefreshUpdate, kRefreshInvite };
 

@@ -1,5 +1,7 @@
 #include "sip/message.hpp"
 
+#include "sip/text.hpp"
+
 #include "core/crypto.hpp"
 
 #include <openssl/rand.h>
@@ -15,21 +17,6 @@
 namespace confab::sip {
 
 namespace {
-
-bool iequal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
-}
 
 // Calls f(token) for every comma-separated token of every header named in `names`.
 template <typename F>

@@ -1,5 +1,7 @@
 #include "sip/parser.hpp"
 
+#include "sip/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -9,20 +11,6 @@
 namespace confab::sip {
 
 namespace {
-
-bool iequal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
 
 std::optional<std::uint64_t> decimal(std::string_view s, std::uint64_t max) {
   s = trim(s);

@@ -1,5 +1,7 @@
 #include "sip/session_timer.hpp"
 
+#include "sip/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -7,12 +9,6 @@
 namespace confab::sip {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 std::optional<int> seconds(std::string_view s) {
   s = trim(s);
