@@ -242,6 +242,9 @@ void apply_toml(Config& c, const std::filesystem::path& file) {
     c.media_allow_destinations = string_list(n, "media.allow_destinations");
   if (auto v = get<std::string>(t["sip"]["listen"], "sip.listen")) c.sip = *v;
   if (auto v = get<std::string>(t["sip"]["advertise"], "sip.advertise")) c.sip_advertise = *v;
+  if (auto v = get<std::string>(t["sip"]["access_number"], "sip.access_number"))
+    c.sip_access_number = *v;
+  if (auto v = get<std::string>(t["sip"]["language"], "sip.language")) c.sip_language = *v;
   if (auto n = t["sip"]["rate_exempt"]) c.sip_rate_exempt = string_list(n, "sip.rate_exempt");
   if (auto v = get<std::int64_t>(t["auth"]["token_ttl"], "auth.token_ttl"))
     c.token_ttl =
@@ -297,6 +300,8 @@ void apply_env(Config& c) {
     c.media_allow_destinations = comma_list(v);
   if (auto* v = std::getenv("CONFAB_SIP")) c.sip = v;
   if (auto* v = std::getenv("CONFAB_SIP_ADVERTISE")) c.sip_advertise = v;
+  if (auto* v = std::getenv("CONFAB_SIP_ACCESS_NUMBER")) c.sip_access_number = v;
+  if (auto* v = std::getenv("CONFAB_SIP_LANGUAGE")) c.sip_language = v;
   if (auto* v = std::getenv("CONFAB_SIP_RATE_EXEMPT")) c.sip_rate_exempt = comma_list(v);
   if (auto* v = std::getenv("CONFAB_MEDIA_UPLOAD_LIMIT"))
     c.media_upload_limit = static_cast<std::size_t>(env_number("CONFAB_MEDIA_UPLOAD_LIMIT", v));

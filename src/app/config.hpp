@@ -53,16 +53,18 @@ struct Config {
   std::vector<std::string> media_allow_destinations;
   // [sip]: the SIP endpoint on UDP and TCP (docs/sip.md); "" disables it.
   std::string sip = "127.0.0.1:5060";
-  std::string sip_advertise;                 // host[:port] in Contact/Via; "": the listen one
-  int sip_rate_per_source = 100;             // messages/s per source IP; 0: no limit
-  int sip_burst_per_source = 200;            // messages at once per source IP
-  std::vector<std::string> sip_rate_exempt;  // IPv4 blocks never rate-limited
-  std::size_t sip_max_message = 65535;       // bytes of one message
-  std::size_t sip_max_headers = 256;         // header fields (comma-separated values count)
-  std::size_t sip_max_body = 16384;          // bytes of a body
-  std::size_t sip_max_dialogs = 10000;       // calls at once
-  std::size_t sip_max_transactions = 50000;  // transactions at once
-  std::size_t sip_max_connections = 1024;    // TCP, all sources
+  std::string sip_access_number = "conference";  // the number that asks for a conference number
+  std::string sip_language = "en";               // prompts for conferences that name none
+  std::string sip_advertise;                     // host[:port] in Contact/Via; "": the listen one
+  int sip_rate_per_source = 100;                 // messages/s per source IP; 0: no limit
+  int sip_burst_per_source = 200;                // messages at once per source IP
+  std::vector<std::string> sip_rate_exempt;      // IPv4 blocks never rate-limited
+  std::size_t sip_max_message = 65535;           // bytes of one message
+  std::size_t sip_max_headers = 256;             // header fields (comma-separated values count)
+  std::size_t sip_max_body = 16384;              // bytes of a body
+  std::size_t sip_max_dialogs = 10000;           // calls at once
+  std::size_t sip_max_transactions = 50000;      // transactions at once
+  std::size_t sip_max_connections = 1024;        // TCP, all sources
   std::size_t sip_max_connections_per_source = 64;
   int sip_session_expires = 1800;  // RFC 4028 interval offered; 0: no session timers
   int sip_min_se = 90;             // smallest interval accepted (422 below)

@@ -8,6 +8,8 @@
 #include "api/userplane/userplane.hpp"
 #include "api/xivo/cti.hpp"
 #include "app/media_bridge.hpp"
+#include "app/prompt_set.hpp"
+#include "app/sip_bridge.hpp"
 #include "bus/local_bus.hpp"
 #include "core/calls.hpp"
 #include "core/chat.hpp"
@@ -386,12 +388,20 @@ int serve(const Config& cfg) {
   hopts.ws_queue_bytes = cfg.ws_queue_bytes;
   hopts.slow_handler = std::chrono::milliseconds(cfg.slow_handler_ms);
   raise_fd_limit(cfg.max_connections + cfg.sip_max_connections);
-  // SIP (docs/sip.md). Until the conference bridge answers calls, every number is unknown.
+  // SIP (docs/sip.md): callers reach conferences through the dial-in bridge (its IVR).
   std::unique_ptr<sip::Endpoint> sip_endpoint;
   std::unique_ptr<sip::SipApp> sip_app;
+  PromptSet prompts;
   if (!cfg.sip.empty()) {
+    try {
+      prompts = PromptSet::load(PromptSet::default_root());
+    } catch (const std::exception& e) {
+      spdlog::warn("sip: callers will hear no prompts: {}", e.what());
+    }
     sip_endpoint = std::make_unique<sip::Endpoint>(io, sip_options(cfg));
-    sip_app = std::make_unique<sip::UnknownNumberApp>(*sip_endpoint);
+    sip_app =
+        std::make_unique<SipBridge>(*sip_endpoint, svc, bus, media_bridge, prompts, io,
+                                    SipBridgeOptions{cfg.sip_access_number, cfg.sip_language});
     sip_endpoint->set_app(sip_app.get());
     auto h = sip_endpoint->host();
     if (h.find(':') != std::string::npos) h = "[" + h + "]";
