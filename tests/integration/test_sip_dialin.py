@@ -126,6 +126,7 @@ def test_kick_through_rest_sends_bye(server, api, tmp_path):
         joined = wait_for(lambda: api.participants(cid), 20)
         assert len(joined) == 1, joined
         pid = joined[0]["participant_id"]
+        time.sleep(1.0)  # sipp must be past its last pause, waiting for the BYE
         r = api.req("PUT", f"/{cid}/participants/{pid}", {"data": {"action": "kick"}})
         assert r.status == 202, r
     finally:
