@@ -167,6 +167,20 @@ TEST(Config, SipSettingsFromTomlThenEnvironment) {
   confab::app::check(c);
 }
 
+TEST(Config, SipDialInSettingsFromTomlThenEnvironment) {
+  Config c;
+  EXPECT_EQ(c.sip_access_number, "conference");
+  EXPECT_EQ(c.sip_language, "en");
+  TomlFile f("[sip]\naccess_number = \"8000\"\nlanguage = \"fr\"\n");
+  confab::app::apply_toml(c, f.path);
+  EXPECT_EQ(c.sip_access_number, "8000");
+  EXPECT_EQ(c.sip_language, "fr");
+  Env e("CONFAB_SIP_LANGUAGE", "de");
+  confab::app::apply_env(c);
+  EXPECT_EQ(c.sip_language, "de");
+  EXPECT_EQ(c.sip_access_number, "8000");
+}
+
 TEST(Config, BadSipSettingsNameTheKey) {
   struct Case {
     const char* toml;
