@@ -10,6 +10,8 @@ import time
 import pytest
 
 from conftest import ROOT, ok, running
+from media_room import Room
+from rtp_peer import Peer, Pcmu, goertzel, run, tone
 
 SIPP = shutil.which("sipp")
 SCENARIOS = os.path.join(ROOT, "tests", "data", "sipp")
@@ -134,3 +136,28 @@ def test_kick_through_rest_sends_bye(server, api, tmp_path):
     assert code == 0, out  # sipp got the BYE and answered it
     assert api.participants(cid) == []
     assert wait_for(lambda: dialogs(server) == 0, 5)
+
+
+def test_room_hears_the_caller_only_once_joined(server, api, tmp_path):
+    """A plain RTP peer in the room: the caller's 1 kHz tone is not mixed while the IVR has the
+    call, and is once the PIN has made it a participant."""
+    with open(tmp_path / "tone.ulaw", "wb") as f:
+        f.write(Pcmu().encode(tone(1000, 6000, 0, n=8000 * 20)))
+    room = Room(server, (api.account_id, api.token),
+                {"name": "Hear", "conference_numbers": ["5104"],
+                 "member": {"pins": ["1234"], "join_muted": False}, "play_welcome": False})
+    listener = Peer(440)
+    room.join(listener, "listener", pin="1234")
+    p = start_sipp(server, "dialin_tone.xml", tmp_path, "5104", 16400)
+    try:
+        assert wait_for(lambda: dialogs(server) == 1, 10)
+        run([listener], 1.0)
+        assert goertzel(listener.recent(), 1000) < 40, "the caller is mixed before its join"
+        assert wait_for(lambda: len(api.participants(room.id)) == 2, 20)
+        listener.heard.clear()
+        run([listener], 1.5)
+        assert goertzel(listener.recent(), 1000) > 300, "the joined caller is not heard"
+    finally:
+        code, out = finish(p, tmp_path)
+    assert code == 0, out
+    assert wait_for(lambda: len(api.participants(room.id)) == 1, 5)
