@@ -99,6 +99,20 @@ def test_caller_with_pin_joins_then_leaves(server, api, tmp_path):
     assert wait_for(lambda: dialogs(server) == 0, 5)
 
 
+def test_pin_over_sip_info_joins(server, api, tmp_path):
+    cid = api.create(name="Info", conference_numbers=["5105"], member={"pins": ["1234"]},
+                     play_welcome=False)
+    p = start_sipp(server, "dialin_info_bye.xml", tmp_path, "5105", 16500)
+    try:
+        joined = wait_for(lambda: api.participants(cid), 20)
+        assert len(joined) == 1 and joined[0]["caller_id_number"] == "+15550001", joined
+    finally:
+        code, out = finish(p, tmp_path)
+    assert code == 0, out
+    assert wait_for(lambda: api.participants(cid) == [], 5)
+    assert wait_for(lambda: dialogs(server) == 0, 5)
+
+
 def test_three_wrong_pins_end_the_call_and_lock_out(server, api, tmp_path):
     cid = api.create(name="Guarded", conference_numbers=["5102"], member={"pins": ["1234"]},
                      play_welcome=False)
