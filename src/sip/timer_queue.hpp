@@ -1,7 +1,9 @@
 #pragma once
 // Many deadlines on one steady_timer: a binary heap of (when, id, generation). Moving an
 // object's deadline pushes a new entry under a new generation; the old one is skipped when it
-// comes up. No allocation per entry beyond the heap's vector.
+// comes up. No allocation per entry beyond the heap's vector. The timer is armed on 5 ms
+// boundaries: deadlines that close together fire in one wake-up, and the timer (a timerfd) is
+// not reset for each of thousands of transactions a second. SIP's timers are 500 ms and up.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -30,7 +32,7 @@ class TimerQueue {
     auto& s = *state_;
     s.heap.push_back({at, id, gen});
     std::push_heap(s.heap.begin(), s.heap.end(), Later{});
-    if (!s.armed || at < s.armed_at) arm(state_);
+    if (!s.armed || boundary(at) < s.armed_at) arm(state_);
   }
   std::size_t size() const { return state_->heap.size(); }
   void clear() {
@@ -58,6 +60,13 @@ class TimerQueue {
     std::uint64_t arm_gen = 0;
   };
 
+  static Clock::time_point boundary(Clock::time_point t) {
+    constexpr auto kSlack = std::chrono::milliseconds(5);
+    auto since = t.time_since_epoch();
+    auto rounded = (since + kSlack - Clock::duration(1)) / kSlack * kSlack;
+    return Clock::time_point(std::chrono::duration_cast<Clock::duration>(rounded));
+  }
+
   static void arm(const std::shared_ptr<State>& st) {
     auto& s = *st;
     if (s.heap.empty()) {
@@ -65,7 +74,7 @@ class TimerQueue {
       return;
     }
     s.armed = true;
-    s.armed_at = s.heap.front().at;
+    s.armed_at = boundary(s.heap.front().at);
     s.timer.expires_at(s.armed_at);
     s.timer.async_wait(
         [w = std::weak_ptr<State>(st), g = ++s.arm_gen](boost::system::error_code ec) {
