@@ -180,6 +180,13 @@ void Engine::set_sending(std::uint64_t room, std::uint64_t leg, bool on) {
   send(c);
 }
 
+bool Engine::set_volume(std::uint64_t room, std::uint64_t leg, int talk, int listen) {
+  auto c = command_for(Command::Type::set_volume, room, leg);
+  c.talk = std::clamp(talk, -kVolumeSteps, kVolumeSteps);
+  c.listen = std::clamp(listen, -kVolumeSteps, kVolumeSteps);
+  return send(c, false);
+}
+
 void Engine::set_blocked(std::uint64_t room, std::uint64_t listener,
                          const std::vector<std::uint64_t>& speakers) {
   auto c = command_for(Command::Type::set_blocked, room, listener);

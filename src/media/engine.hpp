@@ -120,6 +120,17 @@ class Engine {
                    const std::vector<std::uint64_t>& speakers);
   // Lets a leg send (its signalling confirmed it) or stops it sending.
   void set_sending(std::uint64_t room, std::uint64_t leg, bool on);
+  // Volume steps, FreeSWITCH's `vol talk` / `vol listen` (keypad controls): each of `talk` and
+  // `listen` is a level from -kVolumeSteps to +kVolumeSteps (clamped), 0 unity, each step
+  // kVolumeStepDb (so -12 dB .. +12 dB; FreeSWITCH's own table is not in dB). `talk` scales what
+  // the leg sends into the mix (after talk detection, which keeps judging the leg's own level;
+  // record_leg_start records it unscaled); `listen` scales everything the leg hears (the mix,
+  // its prompts, the hold music), after the room's limiter, clamped. A leg whose listen level is
+  // not 0 is encoded for alone; every other listener keeps its group's shared encode. False when
+  // the shard's command queue is full: nothing changed (the caller may say so and retry).
+  static constexpr int kVolumeSteps = 4;
+  static constexpr double kVolumeStepDb = 3.0;
+  bool set_volume(std::uint64_t room, std::uint64_t leg, int talk, int listen);
   // Drains every event reported since the last call (played, timeout and bye are never
   // dropped; once stopped, those still held back come too).
   std::size_t poll(const std::function<void(const EngineEvent&)>& on_event);

@@ -37,6 +37,7 @@ struct Command {
     record_start,
     record_stop,
     set_sending,
+    set_volume,
     stop
   };
   Type type{};
@@ -49,6 +50,7 @@ struct Command {
   bool loop = false;
   bool on = false;             // set_sending
   int rate = 0;                // add_room
+  int talk = 0, listen = 0;    // set_volume: levels, already clamped
   const Clip* clip = nullptr;  // play, hold_music
   std::uint64_t ref = 0;       // play, hold_music: the id reported back when it ends
   Recording* rec = nullptr;    // record_start

@@ -190,6 +190,13 @@ void Shard::apply(const Command& c) {
       if (lt != by_id_.end()) lt->second->sending = c.on;
       break;
     }
+    case Command::Type::set_volume: {
+      auto lt = by_id_.find(c.leg);
+      if (lt == by_id_.end() || lt->second->room->id != c.room) break;
+      lt->second->talk_gain = volume_gain(c.talk);
+      lt->second->listen_gain = volume_gain(c.listen);
+      break;
+    }
     case Command::Type::set_blocked: {
       auto lt = by_id_.find(c.leg);
       if (lt == by_id_.end()) break;

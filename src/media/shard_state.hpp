@@ -10,6 +10,9 @@
 #include <netinet/in.h>
 #include <time.h>
 
+#include <algorithm>
+#include <cmath>
+
 namespace confab::media {
 
 namespace shard_detail {
@@ -37,6 +40,16 @@ inline std::uint64_t ip_key(const sockaddr_in& a) {
 inline std::uint64_t group_key(const Negotiated& n) {
   return std::uint64_t(static_cast<int>(n.codec)) << 40 | std::uint64_t(n.channels) << 32 |
          std::uint64_t(n.pt) << 16 | std::uint64_t(n.ptime);
+}
+
+// Engine::set_volume's level as a linear gain (1 at level 0).
+inline float volume_gain(int level) {
+  return static_cast<float>(std::pow(10.0, level * Engine::kVolumeStepDb / 20.0));
+}
+
+inline void apply_gain(std::span<std::int16_t> pcm, float gain) {
+  for (auto& v : pcm)
+    v = static_cast<std::int16_t>(std::clamp(std::lrintf(v * gain), -32768L, 32767L));
 }
 
 }  // namespace shard_detail
@@ -129,6 +142,8 @@ struct Shard::Leg {
   bool held = false;                   // waiting for a moderator: hears the hold music
   bool was_speaker = false;            // one of the mixed speakers last tick
   int level_score = -1;                // from the sender's RFC 6464 level, when it sends one
+  float talk_gain = 1.0f;              // Engine::set_volume: what it sends into the mix
+  float listen_gain = 1.0f;            // ... and what it hears (1: shares its group's encode)
   Play play;                           // a prompt for this leg alone
   std::unique_ptr<Resampler> play_rs;  // its clip (nominal rate) to the mix rate, when they differ
   // RTCP (RFC 3550): what we receive, for our report blocks, and what we send, for our SRs.
