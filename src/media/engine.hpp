@@ -61,6 +61,13 @@ struct LegSpec {
   // False: nothing is sent (RTP or RTCP) until set_sending(true): a SIP leg before the ACK
   // confirms its dialog, a WebRTC leg before ICE (or once consent expires, RFC 7675).
   bool sending = true;
+  // Keypad tones in the leg's audio are reported as `dtmf` events too (media/dtmf_detect.hpp,
+  // run on its decoded audio at the codec's rate), for phones that send no RFC 4733 events. The
+  // leg's audio is then decoded even while it is muted (speak false). A key that also comes as
+  // an RFC 4733 event is reported once: tones in the audio are ignored while an event lasts and
+  // for Engine::kDtmfOverlapMs after its last packet, and an event for the key just heard in
+  // the audio (within that time) is not reported again. Costs nothing on legs without it.
+  bool inband_dtmf = false;
 };
 
 struct EngineEvent {
@@ -70,7 +77,7 @@ struct EngineEvent {
   Type type{};
   std::uint64_t room = 0;
   std::uint64_t leg = 0;
-  int value = 0;          // energy score; DTMF: the digit character
+  int value = 0;          // energy score; DTMF: the digit character ('0'-'9', '*', '#', 'A'-'D')
   std::uint64_t ref = 0;  // played: the play's id
 };
 
@@ -128,6 +135,7 @@ class Engine {
   // its prompts, the hold music), after the room's limiter, clamped. A leg whose listen level is
   // not 0 is encoded for alone; every other listener keeps its group's shared encode. False when
   // the shard's command queue is full: nothing changed (the caller may say so and retry).
+  static constexpr int kDtmfOverlapMs = 500;  // see LegSpec::inband_dtmf
   static constexpr int kVolumeSteps = 4;
   static constexpr double kVolumeStepDb = 3.0;
   bool set_volume(std::uint64_t room, std::uint64_t leg, int talk, int listen);
@@ -157,6 +165,8 @@ class Engine {
     std::array<std::uint64_t, kCodecs> codec_encodes{};  // by Codec
     std::uint64_t commands_deferred = 0;  // commands a full queue held back (not lost)
     std::uint64_t commands_waiting = 0;   // of those, still waiting
+    std::uint64_t dtmf_inband = 0;        // keys found in legs' audio and reported
+    std::uint64_t dtmf_duplicates = 0;    // keys found both ways: the second finding not reported
   };
   Stats stats() const;  // summed over shards (read racily: for reports only)
 

@@ -34,6 +34,7 @@ void Shard::apply(const Command& c) {
       leg->spec = c.spec;
       auto frame = static_cast<std::size_t>(frame_samples(codec, cfg_.tick_ms));
       leg->dec = make_decoder(codec, cfg_.tick_ms);
+      if (c.spec.inband_dtmf) leg->inband = std::make_unique<DtmfDetector>(pcm_rate(codec));
       leg->enc = make_encoder(codec, c.spec.codec.channels, cfg_.tick_ms);
       make_leg_rate(room, *leg);
       leg->out_codec.resize(frame);
@@ -107,7 +108,7 @@ void Shard::apply(const Command& c) {
       if (lt == by_id_.end()) break;
       auto* leg = lt->second;
       // A muted leg's packets are not even buffered (see on_packet): start afresh when heard.
-      if (c.speak && !leg->spec.speak && !leg->spec.mute_detect) {
+      if (c.speak && !leg->decoded()) {
         leg->jb.reset();
         leg->carry_n = 0;
       }

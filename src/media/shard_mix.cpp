@@ -17,8 +17,9 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
       report(EngineEvent::Type::timeout, room, *leg, 0);
       continue;
     }
-    // Muted: nothing was buffered (see on_packet) unless mute-detect asks for talk detection.
-    if (!leg->spec.speak && !leg->spec.mute_detect) {
+    // Muted: nothing was buffered (see on_packet) unless mute-detect asks for talk detection
+    // or its audio is analysed (own_audio).
+    if (!leg->decoded()) {
       leg->carry_n = 0;
       continue;
     }
@@ -45,6 +46,11 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
     if (leg->carry_n == 0) {
       if (waited && leg->talk.talking() && leg->talk.feed_score(0) == TalkChange::stopped)
         report(EngineEvent::Type::quiet, room, *leg, 0);
+      if (leg->inband) {  // a pause in its stream is silence (a key's tone ends)
+        auto quiet = std::span(leg->pcm_codec).first(need);
+        std::fill(quiet.begin(), quiet.end(), std::int16_t{0});
+        own_audio(room, *leg, quiet, now_ms);
+      }
       continue;
     }
     if (leg->carry_n < need)  // the stream paused mid-frame: the rest is silence
@@ -57,6 +63,8 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
     std::copy_n(leg->carry.begin() + static_cast<long>(need), left, leg->carry.begin());
     leg->carry_n = left;
     std::span<const std::int16_t> frame = std::span(leg->pcm_codec).first(need);
+    if (leg->inband) own_audio(room, *leg, frame, now_ms);     // before the talk level scales it
+    if (!leg->spec.speak && !leg->spec.mute_detect) continue;  // decoded for own_audio only
     std::span<std::int16_t> conf;
     if (leg->up) {
       int m = leg->up->process(frame, leg->pcm_conf);
@@ -192,6 +200,25 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
   }
   // Shared payloads and private buffers must outlive the send: flush before the next room
   // reuses its group buffers (each room has its own groups, so once per tick is enough).
+}
+
+void Shard::own_audio(Room& room, Leg& leg, std::span<const std::int16_t> frame,
+                      std::int64_t now_ms) {
+  if (!leg.inband) return;
+  leg.inband->feed(frame);
+  std::array<char, DtmfDetector::kMaxPending> keys{};
+  auto n = leg.inband->take(keys);
+  for (std::size_t k = 0; k < n; ++k) {
+    // An RFC 4733 event lasts or has just ended: the tone is that key, already reported.
+    if (now_ms - leg.rfc_dtmf_ms < Engine::kDtmfOverlapMs) {
+      ++dtmf_duplicates_;
+      continue;
+    }
+    leg.inband_digit = keys[k];
+    leg.inband_ms = now_ms;
+    ++dtmf_inband_;
+    report(EngineEvent::Type::dtmf, room, leg, keys[k]);
+  }
 }
 
 namespace {

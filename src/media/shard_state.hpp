@@ -2,6 +2,7 @@
 // The state a shard owns (its rooms, legs and listener groups), shared by the files that make up
 // the shard: shard.cpp (thread, socket I/O), shard_control.cpp (commands), shard_mix.cpp (the
 // tick's mixing and encoding), shard_rtcp.cpp (reports). Private to src/media.
+#include "media/dtmf_detect.hpp"
 #include "media/rtcp.hpp"
 #include "media/rtp.hpp"
 #include "media/shard.hpp"
@@ -136,6 +137,18 @@ struct Shard::Leg {
   bool heard = false;  // decoded audio this tick
   std::uint32_t dtmf_ts = 0;
   bool dtmf_seen = false;
+  // RFC 4733 packets take sequence numbers of the audio stream: those sent between audio
+  // packets one frame apart in time are taken out of what the jitter buffer sees (audio_seq).
+  std::uint16_t last_audio_seq = 0, last_event_seq = 0;
+  std::uint32_t last_audio_ts = 0, audio_step = 0;
+  std::uint16_t events_since_audio = 0;
+  std::uint16_t seq_skew = 0;  // event packets taken out so far
+  bool have_audio = false;
+  std::unique_ptr<DtmfDetector> inband;  // LegSpec::inband_dtmf
+  // For reporting a key once when it comes both ways (see LegSpec::inband_dtmf).
+  std::int64_t rfc_dtmf_ms = -Engine::kDtmfOverlapMs;  // the last RFC 4733 packet
+  std::int64_t inband_ms = -Engine::kDtmfOverlapMs;    // the last key found in the audio
+  char inband_digit = 0;
   int energy_tick = 0;
   int last_energy = -1;
   std::size_t slot = 0;
@@ -157,6 +170,9 @@ struct Shard::Leg {
   int rtt_ms = -1;
   sockaddr_in rtcp_remote{};
   std::array<std::uint8_t, 320> rtcp_buf{};
+
+  // Whether its audio is buffered and decoded: it is mixed, or something analyses it.
+  bool decoded() const { return spec.speak || spec.mute_detect || inband; }
 };
 
 // A room mixes at `rate`: the highest rate its legs' codecs use, never above `nominal` (its
