@@ -120,6 +120,19 @@ class Engine {
   std::shared_ptr<Recording> record_start(std::uint64_t room, int rate,
                                           const std::filesystem::path& path);
   void record_stop(std::uint64_t room);
+  // Records what one leg sends (play_name: a caller records its name, announced later): its
+  // decoded audio before its talk level, none of the mix, as WAV at `rate` (8000, 16000 or
+  // 48000; 0: the room's nominal rate), also while the leg is muted or in an IVR phase (speak
+  // and hear false). A pause in its stream is recorded as silence: the file runs in real time.
+  // Ends at record_leg_stop(), once it holds `max_ms` (1..kMaxLegRecordMs), or when the leg or
+  // its room goes; a new one on the same leg ends the previous one. Comes back through
+  // take_recordings() like a room's. Throws std::invalid_argument for a bad rate or max_ms, and
+  // as record_start does when the file cannot be created or the shard is saturated.
+  static constexpr int kMaxLegRecordMs = 3'600'000;
+  std::shared_ptr<Recording> record_leg_start(std::uint64_t room, std::uint64_t leg, int rate,
+                                              std::filesystem::path path, int max_ms);
+  void record_leg_stop(std::uint64_t room, std::uint64_t leg);
+  // Every finished recording (of rooms and of legs) since the last call.
   std::vector<std::shared_ptr<Recording>> take_recordings() { return recorder_.take_finished(); }
   static constexpr std::size_t kMaxBlocked = 16;
   // The legs `listener` must not hear (relate); replaces the previous list. At most kMaxBlocked.
@@ -178,6 +191,9 @@ class Engine {
   // on the control side, in order, and goes at the next send() or poll(): none is lost.
   bool send(const Command& c, bool may_defer = true);
   void flush_deferred();
+  // Creates the file and hands it to the shard with `c` (record_start, record_leg_start).
+  std::shared_ptr<Recording> start_recording(Command& c, int rate,
+                                             const std::filesystem::path& path);
   struct Deferred;  // per shard, control thread only
   std::unique_ptr<Deferred> deferred_;
   EngineConfig cfg_;
@@ -185,6 +201,7 @@ class Engine {
   Recorder recorder_;  // declared before the shards: they stop writing before it goes
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unordered_map<std::uint64_t, std::size_t> placement_;  // room -> shard (control thread)
+  std::unordered_map<std::uint64_t, int> nominal_;            // room -> its nominal rate
 };
 
 }  // namespace confab::media

@@ -38,6 +38,8 @@ struct Command {
     hold_music,
     record_start,
     record_stop,
+    record_leg_start,
+    record_leg_stop,
     set_sending,
     set_volume,
     stop
@@ -55,7 +57,8 @@ struct Command {
   int talk = 0, listen = 0;    // set_volume: levels, already clamped
   const Clip* clip = nullptr;  // play, hold_music
   std::uint64_t ref = 0;       // play, hold_music: the id reported back when it ends
-  Recording* rec = nullptr;    // record_start
+  Recording* rec = nullptr;    // record_start, record_leg_start
+  std::uint64_t limit = 0;     // record_leg_start: samples it may hold
   std::array<std::uint64_t, Engine::kMaxBlocked> blocked{};
   std::uint8_t blocked_count = 0;
 };
@@ -112,7 +115,7 @@ class Shard {
   static std::uint16_t audio_seq(Leg& leg, const RtpPacket& p);
   void mix_room(Room& room, std::int64_t now_ms);
   // What the leg sent this tick (decoded, at its codec's rate; silence when nothing came) to
-  // what analyses it: its in-band DTMF detector.
+  // what analyses it: its in-band DTMF detector, its recording.
   void own_audio(Room& room, Leg& leg, std::span<const std::int16_t> frame, std::int64_t now_ms);
   // Adds the play's next frame to `out` (at the mix rate; `rs`, when set, takes the clip from
   // the room's nominal rate there); false (and reported) once it has ended.

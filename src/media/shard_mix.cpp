@@ -46,7 +46,7 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
     if (leg->carry_n == 0) {
       if (waited && leg->talk.talking() && leg->talk.feed_score(0) == TalkChange::stopped)
         report(EngineEvent::Type::quiet, room, *leg, 0);
-      if (leg->inband) {  // a pause in its stream is silence (a key's tone ends)
+      if (leg->analysed()) {  // a pause in its stream is silence (a key's tone ends)
         auto quiet = std::span(leg->pcm_codec).first(need);
         std::fill(quiet.begin(), quiet.end(), std::int16_t{0});
         own_audio(room, *leg, quiet, now_ms);
@@ -63,8 +63,8 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
     std::copy_n(leg->carry.begin() + static_cast<long>(need), left, leg->carry.begin());
     leg->carry_n = left;
     std::span<const std::int16_t> frame = std::span(leg->pcm_codec).first(need);
-    if (leg->inband) own_audio(room, *leg, frame, now_ms);     // before the talk level scales it
-    if (!leg->spec.speak && !leg->spec.mute_detect) continue;  // decoded for own_audio only
+    if (leg->analysed()) own_audio(room, *leg, frame, now_ms);  // before the talk level
+    if (!leg->spec.speak && !leg->spec.mute_detect) continue;   // decoded for own_audio only
     std::span<std::int16_t> conf;
     if (leg->up) {
       int m = leg->up->process(frame, leg->pcm_conf);
@@ -204,6 +204,19 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
 
 void Shard::own_audio(Room& room, Leg& leg, std::span<const std::int16_t> frame,
                       std::int64_t now_ms) {
+  if (leg.rec) {
+    auto out = frame;
+    if (leg.rec_rs)
+      out = std::span(leg.rec_pcm)
+                .first(static_cast<std::size_t>(leg.rec_rs->process_exact(frame, leg.rec_pcm)));
+    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), leg.rec_left));
+    leg.rec->write(out.first(n));
+    leg.rec_left -= n;
+    if (leg.rec_left == 0) {  // max_ms: finished (the writer closes the file)
+      leg.rec->close();
+      leg.rec = nullptr;
+    }
+  }
   if (!leg.inband) return;
   leg.inband->feed(frame);
   std::array<char, DtmfDetector::kMaxPending> keys{};

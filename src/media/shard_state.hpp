@@ -145,6 +145,10 @@ struct Shard::Leg {
   std::uint16_t seq_skew = 0;  // event packets taken out so far
   bool have_audio = false;
   std::unique_ptr<DtmfDetector> inband;  // LegSpec::inband_dtmf
+  Recording* rec = nullptr;              // record_leg_start: what it sends
+  std::unique_ptr<Resampler> rec_rs;     // its codec's rate -> the recording's, when they differ
+  std::vector<std::int16_t> rec_pcm;     // one frame at the recording's rate
+  std::uint64_t rec_left = 0;            // samples the recording may still take (max_ms)
   // For reporting a key once when it comes both ways (see LegSpec::inband_dtmf).
   std::int64_t rfc_dtmf_ms = -Engine::kDtmfOverlapMs;  // the last RFC 4733 packet
   std::int64_t inband_ms = -Engine::kDtmfOverlapMs;    // the last key found in the audio
@@ -171,8 +175,10 @@ struct Shard::Leg {
   sockaddr_in rtcp_remote{};
   std::array<std::uint8_t, 320> rtcp_buf{};
 
+  // Whether own_audio() has work: in-band DTMF, a recording.
+  bool analysed() const { return inband || rec; }
   // Whether its audio is buffered and decoded: it is mixed, or something analyses it.
-  bool decoded() const { return spec.speak || spec.mute_detect || inband; }
+  bool decoded() const { return spec.speak || spec.mute_detect || analysed(); }
 };
 
 // A room mixes at `rate`: the highest rate its legs' codecs use, never above `nominal` (its
