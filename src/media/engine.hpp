@@ -104,6 +104,9 @@ class Engine {
   bool add_leg(const LegSpec& spec);
   void remove_leg(std::uint64_t room, std::uint64_t leg);
   // `held`: waiting for a moderator; hears the room's hold music (or silence), is not heard.
+  // A leg that neither speaks nor hears (a caller in an IVR phase, before it joins the mix) is
+  // heard by nobody and hears only its own play (play() with its leg id); it still reports DTMF
+  // (RFC 4733 always, tones with LegSpec::inband_dtmf) and can be recorded (record_leg_start).
   void set_flags(std::uint64_t room, std::uint64_t leg, bool speak, bool hear, bool held = false);
   // Plays `clip` (at the room's rate) to the whole room (leg 0) or one leg, once or in a loop.
   // The clip must stay alive until a `played` event with this `id` comes back. A leg has one

@@ -3,6 +3,7 @@
 // speech and music make none; a key sent both ways is reported once. And an IVR-phase leg
 // (speak=false, hear=false) still hears its own prompts, reports its keys, and is heard by no one.
 #include "media/tone.hpp"
+#include "signals.hpp"
 #include "udp_leg.hpp"
 
 #include <gtest/gtest.h>
@@ -16,20 +17,16 @@ using namespace confab::media::test;
 
 namespace {
 
-constexpr std::string_view kAllKeys = "0123456789*#ABCD";
-constexpr std::string_view kPad = "123A456B789C*0#D";  // rows of the keypad, Q.23
-constexpr double kRows[4] = {697, 770, 852, 941};
-constexpr double kCols[4] = {1209, 1336, 1477, 1633};
+constexpr std::string_view kAllKeys = "0123456789*#ABCD";  // RFC 4733's event order
 
 // Appends PCM at `rate`: `ms` of key `k` (each tone's peak at `db` dBFS), or of silence for 0.
 void append_key(std::vector<std::int16_t>& pcm, int rate, char k, int ms, double db = -10) {
   const double a = 32768 * std::pow(10, db / 20);
-  const auto at = kPad.find(k);
   for (int i = 0; i < rate * ms / 1000; ++i) {
     double t = double(i) / rate, v = 0;
     if (k)
-      v = a * (std::sin(2 * std::numbers::pi * kRows[at / 4] * t) +
-               std::sin(2 * std::numbers::pi * kCols[at % 4] * t));
+      v = a * (std::sin(2 * std::numbers::pi * row_of(k) * t) +
+               std::sin(2 * std::numbers::pi * col_of(k) * t));
     pcm.push_back(static_cast<std::int16_t>(std::lround(v)));
   }
 }
@@ -59,12 +56,7 @@ std::vector<std::int16_t> speech_pcm(int rate, int ms) {
     const auto& v = vowels[static_cast<std::size_t>(t / 0.15) % std::size(vowels)];
     double f0 = 110 + 40 * std::sin(2 * std::numbers::pi * 0.7 * t);
     phase += 2 * std::numbers::pi * f0 / rate;
-    double y = 0;
-    for (int h = 1; h * f0 < std::min(3800.0, rate / 2.0); ++h) {
-      double f = h * f0, g = 0;
-      for (double fm : {v.f1, v.f2, v.f3}) g += 1 / (1 + std::pow((f - fm) / 90, 2));
-      y += g / h * std::sin(h * phase);
-    }
+    double y = formant_voice(phase, f0, v.f1, v.f2, v.f3, rate);
     double envelope = 0.55 + 0.45 * std::sin(2 * std::numbers::pi * 4 * t);
     pcm.push_back(static_cast<std::int16_t>(std::clamp(7000 * y * envelope, -32000.0, 32000.0)));
   }
