@@ -143,6 +143,7 @@ class Engine {
                    const std::vector<std::uint64_t>& speakers);
   // Lets a leg send (its signalling confirmed it) or stops it sending.
   void set_sending(std::uint64_t room, std::uint64_t leg, bool on);
+  static constexpr int kDtmfOverlapMs = 500;  // see LegSpec::inband_dtmf
   // Volume steps, FreeSWITCH's `vol talk` / `vol listen` (keypad controls): each of `talk` and
   // `listen` is a level from -kVolumeSteps to +kVolumeSteps (clamped), 0 unity, each step
   // kVolumeStepDb (so -12 dB .. +12 dB; FreeSWITCH's own table is not in dB). `talk` scales what
@@ -151,7 +152,6 @@ class Engine {
   // its prompts, the hold music), after the room's limiter, clamped. A leg whose listen level is
   // not 0 is encoded for alone; every other listener keeps its group's shared encode. False when
   // the shard's command queue is full: nothing changed (the caller may say so and retry).
-  static constexpr int kDtmfOverlapMs = 500;  // see LegSpec::inband_dtmf
   static constexpr int kVolumeSteps = 4;
   static constexpr double kVolumeStepDb = 3.0;
   bool set_volume(std::uint64_t room, std::uint64_t leg, int talk, int listen);
