@@ -42,21 +42,24 @@ std::string ConferenceService::auth_login(std::string_view login, std::string_vi
   auto username = lower(login.substr(0, at));
   auto account_name = at == std::string_view::npos ? std::string() : lower(login.substr(at + 1));
   auto creds = keyed_hash(user_credentials(username, password));
+  // The password is checked against every account that has the username before anything is
+  // said: "ambiguous" only when it opens more than one, so that a client without the password
+  // cannot learn that a username exists in several accounts.
   const Doc* found = nullptr;
-  int matches = 0;
+  int opened = 0;
   for (auto* u : dir_.all("user")) {
     if (str_field(u->body, "username") != username) continue;
     if (!account_name.empty()) {
       auto* a = dir_.find("account", u->account_id);
       if (!a || lower(str_field(a->body, "name")) != account_name) continue;
     }
-    ++matches;
-    if (str_field(u->body, "pvt_credentials") == creds) found = u;
+    if (str_field(u->body, "pvt_credentials") != creds) continue;
+    ++opened;
+    found = u;
   }
-  // The same username in two accounts needs "user@account" to say which.
-  if (!found || matches > 1 || password.empty())
-    throw Error(Errc::unauthorized,
-                matches > 1 ? "ambiguous login: use user@account" : "invalid credentials");
+  if (!found || password.empty()) throw Error(Errc::unauthorized, "invalid credentials");
+  // The same username and password in two accounts needs "user@account" to say which.
+  if (opened > 1) throw Error(Errc::unauthorized, "ambiguous login: use user@account");
   TokenClaims c{found->account_id, found->id, now() + cfg_.token_ttl_seconds, "login"};
   if (out) *out = c;
   return issue_token(secret_, c);
