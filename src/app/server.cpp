@@ -197,6 +197,7 @@ int serve(const Config& cfg) {
   core::ServiceConfig scfg;
   scfg.token_ttl_seconds = cfg.token_ttl;
   scfg.pins = cfg.pins;
+  scfg.logins = cfg.logins;
   scfg.max_pin_attempts = cfg.pins.caller_attempts;
   scfg.pin_lockout_seconds = cfg.pins.caller_lockout_s;
   core::ConferenceService svc(bus, unix_now, secret, scfg);
@@ -206,6 +207,18 @@ int serve(const Config& cfg) {
                                 std::string_view conference, std::int64_t seconds) {
     spdlog::warn("pins: {} {} locked out of conference {} for {} s after wrong PINs", scope,
                  core::log_text(key), core::log_text(conference), seconds);
+  });
+  // The same for logins: a source (addr:<ip>) or a target (the account or user name the client
+  // typed, escaped) that starts to wait.
+  svc.login_guard().on_lockout([](std::string_view scope, std::string_view key,
+                                  std::string_view target, std::int64_t seconds) {
+    if (scope == "source")
+      spdlog::warn("logins: source {} waits {} s after failed logins (the last for {})",
+                   core::log_text(key), seconds,
+                   target.empty() ? "an API key" : core::log_text(target));
+    else
+      spdlog::warn("logins: target {} throttled for {} s after failed logins from several sources",
+                   core::log_text(key), seconds);
   });
   store::StoreExecutor exec(
       std::make_unique<store::SqliteStore>(db),
@@ -238,6 +251,7 @@ int serve(const Config& cfg) {
   for (auto& [room, seq] : exec.direct().last_seqs()) chat.load_seq(room, seq);
   core::Calls calls(svc, bus);
   api::Persister persist(svc, exec);
+  persist.set_refresh_interval(std::chrono::seconds(cfg.account_reload_interval));
   media::EngineConfig ecfg;
   ecfg.bind_ip = cfg.media_ip;
   ecfg.port_base = static_cast<std::uint16_t>(cfg.media_port);
@@ -299,8 +313,8 @@ int serve(const Config& cfg) {
   const net::HttpServer* http_server = nullptr;  // for /metrics, set once it exists
   net::HttpServer http(
       io, hopts,
-      [&rest, &faces, &engine, &media_bridge, &bus, &http_server, &svc](net::Request&& req,
-                                                                        net::Reply reply) {
+      [&rest, &faces, &engine, &media_bridge, &bus, &http_server, &svc, &persist](
+          net::Request&& req, net::Reply reply) {
         for (auto& f : faces)
           if (f->handles(req.path)) return f->handle(std::move(req), std::move(reply));
         if (req.path == "/metrics") {  // counters for benchmarks and operators, JSON
@@ -335,6 +349,14 @@ int serve(const Config& cfg) {
                                    {"refused_conference", p.refused_conference},
                                    {"lockouts", p.lockouts},
                                    {"tracked", p.tracked}};
+          auto l = svc.login_guard().stats();
+          m["logins"] = json::object{{"failures", l.failures},
+                                     {"refused", l.refused},
+                                     {"refused_source", l.refused_source},
+                                     {"refused_target", l.refused_conference},
+                                     {"lockouts", l.lockouts},
+                                     {"tracked", l.tracked},
+                                     {"account_reloads", persist.refreshes()}};
           return reply({200, json::serialize(m), "application/json", {}});
         }
         if (req.path == "/healthz") {

@@ -65,6 +65,38 @@ std::string ConferenceService::auth_login(std::string_view login, std::string_vi
   return issue_token(secret_, c);
 }
 
+namespace {
+PinCaller login_caller(std::string_view source) {
+  PinCaller c;  // no caller scope: a login's source and target say all
+  if (!source.empty()) c.sources.push_back("addr:" + std::string(source));
+  return c;
+}
+}  // namespace
+
+void ConferenceService::check_login(std::string_view target, std::string_view source) {
+  auto r = logins_.check(target, login_caller(source), now());
+  if (!r) return;
+  logins_.count_refusal(*r);
+  throw Error(Errc::too_many_logins,
+              r->scope == "source" ? "too many failed logins from this address"
+                                   : "too many failed logins for this account or user",
+              json::object{{"retry_after", r->retry_after}, {"scope", r->scope}});
+}
+
+std::string ConferenceService::login(std::string_view target, std::string_view source,
+                                     const std::function<std::string()>& verify) {
+  check_login(target, source);
+  auto who = login_caller(source);
+  try {
+    auto token = verify();
+    logins_.succeeded(target, who, now());
+    return token;
+  } catch (const Error& e) {
+    if (e.code == Errc::unauthorized) logins_.failed(target, who, now());
+    throw;
+  }
+}
+
 std::string ConferenceService::refresh(const TokenClaims& c) const {
   TokenClaims fresh = c;
   fresh.expires = now() + cfg_.token_ttl_seconds;

@@ -144,10 +144,21 @@ void Persister::read_file(fs::path file, std::size_t max_bytes,
 }
 
 void Persister::refresh(std::string kind, std::function<void()> then) {
+  auto& r = refreshes_[kind];
+  if (r.running) {
+    r.waiting.push_back(std::move(then));
+    return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (r.ran && now - r.started < refresh_interval_) return then();
+  r.running = r.ran = true;
+  r.started = now;
+  r.waiting.push_back(std::move(then));
+  ++refreshes_run_;
   auto docs = std::make_shared<std::vector<store::StoredDoc>>();
   exec_.write(
       [docs, kind](store::Store& s) { *docs = s.load_kind(kind); },
-      [this, docs, then = std::move(then)](const std::string&) {
+      [this, docs, kind](const std::string&) {
         for (auto& d : *docs) {
           if (svc_.directory().find(d.kind, d.id)) continue;
           boost::system::error_code ec;
@@ -155,7 +166,11 @@ void Persister::refresh(std::string kind, std::function<void()> then) {
           if (ec || !body.is_object()) continue;
           svc_.load(core::Doc{d.kind, d.id, d.account_id, d.revision, std::move(body.as_object())});
         }
-        then();
+        auto& r = refreshes_[kind];
+        r.running = false;
+        auto waiting = std::move(r.waiting);
+        r.waiting.clear();
+        for (auto& f : waiting) f();
       });
 }
 

@@ -142,3 +142,36 @@ TEST(Config, BadSlowClientLimitsNameTheKey) {
   c.header_timeout = -1;
   EXPECT_THROW(confab::app::check(c), std::invalid_argument);
 }
+
+TEST(Config, LoginThrottleFromTomlWithItsOwnKeys) {
+  Config c;
+  EXPECT_EQ(c.logins.source_attempts, 10);
+  EXPECT_EQ(c.logins.conference_scope, "target");
+  TomlFile f(
+      "[logins]\nsource_attempts = 4\ntarget_attempts = 50\ntarget_refill = 7\n"
+      "target_refill_max = 70\nreload_interval = 30\n[pins]\nsource_attempts = 6\n");
+  confab::app::apply_toml(c, f.path);
+  EXPECT_EQ(c.logins.source_attempts, 4);
+  EXPECT_EQ(c.logins.conference_attempts, 50);
+  EXPECT_EQ(c.logins.conference_refill_s, 7);
+  EXPECT_EQ(c.logins.conference_refill_max_s, 70);
+  EXPECT_EQ(c.account_reload_interval, 30);
+  EXPECT_EQ(c.pins.source_attempts, 6);  // each table is its own
+  EXPECT_NO_THROW(confab::app::check(c));
+  for (auto [text, key] : {std::pair{"[logins]\nsource_attempts = 0\n", "logins.source_attempts"},
+                           {"[logins]\ntarget_refill = \"2s\"\n", "logins.target_refill"},
+                           {"[logins]\nreload_interval = 0\n", "logins.reload_interval"}}) {
+    Config bad;
+    TomlFile g(text);
+    try {
+      confab::app::apply_toml(bad, g.path);
+      ADD_FAILURE() << text;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  }
+  Config c2;
+  c2.logins.conference_refill_max_s = 1;
+  c2.logins.conference_refill_s = 5;
+  EXPECT_THROW(confab::app::check(c2), std::invalid_argument);
+}
