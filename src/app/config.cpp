@@ -189,8 +189,7 @@ void apply_toml(Config& c, const std::filesystem::path& file) {
     }
   }
   if (auto v = get<std::int64_t>(t["auth"]["token_ttl"], "auth.token_ttl"))
-    c.token_ttl =
-        static_cast<int>(std::min<std::int64_t>(positive(*v, "auth.token_ttl"), 1LL << 30));
+    c.token_ttl = small(*v, "auth.token_ttl", 1, kMaxTokenTtl);
   toml_limits(c, t, kHttpInts);
   toml_limits(c, t, kHttpSizes);
 }
@@ -216,8 +215,15 @@ void apply_env(Config& c) {
   if (auto* v = std::getenv("CONFAB_HTTP")) c.http = v;
   if (auto* v = std::getenv("CONFAB_LOG_LEVEL")) c.log_level = v;
   if (auto* v = std::getenv("CONFAB_NODE")) c.node = v;
-  if (auto* v = std::getenv("CONFAB_TOKEN_TTL"))
-    c.token_ttl = static_cast<int>(env_number("CONFAB_TOKEN_TTL", v));
+  if (auto* v = std::getenv("CONFAB_TOKEN_TTL")) {
+    // The same bound as [auth] token_ttl; strtol saturates, so any longer number is over it.
+    auto ttl = env_number("CONFAB_TOKEN_TTL", v);
+    if (ttl > kMaxTokenTtl)
+      throw std::invalid_argument(std::string("CONFAB_TOKEN_TTL: ") + v +
+                                  " is over the maximum of " + std::to_string(kMaxTokenTtl) +
+                                  " seconds");
+    c.token_ttl = static_cast<int>(ttl);
+  }
   if (auto* v = std::getenv("CONFAB_MEDIA_IP")) c.media_ip = v;
   if (auto* v = std::getenv("CONFAB_MEDIA_PORT"))
     c.media_port = static_cast<int>(env_number("CONFAB_MEDIA_PORT", v));

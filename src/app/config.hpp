@@ -15,6 +15,9 @@ struct Cidr;
 
 namespace confab::app {
 
+// The longest token lifetime (2^30 s, 34 years), from any source: expiry = now + ttl must fit.
+inline constexpr int kMaxTokenTtl = 1 << 30;
+
 struct Config {
   std::filesystem::path data_dir = "./var";
   std::string http = "127.0.0.1:8000";  // host:port

@@ -175,3 +175,34 @@ TEST(Config, LoginThrottleFromTomlWithItsOwnKeys) {
   c2.logins.conference_refill_s = 5;
   EXPECT_THROW(confab::app::check(c2), std::invalid_argument);
 }
+
+TEST(Config, TokenTtlHasOneUpperBoundWhateverTheSource) {
+  {
+    Config c;
+    Env e("CONFAB_TOKEN_TTL", "1073741824");
+    confab::app::apply_env(c);
+    EXPECT_EQ(c.token_ttl, confab::app::kMaxTokenTtl);
+  }
+  for (auto text : {"1073741825", "2147483648", "99999999999999999999999"}) {
+    Config c;
+    Env e("CONFAB_TOKEN_TTL", text);
+    try {
+      confab::app::apply_env(c);
+      ADD_FAILURE() << text;
+    } catch (const std::invalid_argument& err) {
+      EXPECT_EQ(std::string(err.what()), std::string("CONFAB_TOKEN_TTL: ") + text +
+                                             " is over the maximum of 1073741824 seconds");
+    }
+    EXPECT_EQ(c.token_ttl, 3600);  // left as it was
+  }
+  Config c;
+  TomlFile f("[auth]\ntoken_ttl = 1073741825\n");
+  try {
+    confab::app::apply_toml(c, f.path);
+    ADD_FAILURE();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("auth.token_ttl must be between 1 and 1073741824"),
+              std::string::npos)
+        << e.what();
+  }
+}
