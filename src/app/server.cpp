@@ -28,12 +28,16 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <fstream>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
@@ -125,33 +129,83 @@ void raise_fd_limit(std::size_t max_connections) {
         rl.rlim_cur, max_connections);
 }
 
+std::string octal_mode(mode_t m) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
+  return buf;
+}
+
+// The data dir is the owner's only (0700), whatever the umask: it holds the store, the secret
+// and the audio. One left wider (by an older version, or by hand) is narrowed, with a warning.
 fs::path prepare_data_dir(const fs::path& dir) {
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw std::runtime_error("cannot create data dir " + dir.string() + ": " + ec.message());
+  bool existed = fs::exists(dir, ec);
+  if (!existed && dir.has_parent_path()) fs::create_directories(dir.parent_path(), ec);
+  if (!existed && ::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    throw std::runtime_error("cannot create data dir " + dir.string() + ": " +
+                             std::strerror(errno));
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw std::runtime_error("data dir " + dir.string() + " is not a directory");
+  if ((st.st_mode & 0777) != 0700) {
+    if (::chmod(dir.c_str(), 0700) != 0)
+      throw std::runtime_error("cannot make data dir " + dir.string() +
+                               " mode 0700: " + std::strerror(errno));
+    if (existed)
+      spdlog::warn("start-up: data dir {} had mode {}; narrowed to 0700", dir.string(),
+                   octal_mode(st.st_mode));
+  }
   return dir / "confab.db";
 }
 
 }  // namespace
 
+// Everything stored depends on secret.key (token signatures, key and password hashes): it is
+// the owner's only from its first byte, on disk before anything is signed with it, and an
+// existing one that others can read is refused, since it may have been read already; the
+// operator decides (chmod 600 it, or replace it, which ends every token and stored hash).
 std::string load_secret(const fs::path& data_dir) {
   auto file = data_dir / "secret.key";
-  if (std::ifstream in{file}; in) {
-    std::string s;
-    in >> s;
+  if (int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW); fd >= 0) {
+    struct stat st {};
+    bool ok = ::fstat(fd, &st) == 0;
+    ::close(fd);
+    if (!ok || !S_ISREG(st.st_mode))
+      throw std::runtime_error(file.string() + " is not a regular file");
+    if (st.st_mode & 077)
+      throw std::runtime_error(file.string() + " has mode " + octal_mode(st.st_mode) +
+                               ": group or others may read the server secret; run chmod 600 " +
+                               file.string() + " (and replace it if it may have been read)");
+    auto s = store::read_file(file, 4096);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
     if (s.size() >= 32) return s;
     throw std::runtime_error(file.string() + " is too short to be a secret");
+  } else if (errno != ENOENT) {
+    throw std::runtime_error("cannot open " + file.string() + ": " + std::strerror(errno));
   }
+  // A fixed temporary name, swept at start-up should we die before the rename. It is made anew
+  // (never reused: an older one may be wider), 0600 from the first byte, synced, renamed into
+  // place, and the directory synced, before the secret is used.
   auto secret = core::random_hex(32);
   auto tmp = file;
   tmp += ".tmp";
-  {
-    std::ofstream out{tmp, std::ios::trunc};
-    out << secret << "\n";
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
+  if (::unlink(tmp.c_str()) != 0 && errno != ENOENT)
+    throw std::runtime_error("cannot remove " + tmp.string() + ": " + std::strerror(errno));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    throw std::runtime_error("cannot create " + tmp.string() + ": " + std::strerror(errno));
+  auto text = secret + "\n";
+  bool ok = ::fchmod(fd, 0600) == 0 &&
+            ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  int err = errno;
+  if (::close(fd) != 0 && ok) ok = false, err = errno;
+  if (!ok || ::rename(tmp.c_str(), file.c_str()) != 0) {
+    if (ok) err = errno;
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot write " + file.string() + ": " + std::strerror(err));
   }
-  ::chmod(tmp.c_str(), 0600);
-  fs::rename(tmp, file);
+  store::sync_dir(data_dir);
   return secret;
 }
 
