@@ -93,10 +93,11 @@ struct FaceWorld {
     return w.doc.id;
   }
 
-  // A new input: time moves on (past every throttle and backoff), fresh tokens.
-  void next_input() { now += 1000; }
-  std::string user_token(const std::string& user) {
-    return svc.auth_login(user == alice ? "alice" : "bob", kPassword);
+  // A new input: time moves on (past every throttle and backoff); returns a fresh token of
+  // alice's.
+  std::string next_input() {
+    now += 1000;
+    return svc.auth_login("alice", kPassword);
   }
 
   // Runs completions until a store round trip posted now has come back, and again while

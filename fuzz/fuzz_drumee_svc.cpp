@@ -13,8 +13,7 @@ using confab::fuzz::FaceWorld;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static FaceWorld w;
   static confab::api::drumee::Drumee drumee{w.ctx};
-  w.next_input();
-  auto token = w.user_token(w.alice);
+  auto token = w.next_input();
   // A live socket of alice: its id comes in its first frame (sys.hello).
   auto conn = std::make_shared<confab::fuzz::Conn>();
   confab::net::Request up;

@@ -27,7 +27,7 @@ std::string base64(std::string_view in) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static FaceWorld w;
   static confab::api::userplane::Userplane up{w.ctx};
-  w.next_input();
+  w.next_input();  // the token is not used: Userplane takes Basic credentials
   auto in = FaceWorld::fill(std::string(reinterpret_cast<const char*>(data), size),
                             {{"$B", base64(w.account + ":" + w.api_key)},
                              {"$S", w.account},

@@ -13,8 +13,7 @@ using confab::fuzz::FaceWorld;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static FaceWorld w;
   static confab::api::xivo::Cti cti{w.ctx};
-  w.next_input();
-  auto token = w.user_token(w.alice);
+  auto token = w.next_input();
   auto in =
       FaceWorld::fill(std::string(reinterpret_cast<const char*>(data), size),
                       {{"$N", std::string(FaceWorld::kNumber)}, {"$E", "1002"}, {"$T", token}});

@@ -112,6 +112,20 @@ void add_http_metrics(json::object& m, const net::HttpStats& s) {
                               {"loop_lag_max_ms", ms(s.loop_lag_max_ms)}};
 }
 
+// GET /metrics "pins" and "logins": what a guessing throttle saw (the conference scope is
+// named as the guard names it: "refused_conference" for PINs, "refused_target" for logins).
+json::object guard_metrics(const core::PinGuard& g, bool callers) {
+  auto p = g.stats();
+  json::object o{{"failures", p.failures},
+                 {"refused", p.refused},
+                 {"refused_source", p.refused_source},
+                 {"lockouts", p.lockouts},
+                 {"tracked", p.tracked}};
+  if (callers) o["refused_caller"] = p.refused_caller;
+  o["refused_" + std::string(g.config().conference_scope)] = p.refused_conference;
+  return o;
+}
+
 // Each connection is a descriptor: the soft limit (often 1,024) goes up to the hard one, so that
 // the connection caps, not the descriptor limit, decide whom we refuse.
 void raise_fd_limit(std::size_t max_connections) {
@@ -395,22 +409,10 @@ int serve(const Config& cfg) {
                                                 {"plays", media_bridge.plays()}}},
                          {"events_published", bus.published()}};
           if (http_server) add_http_metrics(m, http_server->stats());
-          auto p = svc.pin_guard().stats();
-          m["pins"] = json::object{{"failures", p.failures},
-                                   {"refused", p.refused},
-                                   {"refused_caller", p.refused_caller},
-                                   {"refused_source", p.refused_source},
-                                   {"refused_conference", p.refused_conference},
-                                   {"lockouts", p.lockouts},
-                                   {"tracked", p.tracked}};
-          auto l = svc.login_guard().stats();
-          m["logins"] = json::object{{"failures", l.failures},
-                                     {"refused", l.refused},
-                                     {"refused_source", l.refused_source},
-                                     {"refused_target", l.refused_conference},
-                                     {"lockouts", l.lockouts},
-                                     {"tracked", l.tracked},
-                                     {"account_reloads", persist.refreshes()}};
+          m["pins"] = guard_metrics(svc.pin_guard(), true);
+          auto logins = guard_metrics(svc.login_guard(), false);
+          logins["account_reloads"] = persist.refreshes();
+          m["logins"] = std::move(logins);
           return reply({200, json::serialize(m), "application/json", {}});
         }
         if (req.path == "/healthz") {

@@ -58,6 +58,13 @@ def md5(s):
     return hashlib.md5(s.encode()).hexdigest()
 
 
+def add_user(s, account, token, username, password):
+    r = s.request("PUT", f"/v2/accounts/{account}/users", {"data": {
+        "username": username, "password": password, "first_name": "A", "last_name": "L"}},
+        token=token)
+    assert r.status == 201, r
+
+
 def test_api_auth_from_one_address_is_throttled_not_the_others(tmp_path):
     with running(tmp_path / "var", config=SLOW) as s:
         for _ in range(3):
@@ -83,10 +90,7 @@ def test_api_auth_from_one_address_is_throttled_not_the_others(tmp_path):
 def test_every_face_answers_a_throttled_login_in_its_own_terms(tmp_path):
     with running(tmp_path / "var", config=SLOW) as s:
         account, token = s.new_account("acme")
-        r = s.request("PUT", f"/v2/accounts/{account}/users", {"data": {
-            "username": "alice", "password": "right-one", "first_name": "A", "last_name": "L"}},
-            token=token)
-        assert r.status == 201, r
+        add_user(s, account, token, "alice", "right-one")
         user_auth = {"data": {"credentials": md5("alice:guess"), "account_name": "acme"}}
         good_user_auth = {"data": {"credentials": md5("alice:right-one"), "account_name": "acme"}}
 
@@ -143,10 +147,7 @@ target_refill_max = 1200
 """
     with running(tmp_path / "var", config=config) as s:
         account, token = s.new_account("acme")
-        r = s.request("PUT", f"/v2/accounts/{account}/users", {"data": {
-            "username": "bob", "password": "bobs-own", "first_name": "B", "last_name": "M"}},
-            token=token)
-        assert r.status == 201, r
+        add_user(s, account, token, "bob", "bobs-own")
         right = {"login": "bob", "password": "bobs-own"}
         assert request_from(s, "127.0.1.1", "POST", XUC_LOGIN, right)[0] == 200  # bob's address
         # Five addresses, one guess each: the target "bob" runs dry.

@@ -31,6 +31,15 @@ struct Fixture : ::testing::Test {
     svc.commit(w);
     return w.doc.id;
   }
+  // alice (password s3cret) in Acme, and user_auth of Acme from `source`, throttled.
+  void add_alice() {
+    svc.commit(svc.prepare("user", account, {}, WriteMode::create,
+                           json::parse(R"({"first_name":"A","last_name":"B","username":"alice",
+                                          "password":"s3cret"})")));
+  }
+  std::string user_auth(std::string_view creds, std::string_view source) {
+    return svc.login("account:acme", source, [&] { return svc.auth_user(creds, "acme"); });
+  }
 };
 
 }  // namespace
@@ -58,21 +67,15 @@ TEST_F(Fixture, ApiKeyAndUserCredentialsIssueTokensForTheirAccount) {
 // Failed logins are throttled per source address and per target; a refusal comes before the
 // credentials are looked at; another address with the right password still gets in.
 TEST_F(Fixture, FailedLoginsAreThrottledPerSourceWithBackoff) {
-  auto w = svc.prepare("user", account, {}, WriteMode::create,
-                       json::parse(R"({"first_name":"A","last_name":"B","username":"alice",
-                                      "password":"s3cret"})"));
-  svc.commit(w);
+  add_alice();
   auto creds = user_credentials("alice", "s3cret");
   auto wrong = user_credentials("alice", "guess");
-  auto try_login = [&](std::string_view c, std::string_view source) {
-    return svc.login("account:acme", source, [&] { return svc.auth_user(c, "acme"); });
-  };
   auto attempts = svc.config().logins.source_attempts;
   for (int i = 0; i < attempts; ++i)
-    EXPECT_EQ(code_of([&] { try_login(wrong, "6.6.6.6"); }), Errc::unauthorized);
+    EXPECT_EQ(code_of([&] { user_auth(wrong, "6.6.6.6"); }), Errc::unauthorized);
   // The source waits now, even with the right credentials...
   try {
-    try_login(creds, "6.6.6.6");
+    user_auth(creds, "6.6.6.6");
     ADD_FAILURE() << "not throttled";
   } catch (const Error& e) {
     EXPECT_EQ(e.code, Errc::too_many_logins);
@@ -82,11 +85,11 @@ TEST_F(Fixture, FailedLoginsAreThrottledPerSourceWithBackoff) {
   // ...and an API key from it too (a source is throttled whatever it names).
   EXPECT_EQ(code_of([&] { svc.check_login({}, "6.6.6.6"); }), Errc::too_many_logins);
   // The real user from elsewhere is not locked out.
-  EXPECT_NO_THROW(try_login(creds, "10.0.0.7"));
+  EXPECT_NO_THROW(user_auth(creds, "10.0.0.7"));
   clock += svc.config().logins.source_backoff_s;
-  EXPECT_NO_THROW(try_login(creds, "6.6.6.6"));  // served
-  EXPECT_EQ(code_of([&] { try_login(wrong, "6.6.6.6"); }), Errc::unauthorized);
-  EXPECT_EQ(code_of([&] { try_login(wrong, "6.6.6.6"); }), Errc::too_many_logins);  // 2 s now
+  EXPECT_NO_THROW(user_auth(creds, "6.6.6.6"));  // served
+  EXPECT_EQ(code_of([&] { user_auth(wrong, "6.6.6.6"); }), Errc::unauthorized);
+  EXPECT_EQ(code_of([&] { user_auth(wrong, "6.6.6.6"); }), Errc::too_many_logins);  // 2 s now
   auto st = svc.login_guard().stats();
   EXPECT_EQ(st.failures, static_cast<std::uint64_t>(attempts + 1));
   EXPECT_EQ(st.refused_source, 3u);
@@ -94,30 +97,24 @@ TEST_F(Fixture, FailedLoginsAreThrottledPerSourceWithBackoff) {
 }
 
 TEST_F(Fixture, ALoginTargetGuessedFromManySourcesIsThrottledButKnownSourcesPass) {
-  auto w = svc.prepare("user", account, {}, WriteMode::create,
-                       json::parse(R"({"first_name":"A","last_name":"B","username":"alice",
-                                      "password":"s3cret"})"));
-  svc.commit(w);
+  add_alice();
   auto creds = user_credentials("alice", "s3cret");
-  auto try_login = [&](std::string_view c, std::string_view source) {
-    return svc.login("account:acme", source, [&] { return svc.auth_user(c, "acme"); });
-  };
-  EXPECT_NO_THROW(try_login(creds, "10.0.0.7"));  // alice's usual address becomes known
+  EXPECT_NO_THROW(user_auth(creds, "10.0.0.7"));  // alice's usual address becomes known
   auto& cfg = svc.config().logins;
   int i = 0;
   for (; i < cfg.conference_attempts; ++i)  // a botnet: one guess per address
     EXPECT_EQ(
-        code_of([&] { try_login(user_credentials("alice", "g"), "6.6." + std::to_string(i)); }),
+        code_of([&] { user_auth(user_credentials("alice", "g"), "6.6." + std::to_string(i)); }),
         Errc::unauthorized);
   try {
-    try_login(creds, "192.0.2.1");  // a new address waits for the next refill...
+    user_auth(creds, "192.0.2.1");  // a new address waits for the next refill...
     ADD_FAILURE() << "not throttled";
   } catch (const Error& e) {
     EXPECT_EQ(e.code, Errc::too_many_logins);
     EXPECT_EQ(e.details.at("scope"), "target");
     EXPECT_LE(e.details.at("retry_after").as_int64(), cfg.conference_refill_max_s);
   }
-  EXPECT_NO_THROW(try_login(creds, "10.0.0.7"));  // ...a known one does not
+  EXPECT_NO_THROW(user_auth(creds, "10.0.0.7"));  // ...a known one does not
   // Another account's logins are not affected.
   EXPECT_EQ(code_of([&] {
               svc.login("account:other", "192.0.2.1",
