@@ -17,8 +17,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (f.size == 0 || off + f.size > buf.size())
       __builtin_trap();  // must always advance, in bounds
     off += f.size;
+    if (f.opcode == Opcode::close) close_frame_error(f.payload);
     if (f.opcode == Opcode::text || f.opcode == Opcode::binary || f.opcode == Opcode::continuation)
-      if (a.add(f)) a.clear();
+      if (a.add(f)) {
+        valid_utf8(a.message());
+        a.clear();
+      }
   }
   return 0;
 }

@@ -92,11 +92,14 @@ class Api:
 
 
 class Server:
-    def __init__(self, binary, data_dir, shards, realtime=0):
+    def __init__(self, binary, data_dir, shards, realtime=0, duration=3600):
         # Every socket of the soak comes from 127.0.0.1: the per-source cap (1,024) is for real
         # clients spread over many addresses, not for this.
         args = [binary, "serve", "--data-dir", data_dir, "--http", "127.0.0.1:0",
-                "--http-max-connections-per-source", "4096"]
+                "--http-max-connections-per-source", "4096",
+                # One token serves the whole run (the default 1 h would expire in a 1-hour soak and
+                # leave the final leaves unauthorized).
+                "--token-ttl", str(int(duration * 2 + 3600))]
         if shards:
             args += ["--media-shards", str(shards)]
         if realtime:
@@ -295,7 +298,7 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, need)), hard))
 
     data_dir = tempfile.mkdtemp(prefix="confab-soak-")
-    srv = Server(o.binary, data_dir, o.shards, o.realtime)
+    srv = Server(o.binary, data_dir, o.shards, o.realtime, o.duration)
     admin = Api(srv.port)
     status, j = admin.call("PUT", "/v2/api_auth", {"data": {"api_key": srv.key}})
     admin.token = j["auth_token"]

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <ctime>
 #include <stdexcept>
+#include <system_error>
 
 namespace confab::app {
 namespace json = boost::json;
@@ -99,7 +100,9 @@ std::shared_ptr<api::MediaPort::Offer> MediaBridge::check(std::string_view sdp) 
     throw Error(Errc::not_acceptable, "the audio stream is inactive");
   o->remote.sin_family = AF_INET;
   o->remote.sin_port = htons(o->offer.port);
-  if (::inet_pton(AF_INET, o->offer.address.c_str(), &o->remote.sin_addr) != 1)
+  // (inet_pton reads a C string: an address with a NUL in it would pass as its first part.)
+  if (o->offer.address.find('\0') != std::string::npos ||
+      ::inet_pton(AF_INET, o->offer.address.c_str(), &o->remote.sin_addr) != 1)
     throw Error(Errc::not_acceptable, "media address " + o->offer.address +
                                           " is not an IPv4 address (IPv6 and "
                                           "host names are not supported yet)");
@@ -310,16 +313,21 @@ void MediaBridge::with_clip(const std::string& account_id, const std::string& re
   if (ref.starts_with(media::kToneScheme)) {
     auto key = ref + "@" + std::to_string(rate);
     if (auto it = clips_.find(key); it != clips_.end()) return then(it->second);
+    // Up to a minute of up to 18 summed sines: rendered off the control thread too.
     auto clip = std::make_shared<media::Clip>();
     clip->rate = rate;
-    try {
-      clip->pcm = media::render_tone(media::parse_tone(ref), rate);
-    } catch (const std::exception& e) {
-      spdlog::warn("media: cannot play {}: {}", ref, e.what());
-      return;
-    }
-    cache(key, clip);
-    return then(std::move(clip));
+    persist_.run(
+        [clip, ref, rate] { clip->pcm = media::render_tone(media::parse_tone(ref), rate); },
+        [this, key, ref, clip, then = std::move(then)](const std::string& error) {
+          if (stopping_) return;
+          if (!error.empty()) {
+            spdlog::warn("media: cannot play {}: {}", ref, error);
+            return;
+          }
+          cache(key, clip);
+          then(clip);
+        });
+    return;
   }
   auto* doc = svc_.directory().find("media", ref);
   if (!doc || doc->account_id != account_id || !doc->body.contains("content_length")) {
@@ -336,21 +344,33 @@ void MediaBridge::with_clip(const std::string& account_id, const std::string& re
     spdlog::warn("media: cannot play {}: {}", ref, e.what());
     return;
   }
-  persist_.read_file(
-      file, kMaxMediaBytes,
-      [this, key, ref, rate, then = std::move(then)](const std::string& error, std::string bytes) {
+  // Reading, parsing and resampling a WAV of up to ten minutes is long work: all of it runs off
+  // the control thread (on the store thread, which also sees every write queued before it).
+  struct Loaded {
+    std::string error;
+    ClipPtr clip;
+  };
+  auto loaded = std::make_shared<Loaded>();
+  persist_.run(
+      [loaded, file, rate] {
+        try {
+          auto bytes = store::read_file(file, kMaxMediaBytes);
+          loaded->clip =
+              std::make_shared<media::Clip>(media::to_clip(media::parse_wav(bytes), rate));
+        } catch (const std::system_error& e) {
+          loaded->error = e.code() == std::errc::no_such_file_or_directory ? "missing" : e.what();
+        } catch (const std::exception& e) {
+          loaded->error = e.what();
+        }
+      },
+      [this, key, ref, loaded, then = std::move(then)](const std::string& error) {
         if (stopping_) return;
-        if (!error.empty()) {
-          spdlog::warn("media: cannot play {}: {}", ref, error);
+        if (!error.empty() || !loaded->error.empty()) {
+          spdlog::warn("media: cannot play {}: {}", ref, error.empty() ? loaded->error : error);
           return;
         }
-        try {
-          auto clip = std::make_shared<media::Clip>(media::to_clip(media::parse_wav(bytes), rate));
-          cache(key, clip);
-          then(std::move(clip));
-        } catch (const std::exception& e) {
-          spdlog::warn("media: cannot play {}: {}", ref, e.what());
-        }
+        cache(key, loaded->clip);
+        then(std::move(loaded->clip));
       });
 }
 

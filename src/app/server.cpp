@@ -363,7 +363,10 @@ int serve(const Config& cfg) {
   hopts.body_limit_for = [&cfg](std::string_view method, std::string_view path) {
     return api::kazoo::Rest::is_upload(method, path) ? cfg.media_upload_limit : cfg.body_limit;
   };
-  hopts.error_response = [&rest](int status, std::string_view msg) {
+  hopts.error_response = [&rest, &faces](int status, std::string_view msg, std::string_view path) {
+    for (auto& f : faces)  // in the format of the face the request was for
+      if (f->handles(path))
+        if (auto r = f->transport_error(status, msg, path)) return std::move(*r);
     return rest.transport_error(status, msg);
   };
   hopts.header_timeout = std::chrono::seconds(cfg.header_timeout);

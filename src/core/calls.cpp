@@ -1,6 +1,8 @@
 #include "core/calls.hpp"
 
+#include "core/conference_doc.hpp"
 #include "core/error.hpp"
+#include "core/field_errors.hpp"
 #include "core/json_util.hpp"
 
 #include <boost/json.hpp>
@@ -36,30 +38,34 @@ json::object validate_hub(const json::value& input) {
   json::object doc;
   for (auto& [k, v] : input.as_object())
     if (k != "id" && !k.starts_with("pvt_")) doc[k] = v;
-  json::object errors;
-  auto fail = [&](std::string path, std::string_view rule, std::string msg) {
-    errors[path] = json::object{{rule, json::object{{"message", msg}}}};
-  };
-  auto* name = doc.if_contains("name");
-  if (!name)
-    fail("name", "required", "Field is required but missing");
-  else if (!name->is_string() || name->as_string().empty() || name->as_string().size() > 128)
-    fail("name", "type", "Value must be a string of 1 to 128 characters");
+  Report r;
+  check_tree(r, doc, "", is_private_key);
+  if (!doc.contains("name")) r.fail("name", "required", "Field is required but missing");
+  check_string(r, doc, "name", "name", 1, limits::kNameBytes);
+  check_string(r, doc, "owner_id", "owner_id", 1, limits::kIdBytes);
   auto priv = [&](const json::value& v, std::string path) {
     if (!v.is_int64() || !valid_privilege(v.as_int64()))
-      fail(std::move(path), "enum",
-           "Value not found in enumerated list of values: 0 1 3 7 15 31 63");
+      r.fail(std::move(path), "enum", "Value not found in enumerated list of values",
+             json::array{0, 1, 3, 7, 15, 31, 63});
   };
   if (auto* d = doc.if_contains("default_privilege")) priv(*d, "default_privilege");
   if (auto* p = doc.if_contains("privileges")) {
-    if (!p->is_object())
-      fail("privileges", "type", "Value did not match type(s): object");
-    else
-      for (auto& [user, v] : p->as_object()) priv(v, "privileges." + std::string(user));
+    if (!p->is_object()) {
+      r.fail("privileges", "type", "Value did not match type(s): object");
+    } else if (p->as_object().size() <= limits::kObjectKeys) {  // over: the general pass said so
+      for (auto& [user, v] : p->as_object()) {
+        if (text_violation(user, 1, limits::kIdBytes)) {
+          r.fail("privileges", "propertyNames",
+                 "Keys must be user ids of 1 to " + std::to_string(limits::kIdBytes) +
+                     " bytes without control characters",
+                 static_cast<std::int64_t>(limits::kIdBytes));
+          break;
+        }
+        priv(v, "privileges." + std::string(user));
+      }
+    }
   }
-  if (auto* o = doc.if_contains("owner_id"); o && !o->is_string())
-    fail("owner_id", "type", "Value did not match type(s): string");
-  if (!errors.empty()) throw Error(Errc::invalid_data, "invalid data", std::move(errors));
+  r.throw_if_any();
   if (!doc.contains("default_privilege")) doc["default_privilege"] = privilege::anonymous;
   if (!doc.contains("privileges")) doc["privileges"] = json::object{};
   return doc;
@@ -106,6 +112,7 @@ void Calls::room_ended(const std::string& conference_id) {
 
 void Calls::connect(SocketInfo s) {
   if (!s.user_id.empty()) by_user_[s.user_id].insert(s.socket_id);
+  if (!s.account_id.empty()) by_account_[s.account_id].insert(s.socket_id);
   auto id = s.socket_id;
   sockets_[id] = std::move(s);
 }
@@ -118,6 +125,10 @@ void Calls::disconnect(const std::string& socket_id) {
   if (auto u = by_user_.find(info.user_id); u != by_user_.end()) {
     u->second.erase(socket_id);
     if (u->second.empty()) by_user_.erase(u);
+  }
+  if (auto a = by_account_.find(info.account_id); a != by_account_.end()) {
+    a->second.erase(socket_id);
+    if (a->second.empty()) by_account_.erase(a);
   }
   for (auto& [conference, pid] : svc_.participations(socket_id)) {
     auto* room = svc_.room(conference);
@@ -208,16 +219,15 @@ std::vector<std::string> Calls::hub_sockets(std::string_view hub_id) const {
   auto* hub = svc_.directory().find("hub", hub_id);
   if (!hub) throw Error(Errc::not_found, "bad identifier", json::object{{"cause", hub_id}});
   std::set<std::string> out;
-  for (auto* d : svc_.directory().list("conference", hub->account_id)) {
-    if (hub_of(*d) != hub_id) continue;
+  for (auto* d : svc_.hub_conferences(hub_id))
     if (auto* room = svc_.room(d->id))
       for (auto& p : room->participants())
         if (p.user_id.empty() && sockets_.contains(p.socket_id)) out.insert(p.socket_id);
-  }
-  for (auto& [id, s] : sockets_)
-    if (!s.user_id.empty() && s.account_id == hub->account_id &&
-        hub_privilege(hub_id, s.user_id) != privilege::none)
-      out.insert(id);
+  if (auto acct = by_account_.find(hub->account_id); acct != by_account_.end())
+    for (auto& id : acct->second)
+      if (auto s = sockets_.find(id); s != sockets_.end() && !s->second.user_id.empty() &&
+                                      hub_privilege(hub_id, s->second.user_id) != privilege::none)
+        out.insert(id);
   return {out.begin(), out.end()};
 }
 
@@ -239,9 +249,8 @@ std::optional<std::pair<std::string, ParticipantView>> Calls::find_participant(
   std::vector<std::string> rooms;
   if (!conference_id.empty()) {
     rooms.emplace_back(conference_id);
-  } else if (auto* hub = svc_.directory().find("hub", hub_id)) {
-    for (auto* d : svc_.directory().list("conference", hub->account_id))
-      if (hub_of(*d) == hub_id) rooms.push_back(d->id);
+  } else {
+    for (auto* d : svc_.hub_conferences(hub_id)) rooms.push_back(d->id);
   }
   std::optional<std::pair<std::string, ParticipantView>> found;
   for (auto& id : rooms)
@@ -255,6 +264,8 @@ std::optional<std::pair<std::string, ParticipantView>> Calls::find_participant(
 
 void Calls::broadcast(std::string_view hub_id, std::string_view from_socket, std::string_view event,
                       const json::value& payload) {
+  require_text("event", event, 1, limits::kDisplayBytes);
+  require_tree("payload", payload, limits::kMetadataBytes);
   auto* hub = svc_.directory().find("hub", hub_id);
   if (!hub) throw Error(Errc::not_found, "bad identifier", json::object{{"cause", hub_id}});
   Event e;
@@ -272,6 +283,8 @@ void Calls::broadcast(std::string_view hub_id, std::string_view from_socket, std
 std::optional<json::object> Calls::update(std::string_view conference_id,
                                           std::string_view socket_id, std::string_view user_id,
                                           json::object metadata, std::string_view event) {
+  require_text("event", event, 0, limits::kDisplayBytes);
+  require_tree("metadata", metadata, limits::kMetadataBytes);
   auto* s = socket(socket_id);
   auto* room = svc_.room(conference_id);
   auto* p = room ? room->find_socket(socket_id) : nullptr;
@@ -341,6 +354,7 @@ Calls::Rung Calls::invite(std::string_view account_id, std::string_view conferen
                           std::string_view caller_user, std::string_view caller_socket,
                           std::string_view callee_user, Role role, const json::object& metadata,
                           bool organizer_only) {
+  require_tree("metadata", metadata, limits::kMetadataBytes);
   svc_.get("conference", account_id, conference_id);
   svc_.get("user", account_id, callee_user);
   if (callee_user == caller_user) throw field_error("guest_id", "invalid", "cannot invite oneself");
@@ -397,6 +411,7 @@ ParticipantView Calls::accept(std::string_view account_id, std::string_view call
   if (auto* u = svc_.directory().find("user", callee_user)) {  // caller id for the others
     j.name = str_field(u->body, "first_name") + " " + str_field(u->body, "last_name");
     if (j.name == " ") j.name = str_field(u->body, "username");
+    j.name = utf8_prefix(std::move(j.name), limits::kDisplayBytes);
     j.number = str_field(u->body, "extension");
   }
   auto p = svc_.join(account_id, inv->conference_id, j);

@@ -161,6 +161,7 @@ class Calls {
   EventSink& sink_;
   std::map<std::string, SocketInfo, std::less<>> sockets_;
   std::map<std::string, std::set<std::string>, std::less<>> by_user_;
+  std::map<std::string, std::set<std::string>, std::less<>> by_account_;  // sockets of an account
   std::vector<Invitation> invitations_;  // ringing or answered, until the room ends
   std::set<std::string> answered_;       // "<conference>/<callee>"
 };

@@ -1,6 +1,7 @@
 #include "core/chat.hpp"
 
 #include "core/error.hpp"
+#include "core/field_errors.hpp"
 #include "core/json_util.hpp"
 #include "core/muc.hpp"
 
@@ -8,11 +9,6 @@
 
 namespace confab::core {
 namespace json = boost::json;
-
-namespace {
-constexpr std::size_t kMaxBody = 4096;
-
-}  // namespace
 
 json::object to_json(const ChatMessage& m) {
   json::object o{{"room_id", m.room_id},
@@ -48,8 +44,7 @@ std::string Chat::display_name(std::string_view user_id) const {
 ChatMessage Chat::numbered(std::string room_id, std::string_view account_id,
                            std::string_view author, std::string_view body) {
   if (body.empty()) throw field_error("message", "required", "Field is required but missing");
-  if (body.size() > kMaxBody)
-    throw field_error("message", "maxLength", "String must not be more than 4096 characters");
+  require_text("message", body, 1, limits::kMessageBytes, TextKind::text);
   ChatMessage m;
   auto& next = next_[room_id];
   if (next == 0) next = 1;

@@ -5,6 +5,7 @@
 #include <boost/json/value.hpp>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace confab::core {
@@ -22,5 +23,6 @@ boost::json::object merge_patch(const boost::json::object& base, const boost::js
 
 // Strips the keys a client may not set (id, _read_only, focus, pvt_*), recursively at top level.
 boost::json::object strip_private(const boost::json::object& doc);
+bool is_private_key(std::string_view key);
 
 }  // namespace confab::core

@@ -26,11 +26,14 @@ struct Doc {
 };
 
 // A unique claim within an account: `field` names the document field for the error report
-// ("numbers", "username"), `key` the claimed value.
+// ("numbers", "username"), `key` the claimed value. A key that is not `unique` claims nothing: it
+// only indexes the document, so that finding documents by that value needs no scan (API key
+// hashes, usernames across accounts, a hub's rooms).
 struct UniqueKey {
   std::string field;
   std::string key;
   std::string scope;  // empty: the document's account; otherwise a shared scope ("accounts")
+  bool unique = true;
   auto operator<=>(const UniqueKey&) const = default;
 };
 
@@ -46,13 +49,12 @@ class Directory {
   void load(Doc d, std::vector<UniqueKey> keys);  // startup, from the store; no checks
   const Doc* find(std::string_view kind, std::string_view id) const;
   std::vector<const Doc*> list(std::string_view kind, std::string_view account_id) const;
-  // Finds a document of `kind` whose body field `field` equals `value` (small scans only).
-  const Doc* find_by(std::string_view kind, std::string_view account_id, std::string_view field,
-                     std::string_view value) const;
   std::vector<const Doc*> all(std::string_view kind) const;
   // The committed document holding a unique key in a scope (an account), or null.
   const Doc* owner(std::string_view kind, std::string_view scope, const UniqueKey& k) const;
-  const Doc* find_account_by(std::string_view field, std::string_view value) const;
+  // The committed documents indexed under a key that is not unique (k.unique is ignored).
+  std::vector<const Doc*> tagged(std::string_view kind, std::string_view scope,
+                                 const UniqueKey& k) const;
 
   // Throws Error{conflict} if the document has a write in flight, Error{invalid_data} with
   // data.<field>.unique if a key is held by another document (committed or in flight).
@@ -73,8 +75,10 @@ class Directory {
 
   std::unordered_map<std::string, Doc> docs_;  // "<kind>/<id>" -> doc
   std::map<std::pair<std::string, std::string>, std::set<std::string>>
-      by_account_;                                                   // (kind, account)
-  std::map<IndexKey, std::string> unique_;                           // committed owners
+      by_account_;                                    // (kind, account)
+  std::map<IndexKey, std::string> unique_;            // committed owners
+  std::map<IndexKey, std::set<std::string>> tagged_;  // keys that are not unique
+  std::map<std::string, std::set<std::string>, std::less<>> by_kind_;
   std::map<IndexKey, std::uint64_t> reserved_;                       // in-flight owners
   std::unordered_map<std::string, std::vector<UniqueKey>> keys_of_;  // doc key -> its keys
   std::unordered_map<std::string, std::uint64_t> in_flight_;         // doc key -> ticket

@@ -90,6 +90,10 @@ struct Event {
   std::vector<std::string> to_users;
   std::string except_socket;
   boost::json::object payload;
+  // The events of one change (a room closed: every del-member) share a batch number, and the
+  // core is already in its final state for all of them: what a face renders from that state
+  // (XiVO's conference list) it may render once per batch. 0: an event of its own.
+  std::uint64_t batch = 0;
 };
 
 class EventSink {

@@ -1,5 +1,6 @@
 #include "core/identity.hpp"
 
+#include "core/conference_doc.hpp"
 #include "core/crypto.hpp"
 #include "core/error.hpp"
 #include "core/field_errors.hpp"
@@ -13,26 +14,8 @@ namespace json = boost::json;
 
 namespace {
 
-void check_str(json::object& errors, const json::object& o, std::string_view key, bool required,
-               std::size_t min_len, std::size_t max_len) {
-  auto fail = [&](std::string_view rule, std::string msg) {
-    errors[key] = json::object{{rule, json::object{{"message", msg}}}};
-  };
-  auto* v = o.if_contains(key);
-  if (!v) {
-    if (required) fail("required", "Field is required but missing");
-    return;
-  }
-  if (!v->is_string()) return fail("type", "Value did not match type(s): string");
-  auto n = v->as_string().size();
-  if (n < min_len)
-    return fail("minLength", "String must be at least " + std::to_string(min_len) + " characters");
-  if (max_len && n > max_len)
-    fail("maxLength", "String must not be more than " + std::to_string(max_len) + " characters");
-}
-
-void throw_if(json::object& errors) {
-  if (!errors.empty()) throw Error(Errc::invalid_data, "invalid data", std::move(errors));
+void required(Report& r, const json::object& o, std::string_view key) {
+  if (!o.contains(key)) r.fail(std::string(key), "required", "Field is required but missing");
 }
 
 }  // namespace
@@ -45,37 +28,42 @@ std::string lower(std::string_view s) {
 }
 
 json::object validate_account(const json::value& input) {
-  auto doc = require_object(input);
-  json::object errors;
-  check_str(errors, doc, "name", true, 1, 128);
-  check_str(errors, doc, "realm", false, 1, 253);
-  throw_if(errors);
-  return doc;
+  // Checked as it came; copied only once it passed (as every validator of a client's document).
+  const auto& in = object_of(input);
+  Report r;
+  check_tree(r, in, "", is_private_key);
+  required(r, in, "name");
+  check_string(r, in, "name", "name", 1, limits::kNameBytes);
+  check_string(r, in, "realm", "realm", 1, 253);
+  r.throw_if_any();
+  return strip_private(in);
 }
 
 ValidatedUser validate_user(const json::value& input) {
-  auto doc = require_object(input);
-  json::object errors;
-  check_str(errors, doc, "first_name", true, 1, 128);
-  check_str(errors, doc, "last_name", true, 1, 128);
-  check_str(errors, doc, "username", false, 1, 256);
-  check_str(errors, doc, "password", false, 1, 1024);
-  check_str(errors, doc, "email", false, 3, 254);
-  check_str(errors, doc, "extension", false, 1, 16);
-  if (auto* e = doc.if_contains("extension");
-      e && e->is_string() && !errors.contains("extension")) {
+  const auto& in = object_of(input);
+  Report r;
+  check_tree(r, in, "", is_private_key);
+  required(r, in, "first_name");
+  required(r, in, "last_name");
+  check_string(r, in, "first_name", "first_name", 1, limits::kNameBytes);
+  check_string(r, in, "last_name", "last_name", 1, limits::kNameBytes);
+  check_string(r, in, "username", "username", 1, limits::kDisplayBytes);
+  // A password may hold any character a keyboard types: control characters are refused too.
+  check_string(r, in, "password", "password", 1, limits::kSecretBytes);
+  check_string(r, in, "email", "email", 3, 254);
+  check_string(r, in, "extension", "extension", 1, limits::kExtensionBytes);
+  if (auto* e = in.if_contains("extension"); e && e->is_string() && !r.failed("extension")) {
     std::string_view s = e->as_string();
     if (!std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      errors["extension"] = json::object{
-          {"pattern", json::object{{"message", "Failed to match pattern '^[0-9]+$'"}}}};
+      r.fail("extension", "pattern", "Failed to match pattern '^[0-9]+$'");
   }
-  if (auto* p = doc.if_contains("priv_level")) {
+  if (auto* p = in.if_contains("priv_level")) {
     if (!p->is_string() || (p->as_string() != "admin" && p->as_string() != "user"))
-      errors["priv_level"] = json::object{
-          {"enum", json::object{{"message", "Value not found in enumerated list of values"},
-                                {"value", json::array{"admin", "user"}}}}};
+      r.fail("priv_level", "enum", "Value not found in enumerated list of values",
+             json::array{"admin", "user"});
   }
-  throw_if(errors);
+  r.throw_if_any();
+  auto doc = strip_private(in);
   if (!doc.contains("priv_level")) doc["priv_level"] = "user";
   if (auto* u = doc.if_contains("username")) *u = lower(u->as_string());
   ValidatedUser out;

@@ -1,10 +1,12 @@
 #include "core/media_doc.hpp"
 
+#include "core/conference_doc.hpp"
 #include "core/error.hpp"
 #include "core/field_errors.hpp"
 
 #include <boost/json.hpp>
 
+#include <cstdint>
 #include <string>
 
 namespace confab::core {
@@ -14,16 +16,6 @@ namespace {
 
 void require(Report& r, const json::object& o, std::string_view key) {
   if (!o.contains(key)) r.fail(std::string(key), "required", "Field is required but missing");
-}
-
-void check_int(Report& r, const json::object& o, std::string_view key, std::int64_t min) {
-  auto* v = o.if_contains(key);
-  if (!v) return;
-  std::string path(key);
-  if (!v->is_int64() && !v->is_uint64())
-    r.fail(path, "type", "Value did not match type(s): integer");
-  else if (v->is_int64() && v->as_int64() < min)
-    r.fail(path, "minimum", "Value must be at least " + std::to_string(min));
 }
 
 // A field that, when present, must hold one value; absent, it gets that value.
@@ -40,10 +32,11 @@ void fixed_string(Report& r, json::object& o, std::string_view key, std::string_
 void check_fact_types(Report& r, const json::object& doc) {
   check_string(r, doc, "content_type", "content_type", 1);
   check_string(r, doc, "media_type", "media_type", 1);
-  check_int(r, doc, "content_length", 0);
-  check_int(r, doc, "sample_rate", 1);
-  check_int(r, doc, "channels", 1);
-  check_int(r, doc, "duration_ms", 0);
+  constexpr std::int64_t kMax = INT64_MAX;
+  check_int(r, doc, "content_length", "content_length", 0, kMax);
+  check_int(r, doc, "sample_rate", "sample_rate", 1, kMax);
+  check_int(r, doc, "channels", "channels", 1, kMax);
+  check_int(r, doc, "duration_ms", "duration_ms", 0, kMax);
 }
 
 }  // namespace
@@ -57,14 +50,15 @@ json::object validate_media(const json::value& input, const json::object* old, b
       if (auto* v = old->if_contains(key); v && !doc.contains(key)) doc[key] = *v;
 
   Report r;
+  check_tree(r, doc, "", is_private_key);
   require(r, doc, "name");
-  check_string(r, doc, "name", "name", 1, 128);
-  check_string(r, doc, "description", "description", 1, 128);
+  check_string(r, doc, "name", "name", 1, limits::kNameBytes);
+  check_string(r, doc, "description", "description", 1, limits::kNameBytes, TextKind::text);
   check_string(r, doc, "language", "language", 1, 32);
   check_string(r, doc, "owner_id", "owner_id", 32, 32);
   check_string(r, doc, "source_id", "source_id", 32, 32);
-  check_string(r, doc, "prompt_id", "prompt_id", 1);
-  check_string(r, doc, "source_type", "source_type", 1);
+  check_string(r, doc, "prompt_id", "prompt_id", 1, limits::kIdBytes);
+  check_string(r, doc, "source_type", "source_type", 1, limits::kIdBytes);
   check_bool(r, doc, "streamable", "streamable");
   if (auto* s = doc.if_contains("media_source")) {
     if (!s->is_string()) {
@@ -93,13 +87,14 @@ json::object validate_media(const json::value& input, const json::object* old, b
 json::object validate_recording(const json::value& input) {
   auto doc = require_object(input);
   Report r;
+  check_tree(r, doc, "", is_private_key);
   for (auto key : {"conference_id", "name", "start", "duration_ms", "content_length", "sample_rate",
                    "channels"})
     require(r, doc, key);
-  check_string(r, doc, "conference_id", "conference_id", 1);
-  check_string(r, doc, "name", "name", 1, 128);
-  check_string(r, doc, "description", "description", 1, 128);
-  check_int(r, doc, "start", 0);
+  check_string(r, doc, "conference_id", "conference_id", 1, limits::kIdBytes);
+  check_string(r, doc, "name", "name", 1, limits::kNameBytes);
+  check_string(r, doc, "description", "description", 1, limits::kNameBytes, TextKind::text);
+  check_int(r, doc, "start", "start", 0, INT64_MAX);
   check_fact_types(r, doc);
   fixed_string(r, doc, "media_source", "recorded");
   fixed_string(r, doc, "source_type", "conference");

@@ -1,6 +1,7 @@
 #include "core/muc.hpp"
 
 #include "core/error.hpp"
+#include "core/field_errors.hpp"
 
 #include <boost/json.hpp>
 
@@ -85,29 +86,33 @@ MucRole initial_role(const MucConfig& cfg, Affiliation a, bool pin_moderator) {
   return MucRole::participant;
 }
 
-void validate_muc(const json::value& v, json::object& errors) {
-  auto fail = [&](std::string path, std::string_view rule, std::string_view msg) {
-    errors[path] = json::object{{rule, json::object{{"message", msg}}}};
-  };
-  if (!v.is_object()) return fail("muc", "type", "Value did not match type(s): object");
+void validate_muc(const json::value& v, Report& r) {
+  if (!v.is_object()) return r.fail("muc", "type", "Value did not match type(s): object");
   auto& m = v.as_object();
-  for (auto k : {"members_only", "moderated"})
-    if (auto* f = m.if_contains(k); f && !f->is_bool())
-      fail(std::string("muc.") + k, "type", "Value did not match type(s): boolean");
+  for (auto k : {"members_only", "moderated"}) check_bool(r, m, k, std::string("muc.") + k);
   for (auto k : {"subject", "description"})
-    if (auto* f = m.if_contains(k); f && !f->is_string())
-      fail(std::string("muc.") + k, "type", "Value did not match type(s): string");
-  if (auto* s = m.if_contains("subject"); s && s->is_string() && s->as_string().size() > 1024)
-    fail("muc.subject", "maxLength", "String must not be more than 1024 characters");
+    check_string(r, m, k, std::string("muc.") + k, 0, limits::kTextBytes, TextKind::text);
   if (auto* affs = m.if_contains("affiliations")) {
     if (!affs->is_object())
-      return fail("muc.affiliations", "type", "Value did not match type(s): object");
-    for (auto& [user, a] : affs->as_object())
+      return r.fail("muc.affiliations", "type", "Value did not match type(s): object");
+    if (affs->as_object().size() > limits::kObjectKeys)
+      return r.fail(
+          "muc.affiliations", "maxProperties",
+          "The object must not have more than " + std::to_string(limits::kObjectKeys) + " keys",
+          static_cast<std::int64_t>(limits::kObjectKeys));
+    for (auto& [user, a] : affs->as_object()) {
+      if (text_violation(user, 1, limits::kIdBytes)) {
+        r.fail("muc.affiliations", "propertyNames",
+               "Keys must be user ids of 1 to " + std::to_string(limits::kIdBytes) +
+                   " bytes without control characters",
+               static_cast<std::int64_t>(limits::kIdBytes));
+        break;
+      }
       if (!a.is_string() || !parse_affiliation(a.as_string()))
-        errors["muc.affiliations." + std::string(user)] = json::object{
-            {"enum",
-             json::object{{"message", "Value not found in enumerated list of values"},
-                          {"value", json::array{"owner", "admin", "member", "none", "outcast"}}}}};
+        r.fail("muc.affiliations." + std::string(user), "enum",
+               "Value not found in enumerated list of values",
+               json::array{"owner", "admin", "member", "none", "outcast"});
+    }
   }
 }
 

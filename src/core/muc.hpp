@@ -38,7 +38,8 @@ inline bool may_act_on(Affiliation actor, Affiliation target) {
   return actor >= target;
 }
 
-// Validates the "muc" object; adds field errors to `errors` as {"muc.<key>": {rule: {message}}}.
-void validate_muc(const boost::json::value& muc, boost::json::object& errors);
+class Report;
+// Validates the "muc" object; reports its fields as "muc.<key>".
+void validate_muc(const boost::json::value& muc, Report& r);
 
 }  // namespace confab::core

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace confab::core {
 namespace json = boost::json;
@@ -87,10 +88,20 @@ int Room::count(Role r) const {
   }));
 }
 
+// Participants are kept in join order, which is the order of their ids: a binary search.
+ParticipantView* Room::at(int id) {
+  auto it = std::lower_bound(participants_.begin(), participants_.end(), id,
+                             [](const ParticipantView& p, int v) { return p.participant_id < v; });
+  return it != participants_.end() && it->participant_id == id ? &*it : nullptr;
+}
+
 const ParticipantView* Room::find(int id) const {
-  for (auto& p : participants_)
-    if (p.participant_id == id) return &p;
-  return nullptr;
+  return const_cast<Room*>(this)->at(id);
+}
+
+const ParticipantView* Room::find_call(std::string_view call_id) const {
+  auto it = by_call_.find(std::string(call_id));
+  return it == by_call_.end() ? nullptr : find(it->second);
 }
 
 Event Room::make_event(EventType t, std::int64_t now, const ParticipantView* p,
@@ -107,8 +118,7 @@ Event Room::make_event(EventType t, std::int64_t now, const ParticipantView* p,
   return e;
 }
 
-ParticipantView Room::join(const json::object& doc, const Admission& adm, const JoinRequest& req,
-                           std::string call_id, std::int64_t now, std::vector<Event>& out) {
+void Room::check_entry(const json::object& doc) const {
   if (locked_) throw Error(Errc::room_locked, "the conference is locked");
   if (auto* m = doc.if_contains("max_participants"); m && m->is_number()) {
     auto max = m->to_number<std::int64_t>();
@@ -116,6 +126,11 @@ ParticipantView Room::join(const json::object& doc, const Admission& adm, const 
       throw Error(Errc::room_full, "the conference is full",
                   json::object{{"max_participants", max}});
   }
+}
+
+ParticipantView Room::join(const json::object& doc, const Admission& adm, const JoinRequest& req,
+                           std::string call_id, std::int64_t now, std::vector<Event>& out) {
+  check_entry(doc);
   auto& cfg = role_obj(doc, adm.role == Role::moderator ? "moderator" : "member");
   ParticipantView p;
   p.participant_id = next_id_++;
@@ -134,44 +149,37 @@ ParticipantView Room::join(const json::object& doc, const Admission& adm, const 
   p.affiliation = adm.affiliation;
   if (participants_.empty()) out.push_back(make_event(EventType::conference_create, now));
   participants_.push_back(p);
+  by_call_[p.call_id] = p.participant_id;
+  if (!p.socket_id.empty()) by_socket_[p.socket_id] = p.participant_id;
+  if (!p.user_id.empty()) by_user_[p.user_id].insert(p.participant_id);
   out.push_back(make_event(EventType::add_member, now, &p));
   return p;
 }
 
 const ParticipantView* Room::find_user(std::string_view user_id) const {
-  if (user_id.empty()) return nullptr;
-  for (auto& p : participants_)
-    if (p.user_id == user_id) return &p;
-  return nullptr;
+  auto it = by_user_.find(std::string(user_id));
+  return it == by_user_.end() ? nullptr : find(*it->second.begin());  // the first to join
 }
 
 bool Room::set_talking(int id, bool talking, int energy, std::int64_t now,
                        std::vector<Event>& out) {
-  for (auto& p : participants_)
-    if (p.participant_id == id) {
-      p.current_energy = energy;
-      if (p.talking == talking) return true;
-      p.talking = talking;
-      out.push_back(
-          make_event(talking ? EventType::start_talking : EventType::stop_talking, now, &p));
-      return true;
-    }
-  return false;
+  auto* p = at(id);
+  if (!p) return false;
+  p->current_energy = energy;
+  if (p->talking == talking) return true;
+  p->talking = talking;
+  out.push_back(make_event(talking ? EventType::start_talking : EventType::stop_talking, now, p));
+  return true;
 }
 
 bool Room::set_energy(int id, int energy) {
-  for (auto& p : participants_)
-    if (p.participant_id == id) {
-      p.current_energy = energy;
-      return true;
-    }
-  return false;
+  auto* p = at(id);
+  if (p) p->current_energy = energy;
+  return p != nullptr;
 }
 
 bool Room::set_floor(int id, std::int64_t now, std::vector<Event>& out) {
-  ParticipantView* next = nullptr;
-  for (auto& p : participants_)
-    if (p.participant_id == id) next = &p;
+  ParticipantView* next = at(id);
   if (!next || next->floor) return next != nullptr;
   for (auto& p : participants_) p.floor = false;
   next->floor = true;
@@ -186,31 +194,53 @@ bool Room::holds(const json::object& doc, const ParticipantView& p) const {
 }
 
 const ParticipantView* Room::find_socket(std::string_view socket_id) const {
-  if (socket_id.empty()) return nullptr;
-  for (auto& p : participants_)
-    if (p.socket_id == socket_id) return &p;
-  return nullptr;
+  auto it = by_socket_.find(std::string(socket_id));
+  return it == by_socket_.end() ? nullptr : find(it->second);
 }
 
 bool Room::set_metadata(int id, json::object metadata) {
-  for (auto& p : participants_)
-    if (p.participant_id == id) {
-      p.metadata = std::move(metadata);
-      return true;
-    }
-  return false;
+  auto* p = at(id);
+  if (p) p->metadata = std::move(metadata);
+  return p != nullptr;
 }
 
 void Room::leave(int id, std::string_view reason, std::int64_t now, std::vector<Event>& out) {
-  auto it = std::find_if(participants_.begin(), participants_.end(),
-                         [&](auto& p) { return p.participant_id == id; });
-  if (it == participants_.end())
+  if (!at(id))
     throw Error(Errc::not_found, "participant not found",
                 json::object{{"cause", std::to_string(id)}});
-  auto p = *it;
-  participants_.erase(it);
-  std::erase_if(blocked_, [&](const auto& b) { return b.first == id || b.second == id; });
-  out.push_back(make_event(EventType::del_member, now, &p, std::string(reason)));
+  remove({id}, reason, false, now, out);
+}
+
+void Room::leave_all(std::string_view reason, std::int64_t now, std::vector<Event>& out) {
+  std::vector<int> ids;
+  ids.reserve(participants_.size());
+  for (auto& p : participants_) ids.push_back(p.participant_id);
+  remove(ids, reason, false, now, out);
+}
+
+// One pass however many leave, so that emptying a big room is linear: each gets its del-member
+// (after its kick-member when kicked) in the order given, then the room is compacted once.
+void Room::remove(const std::vector<int>& ids, std::string_view reason, bool kicked,
+                  std::int64_t now, std::vector<Event>& out) {
+  std::unordered_set<int> gone;
+  for (int id : ids) {
+    auto* p = at(id);
+    if (!p || !gone.insert(id).second) continue;
+    if (kicked) out.push_back(make_event(EventType::kick_member, now, p));
+    out.push_back(make_event(EventType::del_member, now, p, std::string(reason)));
+    by_call_.erase(p->call_id);
+    if (auto s = by_socket_.find(p->socket_id); s != by_socket_.end() && s->second == id)
+      by_socket_.erase(s);
+    if (auto u = by_user_.find(p->user_id); u != by_user_.end()) {
+      u->second.erase(id);
+      if (u->second.empty()) by_user_.erase(u);
+    }
+  }
+  if (gone.empty()) return;
+  std::erase_if(participants_,
+                [&](const ParticipantView& p) { return gone.contains(p.participant_id); });
+  std::erase_if(blocked_,
+                [&](const auto& b) { return gone.contains(b.first) || gone.contains(b.second); });
   if (participants_.empty()) out.push_back(make_event(EventType::conference_destroy, now));
 }
 
@@ -300,25 +330,23 @@ void Room::act(const ParticipantView* actor, int id, std::string_view a, std::in
                std::vector<Event>& out) {
   if (!is_participant_action(a))
     throw Error(Errc::unknown_action, "unknown action: " + std::string(a));
-  auto it = std::find_if(participants_.begin(), participants_.end(),
-                         [&](auto& p) { return p.participant_id == id; });
-  if (it == participants_.end())
+  auto* it = at(id);
+  if (!it)
     throw Error(Errc::not_found, "participant not found",
                 json::object{{"cause", std::to_string(id)}});
   if (a == "kick") {
     if (actor && actor->participant_id != id && !may_act_on(actor->affiliation, it->affiliation))
       throw Error(Errc::forbidden, "cannot act on a participant of higher affiliation",
                   json::object{{"affiliation", affiliation_name(it->affiliation)}});
-    out.push_back(make_event(EventType::command, now, &*it, std::string(a)));
-    out.push_back(make_event(EventType::kick_member, now, &*it));
-    leave(id, "kicked", now, out);
+    out.push_back(make_event(EventType::command, now, it, std::string(a)));
+    remove({id}, "kicked", true, now, out);
     return;
   }
   // Validate first, so that a refused action emits nothing at all.
   std::vector<Event> changes;
   auto copy = *it;
   apply(actor, copy, a, now, changes);
-  out.push_back(make_event(EventType::command, now, &*it, std::string(a)));
+  out.push_back(make_event(EventType::command, now, it, std::string(a)));
   *it = copy;
   for (auto& e : changes) out.push_back(std::move(e));
 }
@@ -330,21 +358,14 @@ void Room::act_all(const ParticipantView* actor, std::string_view a, bool skip_m
   out.push_back(make_event(EventType::command, now, nullptr, std::string(a)));
   std::vector<int> ids;
   for (auto& p : participants_)
-    if (p.participant_id != except_id && !(skip_moderators && p.is_moderator))
-      ids.push_back(p.participant_id);
-  for (int id : ids) {
-    auto it = std::find_if(participants_.begin(), participants_.end(),
-                           [&](auto& x) { return x.participant_id == id; });
-    if (it == participants_.end()) continue;
-    auto* p = &*it;
     // Bulk actions pass over those they may not touch (higher affiliation, visitors on unmute)
     // instead of failing half-way.
-    if (actor && !may_act_on(actor->affiliation, p->affiliation)) continue;
-    if (a == "kick") {
-      out.push_back(make_event(EventType::kick_member, now, p));
-      leave(id, "kicked", now, out);
-      continue;
-    }
+    if (p.participant_id != except_id && !(skip_moderators && p.is_moderator) &&
+        (!actor || may_act_on(actor->affiliation, p.affiliation)))
+      ids.push_back(p.participant_id);
+  if (a == "kick") return remove(ids, "kicked", true, now, out);
+  for (int id : ids) {
+    auto* p = at(id);
     if (a == "unmute" && !p->voice) continue;
     if (a == "devoice" && p->is_moderator) continue;
     apply(actor, *p, a, now, out);

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace confab::core {
@@ -61,13 +62,19 @@ class Room {
   const std::vector<ParticipantView>& participants() const { return participants_; }
   int count(Role r) const;
   const ParticipantView* find(int participant_id) const;
+  const ParticipantView* find_call(std::string_view call_id) const;
 
+  // Throws room_locked / room_full when nobody may enter now (join checks it first; the SIP IVR
+  // asks before it records a caller's name, as Kazoo checks max_participants first).
+  void check_entry(const boost::json::object& conf_doc) const;
   // Admits a caller whose role is already resolved; throws room_locked / room_full.
   ParticipantView join(const boost::json::object& conf_doc, const Admission& adm,
                        const JoinRequest& req, std::string call_id, std::int64_t now,
                        std::vector<Event>& out);
   void leave(int participant_id, std::string_view reason, std::int64_t now,
              std::vector<Event>& out);
+  // Everyone leaves (the room is closed or deleted), in join order.
+  void leave_all(std::string_view reason, std::int64_t now, std::vector<Event>& out);
 
   // "mute" "unmute" "deaf" "undeaf" "kick" "voice" "devoice" on one participant; throws
   // not_found / unknown_action, or forbidden when `actor` (an occupant acting, or null for an
@@ -114,14 +121,20 @@ class Room {
  private:
   bool apply(const ParticipantView* actor, ParticipantView& p, std::string_view action,
              std::int64_t now, std::vector<Event>& out);
+  ParticipantView* at(int participant_id);
+  void remove(const std::vector<int>& ids, std::string_view reason, bool kicked, std::int64_t now,
+              std::vector<Event>& out);
 
   std::string account_id_, conference_id_, name_, instance_id_;
   std::int64_t created_;
   bool locked_ = false;
   bool recording_ = false;
   int next_id_ = 1;
-  std::vector<ParticipantView> participants_;  // in join order
-  std::set<std::pair<int, int>> blocked_;      // (listener, speaker) pairs from relate
+  std::vector<ParticipantView> participants_;  // in join order, which is the order of their ids
+  // Indexes, so that no lookup scans the room (every media report names a participant).
+  std::unordered_map<std::string, int> by_call_, by_socket_;
+  std::unordered_map<std::string, std::set<int>> by_user_;
+  std::set<std::pair<int, int>> blocked_;  // (listener, speaker) pairs from relate
 };
 
 bool is_participant_action(std::string_view action);

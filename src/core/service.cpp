@@ -4,6 +4,7 @@
 #include "core/conference_doc.hpp"
 #include "core/crypto.hpp"
 #include "core/error.hpp"
+#include "core/field_errors.hpp"
 #include "core/identity.hpp"
 #include "core/json_util.hpp"
 #include "core/media_doc.hpp"
@@ -21,6 +22,29 @@ namespace {
 void copy_private(const json::object& from, json::object& to) {
   for (auto& [k, v] : from)
     if (k.starts_with("pvt_")) to[k] = v;
+}
+
+// Every document, of every kind, is bounded as stored: its fields each have their limits, and
+// together they may not exceed the document's.
+void check_storable(const json::object& body) {
+  Report r;
+  check_stored_size(r, body);
+  r.throw_if_any();
+}
+
+// What a caller says of itself when it joins, from any face: ids, names and numbers are lines
+// within their limits. The faces check their own names for these first; this holds for all.
+void check_join(const JoinRequest& j) {
+  using limits::kCallIdBytes, limits::kDisplayBytes, limits::kIdBytes, limits::kNumberBytes;
+  require_text("name", j.name, 0, kDisplayBytes);
+  require_text("number", j.number, 0, kNumberBytes);
+  require_text("dialed", j.dialed, 0, kNumberBytes);
+  require_text("pin", j.pin, 0, limits::kPinDigits);
+  if (!std::all_of(j.pin.begin(), j.pin.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    throw field_error("pin", "pattern", "Failed to match pattern '^[0-9]+$'");
+  require_text("call_id", j.call_id, 0, kCallIdBytes);
+  require_text("user_id", j.user_id, 0, kIdBytes);
+  require_text("socket_id", j.socket_id, 0, kIdBytes);
 }
 
 const json::object& as_patch(const json::value& data) {
@@ -56,13 +80,23 @@ std::string ConferenceService::keyed_hash(std::string_view s) const {
 
 std::vector<UniqueKey> ConferenceService::keys_for(const Doc& d) const {
   std::vector<UniqueKey> keys;
+  auto tag = [&](std::string field, std::string value, std::string scope = {}) {
+    if (!value.empty())
+      keys.push_back({std::move(field), std::move(value), std::move(scope), false});
+  };
   if (d.kind == "conference") {
-    for (auto& n : conference_numbers(d.body)) keys.push_back({"numbers", n, {}});
+    for (auto& n : conference_numbers(d.body)) keys.push_back({"numbers", n, {}, true});
+    tag("hub_id", str_field(d.body, "hub_id"));
   } else if (d.kind == "user") {
-    if (auto u = str_field(d.body, "username"); !u.empty()) keys.push_back({"username", u, {}});
-    if (auto e = str_field(d.body, "extension"); !e.empty()) keys.push_back({"extension", e, {}});
+    auto u = str_field(d.body, "username");
+    if (!u.empty()) keys.push_back({"username", u, {}, true});
+    if (auto e = str_field(d.body, "extension"); !e.empty())
+      keys.push_back({"extension", e, {}, true});
+    tag("pvt_credentials", str_field(d.body, "pvt_credentials"));
+    tag("username", u, kLogins);  // XiVO logs in by username, across accounts
   } else if (d.kind == "account") {
-    keys.push_back({"name", lower(str_field(d.body, "name")), "accounts"});
+    keys.push_back({"name", lower(str_field(d.body, "name")), kAccounts, true});
+    tag("pvt_api_key_hash", str_field(d.body, "pvt_api_key_hash"), kAccounts);
   }
   return keys;
 }
@@ -88,8 +122,11 @@ PendingWrite ConferenceService::prepare(std::string_view kind, std::string_view 
   const Doc* old = mode == WriteMode::create ? nullptr : &get(kind, account_id, id);
   if (mode == WriteMode::remove) return dir_.begin(*old, true, keys_for(*old));
 
-  json::value input = data;
-  if (mode == WriteMode::patch) input = merge_patch(strip_private(old->body), as_patch(data));
+  // A patch is merged first; anything else is validated as it came (never copied before it is
+  // found within its limits).
+  json::value merged;
+  if (mode == WriteMode::patch) merged = merge_patch(strip_private(old->body), as_patch(data));
+  const json::value& input = mode == WriteMode::patch ? merged : data;
 
   Doc d;
   d.kind = std::string(kind);
@@ -136,7 +173,9 @@ PendingWrite ConferenceService::prepare(std::string_view kind, std::string_view 
   if (old && kind != "user") copy_private(old->body, d.body);
   d.body["pvt_created"] = old ? old->body.at("pvt_created") : json::value(now());
   d.body["pvt_modified"] = now();
-  return dir_.begin(std::move(d), false, keys_for(d));
+  check_storable(d.body);
+  auto keys = keys_for(d);
+  return dir_.begin(std::move(d), false, std::move(keys));
 }
 
 PendingWrite ConferenceService::prepare_account(const json::value& data, bool admin,
@@ -152,6 +191,7 @@ PendingWrite ConferenceService::prepare_account(const json::value& data, bool ad
   d.body["pvt_superduper_admin"] = admin;
   d.body["pvt_created"] = now();
   d.body["pvt_modified"] = now();
+  check_storable(d.body);
   auto keys = keys_for(d);
   return dir_.begin(std::move(d), false, std::move(keys));
 }
@@ -220,7 +260,24 @@ Room& ConferenceService::live_room(std::string_view account_id, std::string_view
 }
 
 void ConferenceService::emit(std::vector<Event>& events) {
-  for (auto& e : events) sink_.publish(e);
+  ++batch_;
+  for (auto& e : events) {
+    e.batch = batch_;
+    // Which rooms each socket is in, kept from the membership events themselves (every join and
+    // every leave emits one), so that a closing socket finds its rooms without a scan.
+    if (e.participant && !e.participant->socket_id.empty()) {
+      auto& sock = e.participant->socket_id;
+      if (e.type == EventType::add_member) {
+        socket_rooms_[sock].insert(e.conference_id);
+      } else if (e.type == EventType::del_member) {
+        if (auto it = socket_rooms_.find(sock); it != socket_rooms_.end()) {
+          it->second.erase(e.conference_id);
+          if (it->second.empty()) socket_rooms_.erase(it);
+        }
+      }
+    }
+    sink_.publish(e);
+  }
   events.clear();
 }
 
@@ -269,20 +326,18 @@ Admission ConferenceService::admit(std::string_view account_id, const Doc& conf,
 
 const Doc* ConferenceService::conference_by_number(std::string_view account_id,
                                                    std::string_view number) const {
-  return dir_.owner("conference", account_id, {"numbers", std::string(number), {}});
+  return dir_.owner("conference", account_id, {"numbers", std::string(number), {}, true});
 }
 
 const Doc* ConferenceService::user_by_extension(std::string_view account_id,
                                                 std::string_view extension) const {
-  return dir_.owner("user", account_id, {"extension", std::string(extension), {}});
+  return dir_.owner("user", account_id, {"extension", std::string(extension), {}, true});
 }
 
-ParticipantView ConferenceService::join(std::string_view account_id, std::string_view conference_id,
-                                        const JoinRequest& req) {
+Admission ConferenceService::admit_caller(std::string_view account_id,
+                                          std::string_view conference_id, const JoinRequest& req) {
+  check_join(req);
   auto& doc = get("conference", account_id, conference_id);
-  if (!req.socket_id.empty())
-    if (auto* r = room(conference_id))
-      if (auto* p = r->find_socket(req.socket_id)) return *p;
   auto t = now();
   auto who = !req.number.empty()    ? req.number
              : !req.user_id.empty() ? "user:" + req.user_id
@@ -313,6 +368,17 @@ ParticipantView ConferenceService::join(std::string_view account_id, std::string
     throw;
   }
   if (!req.pin.empty()) pins_.succeeded(conference_id, caller, t);
+  return adm;
+}
+
+ParticipantView ConferenceService::join(std::string_view account_id, std::string_view conference_id,
+                                        const JoinRequest& req) {
+  auto& doc = get("conference", account_id, conference_id);
+  if (!req.socket_id.empty())
+    if (auto* r = room(conference_id))
+      if (auto* p = r->find_socket(req.socket_id)) return *p;
+  auto adm = admit_caller(account_id, conference_id, req);
+  auto t = now();
 
   auto it = rooms_.find(conference_id);
   bool created = it == rooms_.end();
@@ -326,10 +392,9 @@ ParticipantView ConferenceService::join(std::string_view account_id, std::string
   }
   auto& room = *it->second;
   std::string call_id = req.call_id.empty() ? random_hex(16) : req.call_id;
-  for (auto& p : room.participants())
-    if (p.call_id == call_id)
-      throw Error(Errc::conflict, "call_id already in this conference",
-                  json::object{{"cause", call_id}});
+  if (room.find_call(call_id))
+    throw Error(Errc::conflict, "call_id already in this conference",
+                json::object{{"cause", call_id}});
   std::vector<Event> events;
   try {
     auto p = room.join(doc.body, adm, req, std::move(call_id), t, events);
@@ -523,8 +588,11 @@ void ConferenceService::close(std::string_view account_id, std::string_view conf
 std::vector<std::pair<std::string, int>> ConferenceService::participations(
     std::string_view socket_id) const {
   std::vector<std::pair<std::string, int>> out;
-  for (auto& [id, room] : rooms_)
-    if (auto* p = room->find_socket(socket_id)) out.emplace_back(id, p->participant_id);
+  auto it = socket_rooms_.find(std::string(socket_id));
+  if (it == socket_rooms_.end()) return out;
+  for (auto& id : it->second)
+    if (auto* r = room(id))
+      if (auto* p = r->find_socket(socket_id)) out.emplace_back(id, p->participant_id);
   return out;
 }
 
@@ -532,9 +600,7 @@ void ConferenceService::end_room(const std::string& conference_id, std::string_v
   auto it = rooms_.find(conference_id);
   if (it == rooms_.end()) return;
   std::vector<Event> events;
-  std::vector<int> ids;
-  for (auto& p : it->second->participants()) ids.push_back(p.participant_id);
-  for (int id : ids) it->second->leave(id, reason, now(), events);
+  it->second->leave_all(reason, now(), events);
   emptied_[conference_id] = now();
   rooms_.erase(it);
   emit(events);

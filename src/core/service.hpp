@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -98,6 +99,8 @@ class ConferenceService {
   // A hub's rooms are conference documents with its `hub_id` and a `type` (the kind of
   // meeting). The newest live room of the hub with that type, or null.
   const Doc* hub_room(std::string_view hub_id, std::string_view type) const;
+  // Every conference of a hub (indexed: no scan of the account).
+  std::vector<const Doc*> hub_conferences(std::string_view hub_id) const;
   // A conference of the hub (same account); throws not_found ("the room is not in this hub").
   const Doc& hub_conference(std::string_view hub_id, std::string_view conference_id) const;
   // A new room for a hub: {"name": "<hub name> <type>", "hub_id", "type", "member":
@@ -117,6 +120,12 @@ class ConferenceService {
 
   // --- live rooms ------------------------------------------------------------------------
   const Room* room(std::string_view conference_id) const;
+  // What join decides of a caller before the room changes: the PIN throttles (too_many_attempts),
+  // the dialled number and the PIN (bad_pin, counted as a wrong PIN; a right one as proved),
+  // affiliations (forbidden). join runs it first; the SIP IVR runs it alone to check a PIN before
+  // it records the caller's name, then joins with the same request.
+  Admission admit_caller(std::string_view account_id, std::string_view conference_id,
+                         const JoinRequest& req);
   // A socket already in the room keeps its place: joining again returns its participant and
   // changes nothing.
   ParticipantView join(std::string_view account_id, std::string_view conference_id,
@@ -187,6 +196,9 @@ class ConferenceService {
   const ServiceConfig& config() const { return cfg_; }
 
  private:
+  // Scopes of the directory keys shared by all accounts.
+  static constexpr const char* kAccounts = "accounts";
+  static constexpr const char* kLogins = "logins";
   std::vector<UniqueKey> keys_for(const Doc& d) const;
   bool is_admin_user(const TokenClaims& c) const;
   Admission admit(std::string_view account_id, const Doc& conf, const JoinRequest& req);
@@ -220,6 +232,8 @@ class ConferenceService {
   std::unordered_map<std::string, int> bad_pins_;          // conf -> total
   std::unordered_map<std::string, std::int64_t> emptied_;  // conf -> when its room last emptied
   std::map<std::string, HubRoomWrite, std::less<>> hub_rooms_;  // "<hub>/<type>" being written
+  std::unordered_map<std::string, std::set<std::string>> socket_rooms_;  // socket -> conferences
+  std::uint64_t batch_ = 0;  // Event::batch of the last emit()
 };
 
 }  // namespace confab::core

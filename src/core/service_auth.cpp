@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "core/identity.hpp"
 #include "core/json_util.hpp"
+#include "core/limits.hpp"
 
 #include <boost/json.hpp>
 
@@ -13,9 +14,12 @@ namespace confab::core {
 namespace json = boost::json;
 
 std::string ConferenceService::auth_api_key(std::string_view api_key, TokenClaims* out) const {
-  auto* acct =
-      api_key.empty() ? nullptr : dir_.find_account_by("pvt_api_key_hash", keyed_hash(api_key));
-  if (!acct) throw Error(Errc::unauthorized, "invalid credentials");
+  if (api_key.empty() || api_key.size() > limits::kSecretBytes)
+    throw Error(Errc::unauthorized, "invalid credentials");
+  auto found = dir_.tagged("account", kAccounts,
+                           {"pvt_api_key_hash", keyed_hash(api_key), kAccounts, false});
+  if (found.empty()) throw Error(Errc::unauthorized, "invalid credentials");
+  auto* acct = found.front();
   TokenClaims c{acct->id, {}, now() + cfg_.token_ttl_seconds, "api_key"};
   if (out) *out = c;
   return issue_token(secret_, c);
@@ -23,14 +27,14 @@ std::string ConferenceService::auth_api_key(std::string_view api_key, TokenClaim
 
 std::string ConferenceService::auth_user(std::string_view credentials,
                                          std::string_view account_name, TokenClaims* out) const {
-  // Kazoo account names match case-insensitively; accounts are few and this runs only on login.
-  const Doc* acct = nullptr;
-  auto want = lower(account_name);
-  for (auto* a : dir_.all("account"))
-    if (lower(str_field(a->body, "name")) == want) acct = a;
-  if (!acct || credentials.empty()) throw Error(Errc::unauthorized, "invalid credentials");
-  auto* user = dir_.find_by("user", acct->id, "pvt_credentials", keyed_hash(lower(credentials)));
-  if (!user) throw Error(Errc::unauthorized, "invalid credentials");
+  // Kazoo account names match case-insensitively: the directory keys them in lower case.
+  auto* acct = dir_.owner("account", kAccounts, {"name", lower(account_name), kAccounts, true});
+  if (!acct || credentials.empty() || credentials.size() > limits::kSecretBytes)
+    throw Error(Errc::unauthorized, "invalid credentials");
+  auto users =
+      dir_.tagged("user", acct->id, {"pvt_credentials", keyed_hash(lower(credentials)), {}, false});
+  if (users.empty()) throw Error(Errc::unauthorized, "invalid credentials");
+  auto* user = users.front();
   TokenClaims c{acct->id, user->id, now() + cfg_.token_ttl_seconds, "user_auth"};
   if (out) *out = c;
   return issue_token(secret_, c);
@@ -47,8 +51,7 @@ std::string ConferenceService::auth_login(std::string_view login, std::string_vi
   // cannot learn that a username exists in several accounts.
   const Doc* found = nullptr;
   int opened = 0;
-  for (auto* u : dir_.all("user")) {
-    if (str_field(u->body, "username") != username) continue;
+  for (auto* u : dir_.tagged("user", kLogins, {"username", username, kLogins, false})) {
     if (!account_name.empty()) {
       auto* a = dir_.find("account", u->account_id);
       if (!a || lower(str_field(a->body, "name")) != account_name) continue;

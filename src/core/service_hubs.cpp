@@ -3,6 +3,7 @@
 
 #include "core/calls.hpp"
 #include "core/error.hpp"
+#include "core/field_errors.hpp"
 #include "core/json_util.hpp"
 
 #include <boost/json.hpp>
@@ -12,17 +13,6 @@ namespace json = boost::json;
 
 namespace {
 
-// The longest prefix of `s` within `max` bytes that does not cut a UTF-8 sequence.
-std::string utf8_prefix(std::string s, std::size_t max) {
-  if (s.size() <= max) return s;
-  s.resize(max);
-  while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) s.pop_back();
-  if (!s.empty() && (static_cast<unsigned char>(s.back()) & 0x80)) s.pop_back();
-  return s;
-}
-
-constexpr std::size_t kMaxConferenceName = 128;  // validate_conference's limit
-
 std::string hub_room_key(std::string_view hub_id, std::string_view type) {
   return std::string(hub_id) + "/" + std::string(type);
 }
@@ -31,13 +21,17 @@ std::string hub_room_key(std::string_view hub_id, std::string_view type) {
 
 // --- hub rooms ---------------------------------------------------------------------------
 
-const Doc* ConferenceService::hub_room(std::string_view hub_id, std::string_view type) const {
+std::vector<const Doc*> ConferenceService::hub_conferences(std::string_view hub_id) const {
   auto* hub = dir_.find("hub", hub_id);
-  if (!hub) return nullptr;
+  if (!hub) return {};
+  return dir_.tagged("conference", hub->account_id, {"hub_id", std::string(hub_id), {}, false});
+}
+
+const Doc* ConferenceService::hub_room(std::string_view hub_id, std::string_view type) const {
   const Doc* best = nullptr;
   std::int64_t best_t = -1;
-  for (auto* d : dir_.list("conference", hub->account_id)) {
-    if (str_field(d->body, "hub_id") != hub_id || str_field(d->body, "type") != type) continue;
+  for (auto* d : hub_conferences(hub_id)) {
+    if (str_field(d->body, "type") != type) continue;
     auto* r = room(d->id);
     if (!r) continue;
     if (!best || r->created() > best_t || (r->created() == best_t && d->id > best->id))
@@ -67,7 +61,7 @@ PendingWrite ConferenceService::prepare_hub_room(std::string_view account_id,
     throw Error(Errc::conflict, "a room of this hub and type is being created",
                 json::object{{"cause", hub_id}, {"type", type}});
   json::object doc{{"name", utf8_prefix(str_field(hub.body, "name") + " " + std::string(type),
-                                        kMaxConferenceName)},
+                                        limits::kNameBytes)},
                    {"hub_id", hub_id},
                    {"type", type},
                    {"member", json::object{{"join_muted", false}}}};

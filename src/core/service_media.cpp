@@ -1,6 +1,7 @@
 // Media requests on live rooms: playing a prompt or a tone, recording the mix. The core checks
 // what is asked and records that it was (command events); the media bridge carries them out.
 #include "core/error.hpp"
+#include "core/field_errors.hpp"
 #include "core/service.hpp"
 #include "media/tone.hpp"
 
@@ -38,6 +39,7 @@ json::object ConferenceService::media_payload(std::string_view account_id,
   if (!v->is_string())
     throw field_error("data.media_id", "type", "Value did not match type(s): string");
   std::string ref(v->as_string());
+  require_text("data.media_id", ref, 1, limits::kTextBytes);  // an id or a tone string
   check_media_ref(account_id, ref, "data.media_id");
   return json::object{{"media_id", ref}};
 }

@@ -244,8 +244,27 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void fail(int status, std::string_view msg) {
     keep_alive_ = false;
     version_ = 11;
-    write(opts().error_response ? opts().error_response(status, msg)
+    write(opts().error_response ? opts().error_response(status, msg, request_path())
                                 : Response{status, std::string(msg), "text/plain", {}});
+  }
+
+  // The path of the request being refused: from its request line, which the parser has read
+  // whenever the line was whole (a header over the limit or too slow may never end), or from
+  // the buffer when it has not (a request line over the limit: its start is enough); empty when
+  // no target arrived.
+  std::string request_path() const {
+    std::string_view target;
+    if (parser_) target = parser_->get().target();
+    if (target.empty()) {
+      auto d = buf_.cdata();
+      std::string_view line(static_cast<const char*>(d.data()), d.size());
+      line = line.substr(0, line.find('\r'));
+      auto sp = line.find(' ');
+      if (sp == std::string_view::npos) return {};
+      target = line.substr(sp + 1);  // a target over the limit: its start names the face
+      target = target.substr(0, target.find(' '));
+    }
+    return percent_decode(target.substr(0, target.find('?')), false);
   }
 
   void write(Response r) {
@@ -431,7 +450,7 @@ void HttpServer::Impl::refuse(tcp::socket s, bool total) {
                                 std::to_string(opts.max_connections) + "); retry later"
                           : "too many connections from this address (limit " +
                                 std::to_string(opts.max_connections_per_source) + "); retry later";
-  Response r = opts.error_response ? opts.error_response(503, msg)
+  Response r = opts.error_response ? opts.error_response(503, msg, {})
                                    : Response{503, std::move(msg), "text/plain", {}};
   http::response<http::string_body> res{http::status::service_unavailable, 11};
   res.set(http::field::server, "confab");

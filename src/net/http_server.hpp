@@ -21,9 +21,12 @@ struct HttpOptions {
   // The limit of one request, decided once its header is in (method, percent-decoded path), so
   // that uploads may be allowed more than everything else. Unset: body_limit for every request.
   std::function<std::size_t(std::string_view method, std::string_view path)> body_limit_for;
-  // Renders transport-level errors (413, 400 on an unparsable request, 408, 503 at the connection
-  // caps) in the API's own shape.
-  std::function<Response(int status, std::string_view message)> error_response;
+  // Renders transport-level errors (413, 431, 400 on an unparsable request, 408, 503 at the
+  // connection caps) in the shape of the API the request was for: `path` is its percent-decoded
+  // path, as far as it arrived (the request line of a header that never ended), or empty when
+  // nothing was read.
+  std::function<Response(int status, std::string_view message, std::string_view path)>
+      error_response;
 
   // Slow clients. A request's header must be whole within header_timeout of the connection's
   // start (first request) or of its first byte (later ones); a byte now and then does not

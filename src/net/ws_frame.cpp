@@ -39,6 +39,49 @@ Parse parse_frame(std::span<std::uint8_t> b, std::size_t max_payload, Frame& out
   return Parse::frame;
 }
 
+bool valid_utf8(std::string_view s) {
+  auto p = reinterpret_cast<const unsigned char*>(s.data());
+  auto end = p + s.size();
+  while (p < end) {
+    unsigned c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    std::size_t n;
+    unsigned lo = 0x80, hi = 0xBF;  // the range of the second byte (RFC 3629 section 4)
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      if (c == 0xE0) lo = 0xA0;  // overlong
+      if (c == 0xED) hi = 0x9F;  // UTF-16 surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      if (c == 0xF0) lo = 0x90;  // overlong
+      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+    } else {
+      return false;
+    }
+    if (static_cast<std::size_t>(end - p) <= n || p[1] < lo || p[1] > hi) return false;
+    for (std::size_t i = 2; i <= n; ++i)
+      if ((p[i] & 0xC0) != 0x80) return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+std::uint16_t close_frame_error(std::span<const std::uint8_t> payload) {
+  if (payload.empty()) return 0;
+  if (payload.size() == 1) return 1002;
+  unsigned code = static_cast<unsigned>(payload[0]) << 8 | payload[1];
+  bool sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+                  (code >= 3000 && code <= 4999);
+  if (!sendable) return 1002;
+  std::string_view reason(reinterpret_cast<const char*>(payload.data() + 2), payload.size() - 2);
+  return valid_utf8(reason) ? 0 : 1007;
+}
+
 std::size_t write_header(std::uint8_t (&h)[10], Opcode op, std::size_t len, bool fin) {
   h[0] = static_cast<std::uint8_t>((fin ? 0x80 : 0) | static_cast<std::uint8_t>(op));
   if (len < 126) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace confab::net::ws {
 
@@ -30,6 +31,15 @@ enum class Parse { frame, need_more, protocol_error, too_big };
 // Parses one frame from the front of `buf`, unmasking its payload in place. Frames from a client
 // must be masked; control frames must be final and at most 125 bytes; reserved bits must be zero.
 Parse parse_frame(std::span<std::uint8_t> buf, std::size_t max_payload, Frame& out);
+
+// Whether `s` is well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
+// U+10FFFF. A text message that is not fails the connection with 1007 (RFC 6455 8.1).
+bool valid_utf8(std::string_view s);
+
+// The code to fail the connection with for a client's close frame, or 0 when it is a proper one
+// (RFC 6455 5.5.1, 7.4): a payload of one byte or a code no endpoint may send is 1002, a reason
+// that is not UTF-8 is 1007.
+std::uint16_t close_frame_error(std::span<const std::uint8_t> payload);
 
 // The header of an unmasked server frame for a payload of `len` bytes; returns its length (2, 4
 // or 10) written into `out`.

@@ -203,6 +203,10 @@ bool WsSession::consume() {
       case ws::Opcode::pong:
         break;
       case ws::Opcode::close:
+        if (auto code = ws::close_frame_error(f.payload)) {
+          fail(code);
+          return false;
+        }
         close_received_ = true;
         if (!closing_)
           close();  // answer it; the socket ends once our close is out
@@ -211,6 +215,11 @@ bool WsSession::consume() {
         return false;
       default:
         if (assembler_.add(f)) {
+          if (assembler_.message_opcode() == ws::Opcode::text &&
+              !ws::valid_utf8(assembler_.message())) {
+            fail(1007);  // not text: no face ever sees it
+            return false;
+          }
           if (handlers_.on_message && !closing_)
             srv_->timed("WebSocket message", path_,
                         [&] { handlers_.on_message(assembler_.message()); });

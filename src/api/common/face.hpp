@@ -35,6 +35,31 @@ class Face {
                                                 std::shared_ptr<net::WsConnection>) {
     return std::nullopt;
   }
+  // The server's own refusal of a request to one of this face's paths that it could not read
+  // (413 body too large, 431 header too large, 408 too slow, 400 not HTTP), in this face's error
+  // format; nullopt leaves it to Kazoo's envelope.
+  virtual std::optional<net::Response> transport_error(int /*status*/, std::string_view /*message*/,
+                                                       std::string_view /*path*/) const {
+    return std::nullopt;
+  }
 };
+
+// The name of a transport-level refusal, as Kazoo's envelope says it.
+inline std::string_view transport_error_name(int status) {
+  switch (status) {
+    case 408:
+      return "request_timeout";
+    case 413:
+      return "request_too_large";
+    case 431:
+      return "request_header_fields_too_large";
+    case 503:
+      return "service_unavailable";
+    case 404:
+      return "not_found";
+    default:
+      return "parse_error";
+  }
+}
 
 }  // namespace confab::api

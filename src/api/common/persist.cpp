@@ -143,6 +143,10 @@ void Persister::read_file(fs::path file, std::size_t max_bytes,
       });
 }
 
+void Persister::run(std::function<void()> work, std::function<void(const std::string&)> then) {
+  exec_.write([work = std::move(work)](store::Store&) { work(); }, std::move(then));
+}
+
 void Persister::refresh(std::string kind, std::function<void()> then) {
   auto& r = refreshes_[kind];
   if (r.running) {
@@ -155,17 +159,21 @@ void Persister::refresh(std::string kind, std::function<void()> then) {
   r.started = now;
   r.waiting.push_back(std::move(then));
   ++refreshes_run_;
-  auto docs = std::make_shared<std::vector<store::StoredDoc>>();
+  // Read and parsed on the store thread: the control thread only files what it gets.
+  auto docs = std::make_shared<std::vector<core::Doc>>();
   exec_.write(
-      [docs, kind](store::Store& s) { *docs = s.load_kind(kind); },
-      [this, docs, kind](const std::string&) {
-        for (auto& d : *docs) {
-          if (svc_.directory().find(d.kind, d.id)) continue;
+      [docs, kind](store::Store& s) {
+        for (auto& d : s.load_kind(kind)) {
           boost::system::error_code ec;
           auto body = boost::json::parse(d.body, ec);
           if (ec || !body.is_object()) continue;
-          svc_.load(core::Doc{d.kind, d.id, d.account_id, d.revision, std::move(body.as_object())});
+          docs->push_back(
+              core::Doc{d.kind, d.id, d.account_id, d.revision, std::move(body.as_object())});
         }
+      },
+      [this, docs, kind](const std::string&) {
+        for (auto& d : *docs)
+          if (!svc_.directory().find(d.kind, d.id)) svc_.load(std::move(d));
         auto& r = refreshes_[kind];
         r.running = false;
         auto waiting = std::move(r.waiting);
@@ -192,18 +200,17 @@ void Persister::write_messages(core::Chat& chat, std::vector<core::ChatMessage> 
 
 void Persister::history(std::string room_id, std::int64_t before, int limit,
                         std::function<void(const std::string&, boost::json::array)> then) {
-  auto rows = std::make_shared<std::vector<store::StoredMessage>>();
-  exec_.write([rows, room_id = std::move(room_id), before,
-               limit](store::Store& s) { *rows = s.history(room_id, before, limit); },
-              [rows, then = std::move(then)](const std::string& err) {
-                boost::json::array out;
-                for (auto& r : *rows) {
-                  boost::system::error_code ec;
-                  auto v = boost::json::parse(r.body, ec);
-                  if (!ec) out.push_back(std::move(v));
-                }
-                then(err, std::move(out));
-              });
+  // Read and parsed on the store thread (a page holds up to 200 messages of 4 KiB).
+  auto out = std::make_shared<boost::json::array>();
+  exec_.write(
+      [out, room_id = std::move(room_id), before, limit](store::Store& s) {
+        for (auto& r : s.history(room_id, before, limit)) {
+          boost::system::error_code ec;
+          auto v = boost::json::parse(r.body, ec);
+          if (!ec) out->push_back(std::move(v));
+        }
+      },
+      [out, then = std::move(then)](const std::string& err) { then(err, std::move(*out)); });
 }
 
 }  // namespace confab::api

@@ -47,6 +47,12 @@ class Persister {
   void read_file(std::filesystem::path file, std::size_t max_bytes,
                  std::function<void(const std::string& error, std::string bytes)> then);
 
+  // Work that can be long (a WAV to parse or convert) runs here, on the store thread, so that no
+  // request holds the control thread; `then(error)` runs on the control thread once it is done
+  // (error: what `work` threw). `work` must not touch the core: what it makes goes through state
+  // that the two share.
+  void run(std::function<void()> work, std::function<void(const std::string& error)> then);
+
   // Loads documents of `kind` that another process (`confab account create`) added to the store
   // while we run; documents we already hold are left alone. `then` runs on the control thread.
   // Coalesced, since clients without credentials can ask for it (a failed api_auth): while a

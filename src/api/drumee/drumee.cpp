@@ -122,7 +122,10 @@ struct Drumee::Impl {
         r->claims = ctx.svc.verify(token);
         r->me = r->claims->user_id;
       }
-      if (auto* e = r->p.get("echoId")) r->origin.echo_id = *e;
+      if (auto* e = r->p.get("echoId")) {
+        core::require_tree("echoId", *e, core::limits::kRequestIdBytes);
+        r->origin.echo_id = *e;
+      }
       // The `service` parameter renames the notification of a call step or a join (Drumee's
       // client joins with service=conference.accept). Never for broadcast and update, whose
       // models the caller writes: that would let anyone forge any notification.
@@ -408,7 +411,7 @@ struct Drumee::Impl {
     auto event = r->p.need_str("event");
     auto peer = Params::text(callee.if_contains("entity_id"), "callee.entity_id");
     if (peer.empty()) throw MissingParam{"callee.entity_id"};
-    auto duration = r->p.integer("duration", 0);
+    auto duration = r->p.integer("duration", 0, 0, core::limits::kMaxCallSeconds);
     auto room = r->p.str("room_id");
     if (auto socket = r->p.str("socket_id"); room.empty() && r->p.str("hub_id").empty())
       room = ctx.calls.hub_room_of(socket);
@@ -433,7 +436,7 @@ struct Drumee::Impl {
     auto room = r->p.str("room_id");
     auto peer = r->p.str("peer_id");
     if (room.empty() && peer.empty()) throw MissingParam{"room_id"};
-    auto message = r->p.need_str("message");
+    auto message = r->p.message("message");
     std::vector<core::ChatMessage> msgs;
     if (!room.empty())
       msgs.push_back(ctx.chat.prepare_room(claims.account_id, room, r->me, message));
@@ -451,11 +454,12 @@ struct Drumee::Impl {
       if (auto peer = r->p.str("peer_id"); !peer.empty() && !r->me.empty())
         room = core::direct_room(r->me, peer);
     if (room.empty()) throw MissingParam{"room_id"};
-    auto before = r->p.integer("before", 0);
-    auto limit = std::clamp<std::int64_t>(r->p.integer("limit", 50), 1, 200);
+    using core::limits::kHistoryDefault, core::limits::kHistoryMax, core::limits::kHistoryMin;
+    auto before = r->p.integer("before", 0, 0, core::limits::kMaxSeq);
+    auto limit = r->p.integer("limit", kHistoryDefault, kHistoryMin, kHistoryMax);
     ctx.chat.check_read(claims.account_id, room, r->me);
     ctx.persist.history(
-        room, std::max<std::int64_t>(before, 0), static_cast<int>(limit),
+        room, before, static_cast<int>(limit),
         [this, r, room](const std::string& e, json::array messages) {
           stored(r, e, json::object{{"room_id", room}, {"messages", std::move(messages)}});
         });
@@ -471,6 +475,11 @@ bool Drumee::handles(std::string_view path) const {
 
 void Drumee::handle(net::Request&& req, net::Reply reply) {
   impl_->handle(std::move(req), std::move(reply));
+}
+
+std::optional<net::Response> Drumee::transport_error(int status, std::string_view message,
+                                                     std::string_view path) const {
+  return failure(path.substr(kPrefix.size()), status, transport_error_name(status), message);
 }
 
 std::optional<net::WsHandlers> Drumee::accept(const net::Request& req,

@@ -12,6 +12,8 @@ class Drumee final : public Face {
   void handle(net::Request&& req, net::Reply reply) override;
   std::optional<net::WsHandlers> accept(const net::Request& req,
                                         std::shared_ptr<net::WsConnection> conn) override;
+  std::optional<net::Response> transport_error(int status, std::string_view message,
+                                               std::string_view path) const override;
 
  private:
   struct Impl;

@@ -3,6 +3,7 @@
 // wins), the {"__ack__", "__status__", "data"} envelope and its error shape. Header-only: the
 // build lists one translation unit for this face (drumee.cpp).
 #include "core/error.hpp"
+#include "core/field_errors.hpp"
 #include "net/http.hpp"
 
 #include <boost/json.hpp>
@@ -85,55 +86,65 @@ class Params {
     return v && !v->is_null() ? v : nullptr;
   }
 
-  // An identifier or name: a string, or an integer written as one; empty when absent.
+  // An identifier or name: a string, or an integer written as one; empty when absent. Within
+  // its documented limit (limit_of), a line of UTF-8.
   std::string str(std::string_view key) const { return text(get(key), key); }
   std::string need_str(std::string_view key) const {
     auto s = str(key);
     if (s.empty()) throw MissingParam{std::string(key)};
     return s;
   }
-  // An object parameter; from a query string or form it arrives as JSON text.
+  // An object parameter; from a query string or form it arrives as JSON text. Bounded as any
+  // client-made JSON (core::require_tree).
   json::object need_obj(std::string_view key) const {
     auto* v = get(key);
     if (!v || (v->is_string() && v->as_string().empty())) throw MissingParam{std::string(key)};
-    return object(*v, key);
+    auto o = object(*v, key);
+    core::require_tree(key, o, core::limits::kMetadataBytes);
+    return o;
   }
-  // Any JSON value but null (an event payload).
+  // Any JSON value but null (an event payload), bounded the same way.
   json::value need_value(std::string_view key) const {
     auto* v = get(key);
     if (!v) throw MissingParam{std::string(key)};
+    core::require_tree(key, *v, core::limits::kMetadataBytes);
     return *v;
   }
-  std::int64_t integer(std::string_view key, std::int64_t dflt) const {
-    auto* v = get(key);
-    if (!v) return dflt;
-    if (v->is_int64()) return v->as_int64();
-    if (v->is_uint64())
-      return static_cast<std::int64_t>(std::min<std::uint64_t>(v->as_uint64(), INT64_MAX));
-    if (v->is_double() && v->as_double() > -9e15 && v->as_double() < 9e15)
-      return static_cast<std::int64_t>(v->as_double());
-    if (v->is_string()) {
-      std::string_view s = v->as_string();
-      if (s.empty()) return dflt;
-      std::int64_t n = 0;
-      bool neg = s.front() == '-';
-      if (neg) s.remove_prefix(1);
-      if (s.empty() || s.size() > 15) throw invalid(key, "an integer");
-      for (char c : s) {
-        if (c < '0' || c > '9') throw invalid(key, "an integer");
-        n = n * 10 + (c - '0');
-      }
-      return neg ? -n : n;
-    }
-    throw invalid(key, "an integer");
+  // A number parameter within [min, max]; a JSON integer or a decimal string (query strings and
+  // forms send text). Anything else is refused naming the field and its range: never clamped.
+  std::int64_t integer(std::string_view key, std::int64_t dflt, std::int64_t min,
+                       std::int64_t max) const {
+    return core::require_int(key, get(key), min, max, dflt);
   }
 
+  // The documented limit of a text parameter (docs/api/limits.md); ids by default.
+  static std::size_t limit_of(std::string_view key) {
+    if (key == "guest_name" || key == "event") return core::limits::kDisplayBytes;
+    if (key == "token") return core::limits::kTokenBytes;
+    if (key == "room_id") return core::limits::kRoomIdBytes;  // chat: a direct channel's too
+    return core::limits::kIdBytes;
+  }
   static std::string text(const json::value* v, std::string_view key) {
     if (!v || v->is_null()) return {};
-    if (v->is_string()) return std::string(v->as_string());
-    if (v->is_int64()) return std::to_string(v->as_int64());
-    if (v->is_uint64()) return std::to_string(v->as_uint64());
-    throw invalid(key, "a string");
+    std::string s;
+    if (v->is_string())
+      s = std::string(v->as_string());
+    else if (v->is_int64())
+      s = std::to_string(v->as_int64());
+    else if (v->is_uint64())
+      s = std::to_string(v->as_uint64());
+    else
+      throw invalid(key, "a string");
+    core::require_text(key, s, 0, limit_of(key));
+    return s;
+  }
+  // A chat message: text (line breaks allowed) up to kMessageBytes; the core checks it again.
+  std::string message(std::string_view key) const {
+    auto* v = get(key);
+    if (!v || (v->is_string() && v->as_string().empty())) throw MissingParam{std::string(key)};
+    if (!v->is_string()) throw invalid(key, "a string");
+    core::require_text(key, v->as_string(), 1, core::limits::kMessageBytes, core::TextKind::text);
+    return std::string(v->as_string());
   }
   static json::object object(const json::value& v, std::string_view key) {
     if (v.is_object()) return v.as_object();
@@ -145,7 +156,10 @@ class Params {
     throw invalid(key, "an object");
   }
   static Error invalid(std::string_view key, std::string_view what) {
-    return field_error(key, "type", std::string(key) + " must be " + std::string(what));
+    auto sentence = std::string(key) + " must be " + std::string(what);
+    auto e = field_error(key, "type", sentence);
+    e.message = std::move(sentence);
+    return e;
   }
 
  private:
@@ -175,7 +189,8 @@ inline net::Response failure(std::string_view ack, int status, std::string_view 
 }
 
 // A core error as Drumee reports it: privilege failures are WEAK_PRIVILEGE; the rest keep the
-// core's error name with a 4xx status (503 when the store failed).
+// core's error name with a 4xx status (503 when the store failed). A validation error's reason
+// names the field and what it must be.
 inline net::Response failure(std::string_view ack, const Error& e) {
   int status = 400;
   switch (e.code) {
@@ -216,7 +231,9 @@ inline net::Response failure(std::string_view ack, const Error& e) {
       status = 400;
       break;
   }
-  return failure(ack, status, errc_name(e.code), e.message, e.details);
+  auto reason =
+      e.code == Errc::invalid_data && e.message == "invalid data" ? core::describe(e) : e.message;
+  return failure(ack, status, errc_name(e.code), reason, e.details);
 }
 
 // The token of a request: X-Auth-Token, the "regsid" cookie, or a "token" parameter.

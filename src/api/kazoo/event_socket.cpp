@@ -3,6 +3,7 @@
 #include "api/kazoo/render.hpp"
 #include "core/crypto.hpp"
 #include "core/error.hpp"
+#include "core/field_errors.hpp"
 
 #include <boost/json.hpp>
 
@@ -113,8 +114,22 @@ void EventSocket::on_message(const std::shared_ptr<Session>& sp, std::string_vie
   };
   if (ec || !v.is_object()) return error("message must be a JSON object");
   auto& m = v.as_object();
+  // What a client names is bounded like everything else; the reply says which field is not.
+  auto bad_text = [&](std::string_view field, const json::value* v, std::size_t max) {
+    if (!v || !v->is_string()) return false;
+    try {
+      core::require_text(field, v->as_string(), 0, max);
+      return false;
+    } catch (const Error& e) {
+      error(e.message);
+      return true;
+    }
+  };
+  if (bad_text("request_id", m.if_contains("request_id"), core::limits::kRequestIdBytes)) return;
   if (auto* r = m.if_contains("request_id"); r && r->is_string())
     request_id = std::string(r->as_string());
+  if (bad_text("action", m.if_contains("action"), core::limits::kIdBytes)) return;
+  if (bad_text("auth_token", m.if_contains("auth_token"), core::limits::kTokenBytes)) return;
   auto* act = m.if_contains("action");
   std::string action = act && act->is_string() ? std::string(act->as_string()) : "noop";
 
@@ -147,18 +162,38 @@ void EventSocket::on_message(const std::shared_ptr<Session>& sp, std::string_vie
   std::string account = s.account_id;
   if (auto* a = data.if_contains("account_id")) {
     if (!a->is_string()) return error("missing required keys : account_id");
+    if (bad_text("account_id", a, core::limits::kIdBytes)) return;
     account = std::string(a->as_string());
   }
   if (account == "*") return error("unauthorized wildcard account id");
   if (account != s.account_id && !s.admin) return error("unauthorized account id");
 
   std::vector<std::string> wanted;
-  if (auto* b = data.if_contains("binding"); b && b->is_string())
+  if (auto* b = data.if_contains("binding"); b && b->is_string()) {
+    if (bad_text("binding", b, core::limits::kBindingBytes)) return;
     wanted.emplace_back(b->as_string());
-  if (auto* bs = data.if_contains("bindings"); bs && bs->is_array())
-    for (auto& b : bs->as_array())
+  }
+  if (auto* bs = data.if_contains("bindings"); bs && bs->is_array()) {
+    if (bs->as_array().size() > core::limits::kBindingsPerSocket)
+      return error("bindings must hold at most " +
+                   std::to_string(core::limits::kBindingsPerSocket) + " bindings");
+    for (auto& b : bs->as_array()) {
+      if (bad_text("binding", &b, core::limits::kBindingBytes)) return;
       if (b.is_string()) wanted.emplace_back(b.as_string());
+    }
+  }
   if (wanted.empty()) return error("missing required keys : binding");
+  if (action == "subscribe") {
+    // A socket's bindings are bounded: what it already holds plus what it asks for.
+    std::size_t fresh = 0;
+    for (auto& w : wanted)
+      if (std::find(s.bindings.begin(), s.bindings.end(), std::pair{account, w}) ==
+          s.bindings.end())
+        ++fresh;
+    if (s.bindings.size() + fresh > core::limits::kBindingsPerSocket)
+      return error("a socket holds at most " + std::to_string(core::limits::kBindingsPerSocket) +
+                   " bindings (bindings)");
+  }
 
   std::vector<Binding> parsed;
   for (auto& w : wanted) {

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <charconv>
 #include <memory>
+#include <optional>
 
 namespace confab::api::kazoo {
 namespace json = boost::json;
@@ -120,7 +121,7 @@ void Rest::media(Ctx& c, const net::Request& req, const std::string& account,
       return reply(success(c, 200, std::move(out)));
     }
     auto env = parse_envelope(req);
-    auto data = data_of(env);
+    const auto& data = data_of(env);
     auto owner = data.is_object() ? core::str_field(data.as_object(), "owner_id") : std::string();
     svc_.authorize(c.claims, account, Access::write, owner);
     return save(c, svc_.prepare("media", account, {}, WriteMode::create, data, &c.claims), 201,
@@ -169,27 +170,48 @@ void Rest::upload(Ctx& c, const net::Request& req, const core::Doc& doc, net::Re
                 json::object{{"content_type", type}});
   if (req.body.empty())
     throw field_error("file", "required", "Please provide a media file in the request body");
-  media::Pcm pcm;
-  try {
-    pcm = media::parse_wav(req.body);
-  } catch (const media::WavError& e) {
-    if (e.kind == media::WavError::Kind::unsupported)
-      throw Error(Errc::unsupported_media_type, e.what(), json::object{{"cause", e.what()}});
-    throw field_error("file", e.kind == media::WavError::Kind::too_long ? "maximum" : "format",
-                      e.what());
-  }
-  json::object facts{{"content_type", "audio/wav"},
-                     {"media_type", "wav"},
-                     {"content_length", static_cast<std::int64_t>(req.body.size())},
-                     {"sample_rate", pcm.rate},
-                     {"channels", pcm.channels},
-                     {"duration_ms", pcm.duration_ms()}};
-  auto file = file_of(doc);  // before prepare: nothing may throw between it and the write
-  // The server writes the file's facts (a null actor); the client's right to do so was checked.
-  auto w = svc_.prepare("media", doc.account_id, doc.id, WriteMode::patch, facts, nullptr);
-  auto done = saved(c, w, 200, std::move(reply));
-  persist_.write_with_file(std::move(w), std::move(file),
-                           std::make_shared<const std::string>(req.body), std::move(done));
+  auto file = file_of(doc);  // whatever may throw comes before the work is handed off
+  // Parsing a WAV of up to media.upload_limit is long work: it runs off the control thread, and
+  // the facts it finds are written once it is done.
+  struct Parsed {
+    std::optional<Error> error;
+    json::object facts;
+  };
+  auto bytes = std::make_shared<const std::string>(req.body);
+  auto parsed = std::make_shared<Parsed>();
+  auto work = [bytes, parsed] {
+    try {
+      auto pcm = media::parse_wav(*bytes);
+      parsed->facts = json::object{{"content_type", "audio/wav"},
+                                   {"media_type", "wav"},
+                                   {"content_length", static_cast<std::int64_t>(bytes->size())},
+                                   {"sample_rate", pcm.rate},
+                                   {"channels", pcm.channels},
+                                   {"duration_ms", pcm.duration_ms()}};
+    } catch (const media::WavError& e) {
+      if (e.kind == media::WavError::Kind::unsupported)
+        parsed->error =
+            Error(Errc::unsupported_media_type, e.what(), json::object{{"cause", e.what()}});
+      else
+        parsed->error = field_error(
+            "file", e.kind == media::WavError::Kind::too_long ? "maximum" : "format", e.what());
+    }
+  };
+  auto then = [this, c, account = doc.account_id, id = doc.id, file = std::move(file), bytes,
+               parsed, reply = std::move(reply)](const std::string& err) mutable {
+    try {
+      if (!err.empty()) throw Error(Errc::unavailable, err);
+      if (parsed->error) throw *parsed->error;
+      // The document may have changed meanwhile: the facts patch what it is now. The server
+      // writes them (a null actor); the client's right to do so was checked before.
+      auto w = svc_.prepare("media", account, id, WriteMode::patch, parsed->facts, nullptr);
+      auto done = saved(c, w, 200, std::move(reply));
+      persist_.write_with_file(std::move(w), std::move(file), bytes, std::move(done));
+    } catch (const Error& e) {
+      if (reply) reply(failure(c, e));
+    }
+  };
+  persist_.run(std::move(work), std::move(then));
 }
 
 void Rest::download(Ctx& c, const core::Doc& doc, const std::filesystem::path& file,

@@ -3,6 +3,7 @@
 #include "api/kazoo/render.hpp"
 #include "api/kazoo/rest_util.hpp"
 #include "core/crypto.hpp"
+#include "core/field_errors.hpp"
 #include "core/identity.hpp"
 
 #include <boost/json.hpp>
@@ -44,6 +45,7 @@ std::string action_of(const json::object& env) {
         json::object{{"action",
                       json::object{{"required",
                                     json::object{{"message", "Field is required but missing"}}}}}});
+  core::require_text("action", a->as_string(), 0, core::limits::kIdBytes);
   return std::string(a->as_string());
 }
 
@@ -249,7 +251,9 @@ void Rest::handle(net::Request&& req, net::Reply inner) {
   if (req.method == "OPTIONS") return reply(net::Response{200, "", "text/plain", {}});
   Ctx c;
   auto rid = req.header("x-request-id");
-  c.request_id = rid.empty() || rid.size() > 128 ? core::random_hex(16) : std::string(rid);
+  c.request_id = rid.empty() || core::text_violation(rid, 1, core::limits::kRequestIdBytes)
+                     ? core::random_hex(16)
+                     : std::string(rid);
   try {
     route(c, req, reply);
   } catch (const Error& e) {
@@ -270,12 +274,17 @@ void Rest::handle(net::Request&& req, net::Reply inner) {
 
 void Rest::route(Ctx& c, const net::Request& req, net::Reply& reply) {
   auto seg = split_path(req.path);
+  // No id is other than UTF-8, and errors echo ids ("cause"): one that is not is not echoed.
+  for (auto& s : seg)
+    if (!core::valid_utf8(s))
+      throw Error(Errc::not_found, "bad identifier",
+                  json::object{{"cause", "a path segment that is not UTF-8"}});
   if (seg.size() < 2 || seg[0] != "v2") throw Error(Errc::not_found, "not found");
 
   if (seg.size() == 2 && (seg[1] == "api_auth" || seg[1] == "user_auth")) {
     allow(req, {"PUT", "POST"});
     auto env = parse_envelope(req);
-    auto data = data_of(env);
+    const auto& data = data_of(env);
     core::TokenClaims claims;
     json::object out;
     // Logins are throttled per address (and user_auth per account name): core login().
@@ -458,7 +467,7 @@ void Rest::conferences(Ctx& c, const net::Request& req, const std::string& accou
       return reply(success(c, 200, std::move(out)));
     }
     auto env = parse_envelope(req);
-    auto data = data_of(env);
+    const auto& data = data_of(env);
     svc_.authorize(c.claims, account, Access::write, str_of(data, "owner_id"));
     return save(c, svc_.prepare("conference", account, {}, WriteMode::create, data, &c.claims), 201,
                 reply);
@@ -510,7 +519,7 @@ void Rest::participants(Ctx& c, const net::Request& req, const std::string& acco
     auto env = parse_envelope(req);
     if (req.method == "POST") {  // join (the media issue adds an SDP offer here)
       svc_.authorize(c.claims, account, Access::join);
-      auto data = data_of(env);
+      const auto& data = data_of(env);
       if (!data.is_object())
         throw field_error("data", "type", "Value did not match type(s): object");
       core::JoinRequest j;
@@ -549,11 +558,11 @@ void Rest::participants(Ctx& c, const net::Request& req, const std::string& acco
     svc_.authorize(c.claims, account, Access::write, owner_of(doc));
     auto action = action_of(env);
     if (action == "relate") {  // Kazoo: data.participant_id, data.other_participant, relationship
-      auto data = data_of(env);
+      const auto& data = data_of(env);
       auto num = [&](std::string_view k) {
-        auto v = str_of(data, k);
-        if (v.empty()) throw field_error(k, "required", "Field is required but missing");
-        return participant_id(v);
+        auto* v = data.is_object() ? data.as_object().if_contains(k) : nullptr;
+        if (!v || v->is_null()) throw field_error(k, "required", "Field is required but missing");
+        return static_cast<int>(core::require_int(k, v, 1, core::limits::kMaxParticipantId, 0));
       };
       auto rel = str_of(data, "relationship");
       svc_.relate(account, conf, num("participant_id"), num("other_participant"),

@@ -46,9 +46,10 @@ json::object parse_envelope(const net::Request& r) {
   return std::move(v.as_object());
 }
 
-json::value data_of(const json::object& env) {
+const json::value& data_of(const json::object& env) {
+  static const json::value empty = json::object{};
   auto* d = env.if_contains("data");
-  return d ? *d : json::value(json::object{});
+  return d ? *d : empty;
 }
 
 }  // namespace confab::api::kazoo

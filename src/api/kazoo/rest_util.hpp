@@ -24,6 +24,7 @@ void allow(const net::Request& r, std::initializer_list<std::string_view> method
 
 // Kazoo bodies are {"data": {...}, ...}; an empty body is an empty envelope. Throws parse_error.
 boost::json::object parse_envelope(const net::Request& r);
-boost::json::value data_of(const boost::json::object& env);
+// Not a copy: a body may be large, and is checked before anything of it is copied.
+const boost::json::value& data_of(const boost::json::object& env);
 
 }  // namespace confab::api::kazoo

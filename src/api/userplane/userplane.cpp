@@ -1,6 +1,7 @@
 #include "api/userplane/userplane.hpp"
 
 #include "core/error.hpp"
+#include "core/field_errors.hpp"
 #include "core/muc.hpp"
 
 #include <boost/json.hpp>
@@ -184,6 +185,12 @@ std::string Userplane::Impl::authenticate(const net::Request& req) const {
     throw Failure{401, "Basic credentials must be siteId:apiKey (no colon found)", {}};
   std::string site = creds.substr(0, colon);
   std::string key = creds.substr(colon + 1);
+  try {
+    core::require_text("siteId", site, 0, core::limits::kIdBytes);
+    core::require_text("apiKey", key, 0, core::limits::kSecretBytes);
+  } catch (const Error& e) {
+    throw Failure{401, e.message, {}};
+  }
   if (site.empty()) throw Failure{401, "siteId is missing from the Basic credentials", {}};
   if (key.empty()) throw Failure{401, "apiKey is missing from the Basic credentials", {}};
   // Throttled per address and per siteId (core login()): a wrong key for the site counts.
@@ -294,6 +301,12 @@ net::Response Userplane::Impl::route(const net::Request& req) const {
     auto id = path.substr(kOnePrefix.size(), path.size() - kOnePrefix.size() - kSuffix.size());
     if (id.find('/') != std::string_view::npos)
       throw Failure{404, "unknown path: " + std::string(path), {}};
+    // "<conference id>|<siteId>": two ids and a bar.
+    try {
+      core::require_text("roomId", id, 1, 2 * core::limits::kIdBytes + 1);
+    } catch (const Error& e) {
+      throw Failure{400, e.message, {}};
+    }
     room_id = std::string(id);
     one = true;
   } else {
@@ -336,7 +349,7 @@ void Userplane::handle(net::Request&& req, net::Reply reply) {
   } catch (const Failure& f) {
     r = failure(f);
   } catch (const Error& e) {
-    r = failure(Failure{status_of(e.code), e.message, {}});
+    r = failure(Failure{status_of(e.code), core::describe(e), {}});
     if (auto* wait = e.details.if_contains("retry_after"); wait && wait->is_int64())
       r.headers.emplace_back("Retry-After", std::to_string(wait->as_int64()));
   } catch (const std::exception& e) {
@@ -345,6 +358,11 @@ void Userplane::handle(net::Request&& req, net::Reply reply) {
     r = failure(Failure{500, "internal error", {}});
   }
   reply(std::move(r));
+}
+
+std::optional<net::Response> Userplane::transport_error(int status, std::string_view message,
+                                                        std::string_view) const {
+  return failure(Failure{status, std::string(message), {}});
 }
 
 std::optional<net::WsHandlers> Userplane::accept(const net::Request&,

@@ -2,6 +2,7 @@
 
 #include "api/xivo/render.hpp"
 #include "core/error.hpp"
+#include "core/field_errors.hpp"
 #include "core/identity.hpp"
 
 #include <boost/json.hpp>
@@ -39,6 +40,12 @@ net::Response login(core::ConferenceService& svc, const net::Request& req) {
   if (!password || !password->is_string())
     return http_error(400, "InvalidJson", "password is required (a string)");
   std::string_view name = login->as_string();
+  try {
+    core::require_text("login", name, 1, core::limits::kDisplayBytes);
+    core::require_text("password", password->as_string(), 0, core::limits::kSecretBytes);
+  } catch (const Error& e) {
+    return http_error(400, "InvalidJson", e.message);
+  }
   try {
     // Throttled per address and per username (core login()), with or without "@account".
     auto target = "user:" + core::lower(name.substr(0, name.rfind('@')));

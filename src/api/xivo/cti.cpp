@@ -4,6 +4,7 @@
 #include "api/xivo/render.hpp"
 #include "core/crypto.hpp"
 #include "core/error.hpp"
+#include "core/field_errors.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>
@@ -14,6 +15,7 @@
 #include <cctype>
 #include <stdexcept>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace confab::api::xivo {
 namespace json = boost::json;
@@ -22,7 +24,6 @@ using render::frame;
 namespace {
 
 constexpr std::string_view kCti = "/xuc/api/2.0/cti";
-constexpr int kHistoryDefault = 50, kHistoryMax = 200;
 
 // A frame the client got wrong: answered with msgType Error, and the socket stays open.
 struct BadFrame : std::runtime_error {
@@ -47,19 +48,6 @@ constexpr RoomCommand kRoomCommands[] = {
     {"conferenceGrantVoice", "voice", true},  {"conferenceRevokeVoice", "devoice", true},
 };
 
-// "<field>: <reason>" from a validation error's details, else its message.
-std::string describe(const Error& e) {
-  for (auto& [field, rules] : e.details) {
-    if (!rules.is_object()) break;
-    for (auto& [rule, info] : rules.as_object())
-      if (info.is_object())
-        if (auto* m = info.as_object().if_contains("message"); m && m->is_string())
-          return std::string(field) + ": " + std::string(m->as_string());
-    break;
-  }
-  return e.message;
-}
-
 // How a core refusal reads in XiVO. `invalid` names a validation failure of this command.
 Refused refusal(const Error& e, std::string_view invalid) {
   switch (e.code) {
@@ -73,7 +61,7 @@ Refused refusal(const Error& e, std::string_view invalid) {
       return {"ParticipantNotFound", {}};
     case Errc::invalid_data:
     case Errc::parse_error:
-      return {std::string(invalid), describe(e)};
+      return {std::string(invalid), core::describe(e)};
     case Errc::unavailable:
       return {"Unavailable", e.message};
     default:
@@ -81,14 +69,28 @@ Refused refusal(const Error& e, std::string_view invalid) {
   }
 }
 
-// A text argument: a string, or a number as XiVO clients often send (numConf, exten).
+// A text argument: a string, or a number as XiVO clients often send (numConf, exten); a line of
+// UTF-8 within its documented limit (numbers for numConf and exten, ids otherwise).
 std::string text_arg(const json::object& m, std::string_view key) {
   auto* v = m.if_contains(key);
   if (!v || v->is_null()) return {};
-  if (v->is_string()) return std::string(v->as_string());
-  if (v->is_int64()) return std::to_string(v->as_int64());
-  if (v->is_uint64()) return std::to_string(v->as_uint64());
-  throw BadFrame(std::string(key) + " must be a string");
+  std::string s;
+  if (v->is_string())
+    s = std::string(v->as_string());
+  else if (v->is_int64())
+    s = std::to_string(v->as_int64());
+  else if (v->is_uint64())
+    s = std::to_string(v->as_uint64());
+  else
+    throw BadFrame(std::string(key) + " must be a string");
+  auto max =
+      key == "numConf" || key == "exten" ? core::limits::kNumberBytes : core::limits::kIdBytes;
+  try {
+    core::require_text(key, s, 0, max);
+  } catch (const Error& e) {
+    throw BadFrame(e.message);
+  }
+  return s;
 }
 
 std::string required_text(const json::object& m, std::string_view key) {
@@ -97,17 +99,15 @@ std::string required_text(const json::object& m, std::string_view key) {
   return s;
 }
 
-std::int64_t int_arg(const json::object& m, std::string_view key, std::int64_t dflt) {
-  auto* v = m.if_contains(key);
-  if (!v || v->is_null()) return dflt;
-  if (v->is_int64()) return v->as_int64();
-  if (v->is_string()) {
-    std::string_view s = v->as_string();
-    if (!s.empty() && s.size() < 10 &&
-        std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); }))
-      return std::stoll(std::string(s));
+// A number argument within [min, max] (a JSON integer or a string of digits): anything else is
+// refused naming the field and its range, never clamped.
+std::int64_t int_arg(const json::object& m, std::string_view key, std::int64_t dflt,
+                     std::int64_t min, std::int64_t max) {
+  try {
+    return core::require_int(key, m.if_contains(key), min, max, dflt);
+  } catch (const Error& e) {
+    throw BadFrame(e.message);
   }
-  throw BadFrame(std::string(key) + " must be an integer");
 }
 
 bool bool_arg(const json::object& m, std::string_view key) {
@@ -203,12 +203,13 @@ struct Cti::Impl {
       if (auto it = sessions.find(id); it != sessions.end()) out.push_back(it->second.get());
     return out;
   }
+  // The users in a room, each once, in join order (a set: linear in the room).
   std::vector<std::string> users_in(std::string_view conference_id) const {
     std::vector<std::string> out;
+    std::unordered_set<std::string_view> seen;
     if (auto* room = ctx.svc.room(conference_id))
       for (auto& p : room->participants())
-        if (!p.user_id.empty() && std::find(out.begin(), out.end(), p.user_id) == out.end())
-          out.push_back(p.user_id);
+        if (!p.user_id.empty() && seen.insert(p.user_id).second) out.push_back(p.user_id);
     return out;
   }
   // (number, name) of a conference; a deleted one keeps the name its events carry.
@@ -227,7 +228,9 @@ struct Cti::Impl {
   void on_event(const core::Event& e);
   void on_participant(const core::Event& e);
   void on_call(const core::Event& e);
-  void refresh_lists(const std::string& account_id);
+  void refresh_lists(const std::string& account_id, std::uint64_t batch);
+  std::uint64_t list_batch = 0;  // the batch of events the lists were last refreshed for
+  std::string list_account;
 
   // --- the socket --------------------------------------------------------------------------
   std::optional<net::WsHandlers> accept(const net::Request& req,
@@ -344,8 +347,7 @@ void Cti::Impl::room_command(Session& s, const RoomCommand& rc, const json::obje
   int target = 0;
   if (rc.indexed) {
     if (!m.contains("index")) throw BadFrame("index is required");
-    auto i = int_arg(m, "index", 0);
-    target = i > 0 && i <= INT32_MAX ? static_cast<int>(i) : -1;
+    target = static_cast<int>(int_arg(m, "index", 0, 1, core::limits::kMaxParticipantId));
   }
   // Nobody is a member of a room that is not running (act_as would say "not found").
   if (!ctx.svc.room(conf)) throw Refused{"NotAMember", {}};
@@ -434,10 +436,9 @@ void Cti::Impl::chat_send(const SessionPtr& s, const json::object& m) {
 
 void Cti::Impl::chat_history(const SessionPtr& s, const json::object& m) {
   auto conf = conference(*s, m);
-  auto before = int_arg(m, "before", 0);
-  auto limit = int_arg(m, "limit", kHistoryDefault);
-  if (before < 0) throw BadFrame("before must be a message seq (a positive integer)");
-  if (limit < 1) throw BadFrame("limit must be at least 1");
+  using core::limits::kHistoryDefault, core::limits::kHistoryMax, core::limits::kHistoryMin;
+  auto before = int_arg(m, "before", 0, 0, core::limits::kMaxSeq);
+  auto limit = int_arg(m, "limit", kHistoryDefault, kHistoryMin, kHistoryMax);
   try {
     ctx.chat.check_read(s->account_id, conf, s->user_id);
   } catch (const Error& e) {
@@ -447,7 +448,7 @@ void Cti::Impl::chat_history(const SessionPtr& s, const json::object& m) {
   auto number = label(conf, {}).first;
   auto place = hold(*s);
   ctx.persist.history(
-      conf, before, static_cast<int>(std::min<std::int64_t>(limit, kHistoryMax)),
+      conf, before, static_cast<int>(limit),
       [this, weak, number, place](const std::string& err, json::array rows) {
         auto s = weak.lock();
         if (!s) return;
@@ -519,7 +520,7 @@ void Cti::Impl::on_event(const core::Event& e) {
     case T::del_member:
     case T::mute_member:
     case T::unmute_member:
-      return refresh_lists(e.account_id);
+      return refresh_lists(e.account_id, e.batch);
     default:
       return;
   }
@@ -594,7 +595,10 @@ void Cti::Impl::on_call(const core::Event& e) {
 // A socket that asked for the list gets it again whenever it changes. Events come in batches
 // (a close kicks everyone) and the core is already in its final state for each of them, so
 // an unchanged list is not sent twice.
-void Cti::Impl::refresh_lists(const std::string& account_id) {
+void Cti::Impl::refresh_lists(const std::string& account_id, std::uint64_t batch) {
+  // One render per batch of events (closing a room of a thousand is one list, not a thousand).
+  if (batch != 0 && batch == list_batch && account_id == list_account) return;
+  list_batch = batch, list_account = account_id;
   std::shared_ptr<const std::string> f;
   for (auto& [id, s] : sessions) {
     if (!s->listing || s->account_id != account_id) continue;
@@ -628,6 +632,17 @@ void Cti::handle(net::Request&& req, net::Reply reply) {
     r = http_error(500, "UnhandledError", e.what());
   }
   reply(std::move(r));
+}
+
+std::optional<net::Response> Cti::transport_error(int status, std::string_view message,
+                                                  std::string_view) const {
+  std::string_view code = status == 408   ? "RequestTimeout"
+                          : status == 413 ? "RequestTooLarge"
+                          : status == 431 ? "RequestHeaderFieldsTooLarge"
+                          : status == 404 ? "NotFound"
+                          : status == 503 ? "ServiceUnavailable"
+                                          : "BadRequest";
+  return http_error(status, code, message);
 }
 
 std::optional<net::WsHandlers> Cti::accept(const net::Request& req,

@@ -68,10 +68,20 @@ TEST_F(Hubs, AHubRoomIsNamedAfterItsHubAndTypeAndItsMembersSpeak) {
   EXPECT_EQ(w.doc.body.at("type"), "standup");
   EXPECT_EQ(w.doc.body.at("member").at("join_muted"), false);
   svc.abort(w);
-  auto long_type = std::string(200, 'x');
-  auto w2 = svc.prepare_hub_room(account, hub, long_type, nullptr);
-  EXPECT_EQ(w2.doc.body.at("name").as_string().size(), 128u);
+  // A type is an id: at most 64 bytes (docs/api/limits.md).
+  auto w2 = svc.prepare_hub_room(account, hub, std::string(64, 'x'), nullptr);
+  EXPECT_EQ(w2.doc.body.at("name").as_string(), "Team " + std::string(64, 'x'));
   svc.abort(w2);
+  EXPECT_EQ(code_of([&] { svc.prepare_hub_room(account, hub, std::string(65, 'x'), nullptr); }),
+            Errc::invalid_data);
+  // A long hub name is cut to the conference name's limit, never inside a UTF-8 sequence.
+  std::string e_acute = "\xc3\xa9";
+  std::string long_name;
+  for (int i = 0; i < 64; ++i) long_name += e_acute;
+  auto big = new_hub(account, json::object{{"name", long_name}});
+  auto w3 = svc.prepare_hub_room(account, big, "standup", nullptr);
+  EXPECT_EQ(w3.doc.body.at("name").as_string(), long_name);
+  svc.abort(w3);
   EXPECT_EQ(code_of([&] { svc.prepare_hub_room(other_account, hub, "x", nullptr); }),
             Errc::not_found);
   EXPECT_EQ(code_of([&] { svc.prepare_hub_room(account, "nope", "x", nullptr); }), Errc::not_found);

@@ -132,3 +132,42 @@ TEST(Room, KickReportsReasonInDelMember) {
                                                  "conference-destroy"}));
   EXPECT_EQ(ev[2].detail, "kicked");
 }
+
+// Lookups are indexed (no scan per media report or per join), and stay right as people leave.
+TEST(Room, IndexesFollowJoinsAndLeaves) {
+  Room r("a", "c", "name", "inst", 100);
+  std::vector<Event> ev;
+  auto open = doc(R"({"name":"c"})");
+  for (int i = 0; i < 300; ++i)
+    r.join(open, {.role = Role::member, .user_id = "u" + std::to_string(i % 100)},
+           {.socket_id = "s" + std::to_string(i)}, "call" + std::to_string(i), 100, ev);
+  EXPECT_EQ(r.find(150)->call_id, "call149");
+  EXPECT_EQ(r.find_call("call7")->participant_id, 8);
+  EXPECT_EQ(r.find_socket("s42")->participant_id, 43);
+  EXPECT_EQ(r.find_user("u5")->participant_id, 6);  // the first of the user's three
+  r.leave(6, "left", 101, ev);
+  EXPECT_EQ(r.find(6), nullptr);
+  EXPECT_EQ(r.find_call("call5"), nullptr);
+  EXPECT_EQ(r.find_socket("s5"), nullptr);
+  EXPECT_EQ(r.find_user("u5")->participant_id, 106);
+  EXPECT_TRUE(r.set_energy(300, 7));
+  EXPECT_EQ(r.find(300)->current_energy, 7);
+  EXPECT_FALSE(r.set_energy(6, 7));
+}
+
+TEST(Room, KickingEveryoneKeepsTheOrderOfTheirEvents) {
+  Room r("a", "c", "name", "inst", 100);
+  std::vector<Event> ev;
+  auto open = doc(R"({"name":"c"})");
+  for (int i = 0; i < 3; ++i)
+    r.join(open, {.role = Role::member}, {}, "call" + std::to_string(i), 100, ev);
+  ev.clear();
+  r.act_all(nullptr, "kick", false, 0, 101, ev);
+  EXPECT_EQ(names(ev), (std::vector<std::string>{"command", "kick-member", "del-member",
+                                                 "kick-member", "del-member", "kick-member",
+                                                 "del-member", "conference-destroy"}));
+  EXPECT_EQ(ev[2].participant->participant_id, 1);
+  EXPECT_EQ(ev[6].participant->participant_id, 3);
+  EXPECT_TRUE(r.participants().empty());
+  EXPECT_EQ(r.find_call("call1"), nullptr);
+}

@@ -15,11 +15,11 @@ using confab::net::HttpServer;
 
 namespace {
 
-std::string get(std::uint16_t port, const std::string& path) {
+// Sends `req` as it is and reads the answer until the server closes.
+std::string send_raw(std::uint16_t port, const std::string& req) {
   asio::io_context io;
   asio::ip::tcp::socket s(io);
   s.connect({asio::ip::make_address("127.0.0.1"), port});
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   asio::write(s, asio::buffer(req));
   std::string out;
   boost::system::error_code ec;
@@ -30,6 +30,10 @@ std::string get(std::uint16_t port, const std::string& path) {
     if (ec) break;
   }
   return out;
+}
+
+std::string get(std::uint16_t port, const std::string& path) {
+  return send_raw(port, "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 }
 
 }  // namespace
@@ -80,7 +84,7 @@ TEST(HttpServerCaps, OverTheSourceCapIsAnswered503AndClosed) {
   confab::net::HttpOptions o;
   o.port = 0;
   o.max_connections_per_source = 1;
-  o.error_response = [](int status, std::string_view msg) {
+  o.error_response = [](int status, std::string_view msg, std::string_view) {
     return confab::net::Response{
         status, "{\"message\":\"" + std::string(msg) + "\"}", "application/json", {}};
   };
@@ -105,4 +109,45 @@ TEST(HttpServerCaps, OverTheSourceCapIsAnswered503AndClosed) {
   EXPECT_NE(refused.find("Retry-After: 5"), std::string::npos) << refused;
   EXPECT_NE(refused.find("too many connections from this address (limit 1)"), std::string::npos);
   EXPECT_EQ(srv.stats().refused_per_source, 1u);
+}
+
+// The server's own refusals name the path the request was for, so that each API answers in its
+// own format: from the parsed header (413), or from the request line of a header that never
+// ended (431).
+TEST(HttpServerErrors, RefusalsKnowTheRequestsPath) {
+  asio::io_context io;
+  confab::net::HttpOptions o;
+  o.port = 0;
+  o.body_limit = 10;
+  std::vector<std::string> paths;
+  o.error_response = [&paths](int status, std::string_view, std::string_view path) {
+    paths.push_back(std::to_string(status) + " " + std::string(path));
+    return confab::net::Response{status, "{}", "application/json", {}};
+  };
+  HttpServer srv(
+      io, o,
+      [](confab::net::Request&&, confab::net::Reply reply) {
+        reply({200, "{}", "application/json", {}});
+      },
+      nullptr);
+  std::string body_refused, header_refused, line_refused;
+  std::thread client([&, port = srv.port()] {
+    body_refused = send_raw(port,
+                            "PUT /-/svc/chat.post?x=1 HTTP/1.1\r\nHost: x\r\n"
+                            "Content-Length: 100\r\n\r\n");
+    header_refused = send_raw(port, "GET /xuc/api/2.0/auth/l%6Fgin HTTP/1.1\r\nX-Pad: " +
+                                        std::string(20000, 'p') + "\r\n\r\n");
+    line_refused =
+        send_raw(port, "GET /v1/conference/" + std::string(20000, 'r') + " HTTP/1.1\r\n\r\n");
+    asio::post(io, [&] { io.stop(); });
+  });
+  io.run_for(20s);
+  client.join();
+  EXPECT_EQ(body_refused.substr(0, 12), "HTTP/1.1 413") << body_refused;
+  EXPECT_EQ(header_refused.substr(0, 12), "HTTP/1.1 431") << header_refused;
+  EXPECT_EQ(line_refused.substr(0, 12), "HTTP/1.1 431") << line_refused;
+  ASSERT_EQ(paths.size(), 3u);
+  EXPECT_EQ(paths[0], "413 /-/svc/chat.post");
+  EXPECT_EQ(paths[1], "431 /xuc/api/2.0/auth/login");
+  EXPECT_EQ(paths[2].substr(0, 24), "431 /v1/conference/rrrrr") << paths[2].substr(0, 40);
 }

@@ -101,3 +101,37 @@ TEST(WsFrame, AssemblerJoinsFragmentsAndRejectsBadSequences) {
   EXPECT_FALSE(a.add(f));
   EXPECT_STREQ(a.error(), "message too big");
 }
+
+TEST(WsFrame, Utf8IsCheckedAsRfc3629Says) {
+  for (std::string_view ok : {"", "plain", "caf\xc3\xa9", "\xe4\xbc\x9a\xe8\xad\xb0",
+                              "\xf0\x9f\x8e\xa7", "\xed\x9f\xbf", "\xf4\x8f\xbf\xbf"})
+    EXPECT_TRUE(valid_utf8(ok)) << ok;
+  for (std::string_view bad :
+       {"\xff", "\x80", "\xc0\xaf",                // a stray byte, a lone continuation, overlong
+        "\xc1\xbf", "\xe0\x9f\xbf",                // overlong two and three bytes
+        "\xf0\x8f\xbf\xbf",                        // overlong four bytes
+        "\xed\xa0\x80", "\xed\xbf\xbf",            // surrogates
+        "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",    // above U+10FFFF
+        "\xe2\x82", "a\xe2\x82x", "\xf0\x9f\x8e",  // cut short
+        "\xc3\x28"})
+    EXPECT_FALSE(valid_utf8(bad)) << testing::PrintToString(std::string(bad));
+}
+
+TEST(WsFrame, CloseFramesThatNoEndpointMaySend) {
+  auto err = [](std::string_view p) {
+    return close_frame_error(std::span(reinterpret_cast<const std::uint8_t*>(p.data()), p.size()));
+  };
+  EXPECT_EQ(err(""), 0);
+  EXPECT_EQ(err(std::string_view("\x03\xe8", 2)), 0);  // 1000
+  EXPECT_EQ(err(std::string_view("\x03\xe9"
+                                 "bye",
+                                 5)),
+            0);                                        // 1001 with a reason
+  EXPECT_EQ(err(std::string_view("\x0f\xa0", 2)), 0);  // 4000, for applications
+  EXPECT_EQ(err("\x03"), 1002);                        // one byte
+  for (unsigned code : {0u, 999u, 1004u, 1005u, 1006u, 1015u, 2999u, 5000u, 65535u}) {
+    std::string p{static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
+    EXPECT_EQ(err(p), 1002) << code;
+  }
+  EXPECT_EQ(err(std::string_view("\x03\xe8\xff", 3)), 1007);  // a reason that is not UTF-8
+}
