@@ -57,6 +57,7 @@ soak: build
 bench: build
 	bench/run.sh
 	bench/media/run.sh
+	bench/sip/run.py
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

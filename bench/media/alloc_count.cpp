@@ -12,6 +12,11 @@
 // their counts, so a non-zero result says exactly where.
 //
 //   confab_media_alloc_count [--speakers 3] [--listeners 50] [--warmup 2] [--seconds 5]
+//                            [--features 0]
+//
+// --features 1 adds the per-leg work legs may ask for: talk and listen volume steps (the
+// listener then has its own encode), in-band DTMF detection on every speaker and on a muted
+// listener (decoded for it alone), and a recording of one speaker's own audio.
 #include "media/engine.hpp"
 #include "media/g711.hpp"
 #include "media/sdp.hpp"
@@ -255,6 +260,7 @@ int main(int argc, char** argv) {
   t_ignored = true;
   int speakers = 3, listeners = 50;
   double warmup = 2, seconds = 5;
+  bool features = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--speakers")
@@ -265,6 +271,8 @@ int main(int argc, char** argv) {
       warmup = std::atof(argv[i + 1]);
     else if (a == "--seconds")
       seconds = std::atof(argv[i + 1]);
+    else if (a == "--features")
+      features = std::atoi(argv[i + 1]) != 0;
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -326,6 +334,7 @@ int main(int argc, char** argv) {
     if (p.nat) spec.remote.sin_port = htons(static_cast<std::uint16_t>(20000 + i));
     spec.speak = p.speaker;  // listeners are muted
     spec.hear = !(i + 1 == peers.size() && listeners > 0);
+    spec.inband_dtmf = features && (p.speaker || i == static_cast<std::size_t>(speakers));
     engine.add_leg(spec);
     specs.push_back(spec);
   }
@@ -334,6 +343,15 @@ int main(int argc, char** argv) {
   if (listeners > 1 && speakers > 0)
     engine.set_blocked(room, specs[static_cast<std::size_t>(speakers) + 1].leg,
                        {specs.front().leg});
+
+  char rec_dir[] = "/tmp/confab-alloc-XXXXXX";
+  std::string rec_path;
+  if (features && speakers > 0 && listeners > 2 && ::mkdtemp(rec_dir)) {
+    engine.set_volume(room, specs.front().leg, 2, 0);
+    engine.set_volume(room, specs[static_cast<std::size_t>(speakers) + 2].leg, 0, -2);
+    rec_path = std::string(rec_dir) + "/leg.wav";
+    engine.record_leg_start(room, specs.front().leg, 0, rec_path, 600'000);
+  }
 
   // The peers: one thread, 20 ms, each sends its frame and drains what it hears.
   std::atomic<bool> stop{false};
@@ -418,13 +436,14 @@ int main(int argc, char** argv) {
     nat_heard += p.nat && p.received > 0;
   }
   std::printf(
-      "{\"legs\":%zu,\"speakers\":%d,\"listeners\":%d,\"seconds\":%.1f,\"ticks\":%llu,"
+      "{\"legs\":%zu,\"speakers\":%d,\"listeners\":%d,\"features\":%d,\"seconds\":%.1f,"
+      "\"ticks\":%llu,"
       "\"late_ticks\":%llu,\"rx_packets\":%llu,\"tx_packets\":%llu,\"encodes\":%llu,"
       "\"decodes\":%llu,\"peers_hearing\":%llu,\"latched_in_window\":\"%llu/%llu\","
       "\"engine_events\":%llu,"
       "\"allocations\":%llu,\"operator_new\":%llu,\"malloc\":%llu,\"frees\":%llu,"
       "\"bytes\":%llu,\"allocations_per_tick\":%.4f,\"control_join_leave_allocations\":%llu}\n",
-      peers.size(), speakers, listeners, seconds, (unsigned long long)ticks,
+      peers.size(), speakers, listeners, features ? 1 : 0, seconds, (unsigned long long)ticks,
       (unsigned long long)(s1.late_ticks - s0.late_ticks),
       (unsigned long long)(s1.rx_packets - s0.rx_packets),
       (unsigned long long)(s1.tx_packets - s0.tx_packets),
@@ -447,5 +466,10 @@ int main(int argc, char** argv) {
       std::printf("(%d allocations from further stacks not kept)\n", g_overflow.load());
   }
   for (auto& p : peers) ::close(p.fd);
+  if (!rec_path.empty()) {
+    engine.stop();  // finishes the recording
+    ::unlink(rec_path.c_str());
+    ::rmdir(rec_dir);
+  }
   return (heard == peers.size() && ticks > 0) ? 0 : 1;
 }

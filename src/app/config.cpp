@@ -13,25 +13,42 @@
 
 namespace confab::app {
 
-std::string Config::host() const {
-  auto colon = http.rfind(':');
+namespace {
+
+std::string host_of(const std::string& what, const std::string& addr) {
+  auto colon = addr.rfind(':');
   if (colon == std::string::npos)
-    throw std::invalid_argument("http: expected host:port, got " + http);
-  auto h = http.substr(0, colon);
+    throw std::invalid_argument(what + ": expected host:port, got " + addr);
+  auto h = addr.substr(0, colon);
   if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   return h;
 }
 
-std::uint16_t Config::port() const {
-  auto colon = http.rfind(':');
+std::uint16_t port_of(const std::string& what, const std::string& addr) {
+  auto colon = addr.rfind(':');
   if (colon == std::string::npos)
-    throw std::invalid_argument("http: expected host:port, got " + http);
+    throw std::invalid_argument(what + ": expected host:port, got " + addr);
   unsigned v = 0;
-  auto s = http.substr(colon + 1);
+  auto s = addr.substr(colon + 1);
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc{} || p != s.data() + s.size() || v > 65535)
-    throw std::invalid_argument("http: bad port in " + http);
+    throw std::invalid_argument(what + ": bad port in " + addr);
   return static_cast<std::uint16_t>(v);
+}
+
+}  // namespace
+
+std::string Config::host() const {
+  return host_of("http", http);
+}
+std::uint16_t Config::port() const {
+  return port_of("http", http);
+}
+std::string Config::sip_host() const {
+  return host_of("sip", sip);
+}
+std::uint16_t Config::sip_port() const {
+  return port_of("sip", sip);
 }
 
 namespace {
@@ -76,6 +93,28 @@ constexpr Limit<std::size_t> kHttpSizes[] = {
     {"ws_queue_bytes", "CONFAB_HTTP_WS_QUEUE_BYTES", &Config::ws_queue_bytes, 64 * 1024, 1LL << 30},
 };
 
+// [sip]: the endpoint's caps and timers (docs/sip.md).
+constexpr Limit<int> kSipInts[] = {
+    {"rate_per_source", "CONFAB_SIP_RATE_PER_SOURCE", &Config::sip_rate_per_source, 0, 1'000'000},
+    {"burst_per_source", "CONFAB_SIP_BURST_PER_SOURCE", &Config::sip_burst_per_source, 1,
+     1'000'000},
+    {"session_expires", "CONFAB_SIP_SESSION_EXPIRES", &Config::sip_session_expires, 0, 86400},
+    {"min_se", "CONFAB_SIP_MIN_SE", &Config::sip_min_se, 90, 86400},
+    {"answer_timeout", "CONFAB_SIP_ANSWER_TIMEOUT", &Config::sip_answer_timeout, 1, 3600},
+    {"tcp_idle_timeout", "CONFAB_SIP_TCP_IDLE_TIMEOUT", &Config::sip_tcp_idle_timeout, 1, 86400},
+};
+constexpr Limit<std::size_t> kSipSizes[] = {
+    {"max_message", "CONFAB_SIP_MAX_MESSAGE", &Config::sip_max_message, 1024, 65535},
+    {"max_headers", "CONFAB_SIP_MAX_HEADERS", &Config::sip_max_headers, 16, 4096},
+    {"max_body", "CONFAB_SIP_MAX_BODY", &Config::sip_max_body, 0, 65535},
+    {"max_dialogs", "CONFAB_SIP_MAX_DIALOGS", &Config::sip_max_dialogs, 1, 1'000'000},
+    {"max_transactions", "CONFAB_SIP_MAX_TRANSACTIONS", &Config::sip_max_transactions, 16,
+     10'000'000},
+    {"max_connections", "CONFAB_SIP_MAX_CONNECTIONS", &Config::sip_max_connections, 1, 1'000'000},
+    {"max_connections_per_source", "CONFAB_SIP_MAX_CONNECTIONS_PER_SOURCE",
+     &Config::sip_max_connections_per_source, 1, 1'000'000},
+};
+
 template <typename T>
 T in_range(const Limit<T>& l, std::int64_t v, const std::string& name) {
   if (v < l.lo || v > l.hi)
@@ -85,18 +124,57 @@ T in_range(const Limit<T>& l, std::int64_t v, const std::string& name) {
 }
 
 template <typename T, std::size_t N>
-void toml_limits(Config& c, toml::table& t, const Limit<T> (&table)[N]) {
+void toml_limits(Config& c, toml::table& t, const char* section, const Limit<T> (&table)[N]) {
   for (auto& l : table) {
-    auto name = std::string("http.") + l.key;
-    if (auto v = get<std::int64_t>(t["http"][l.key], name.c_str()))
+    auto name = std::string(section) + "." + l.key;
+    if (auto v = get<std::int64_t>(t[section][l.key], name.c_str()))
       c.*l.field = in_range(l, *v, name);
   }
 }
 
 template <typename T, std::size_t N>
-void check_limits(const Config& c, const Limit<T> (&table)[N]) {
+void check_limits(const Config& c, const char* section, const Limit<T> (&table)[N]) {
   for (auto& l : table)
-    in_range(l, static_cast<std::int64_t>(c.*l.field), std::string("http.") + l.key);
+    in_range(l, static_cast<std::int64_t>(c.*l.field), std::string(section) + "." + l.key);
+}
+
+std::vector<std::string> string_list(const toml::node_view<toml::node>& n, const char* name) {
+  auto* list = n.as_array();
+  if (!list) throw std::invalid_argument(std::string("config: ") + name + " has the wrong type");
+  std::vector<std::string> out;
+  for (auto& item : *list) {
+    auto v = item.value<std::string>();
+    if (!v || !item.is_string())
+      throw std::invalid_argument(std::string("config: ") + name + ": every entry is a string");
+    out.push_back(*v);
+  }
+  return out;
+}
+
+std::vector<std::string> comma_list(std::string_view list) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i <= list.size();) {
+    auto end = std::min(list.find(',', i), list.size());
+    if (end > i) out.emplace_back(list.substr(i, end - i));
+    i = end + 1;
+  }
+  return out;
+}
+
+std::vector<media::Cidr> cidrs(const std::vector<std::string>& list, const char* name) {
+  constexpr std::size_t kMaxBlocks = 256;
+  if (list.size() > kMaxBlocks)
+    throw std::invalid_argument(std::string("config: ") + name + ": at most " +
+                                std::to_string(kMaxBlocks) + " blocks");
+  std::vector<media::Cidr> out;
+  for (auto& text : list) {
+    try {
+      out.push_back(media::parse_cidr(text));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("config: ") + name + ": " + e.what());
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -177,21 +255,20 @@ void apply_toml(Config& c, const std::filesystem::path& file) {
   guard_keys("logins", c.logins, login_keys);
   if (auto v = get<std::int64_t>(t["logins"]["reload_interval"], "logins.reload_interval"))
     c.account_reload_interval = small(*v, "logins.reload_interval", 1, 3600);
-  if (auto n = t["media"]["allow_destinations"]) {
-    auto* list = n.as_array();
-    if (!list) throw std::invalid_argument("config: media.allow_destinations has the wrong type");
-    c.media_allow_destinations.clear();
-    for (auto& item : *list) {
-      auto v = item.value<std::string>();
-      if (!v || !item.is_string())
-        throw std::invalid_argument("config: media.allow_destinations: every entry is a string");
-      c.media_allow_destinations.push_back(*v);
-    }
-  }
+  if (auto n = t["media"]["allow_destinations"])
+    c.media_allow_destinations = string_list(n, "media.allow_destinations");
+  if (auto v = get<std::string>(t["sip"]["listen"], "sip.listen")) c.sip = *v;
+  if (auto v = get<std::string>(t["sip"]["advertise"], "sip.advertise")) c.sip_advertise = *v;
+  if (auto v = get<std::string>(t["sip"]["access_number"], "sip.access_number"))
+    c.sip_access_number = *v;
+  if (auto v = get<std::string>(t["sip"]["language"], "sip.language")) c.sip_language = *v;
+  if (auto n = t["sip"]["rate_exempt"]) c.sip_rate_exempt = string_list(n, "sip.rate_exempt");
   if (auto v = get<std::int64_t>(t["auth"]["token_ttl"], "auth.token_ttl"))
     c.token_ttl = small(*v, "auth.token_ttl", 1, kMaxTokenTtl);
-  toml_limits(c, t, kHttpInts);
-  toml_limits(c, t, kHttpSizes);
+  toml_limits(c, t, "http", kHttpInts);
+  toml_limits(c, t, "http", kHttpSizes);
+  toml_limits(c, t, "sip", kSipInts);
+  toml_limits(c, t, "sip", kSipSizes);
 }
 
 namespace {
@@ -203,10 +280,20 @@ long env_number(const char* name, const char* text) {
   return v;
 }
 
+// Like env_number, 0 included (for the limits whose range starts there).
+long env_count(const char* name, const char* text) {
+  char* end = nullptr;
+  long v = std::strtol(text, &end, 10);
+  if (!*text || *end || v < 0)
+    throw std::invalid_argument(std::string(name) + ": not a number: " + text);
+  return v;
+}
+
 template <typename T, std::size_t N>
 void env_limits(Config& c, const Limit<T> (&table)[N]) {
   for (auto& l : table)
-    if (auto* v = std::getenv(l.env)) c.*l.field = in_range(l, env_number(l.env, v), l.env);
+    if (auto* v = std::getenv(l.env))
+      c.*l.field = in_range(l, l.lo == 0 ? env_count(l.env, v) : env_number(l.env, v), l.env);
 }
 }  // namespace
 
@@ -232,35 +319,27 @@ void apply_env(Config& c) {
   if (auto* v = std::getenv("CONFAB_BODY_LIMIT"))
     c.body_limit = static_cast<std::size_t>(env_number("CONFAB_BODY_LIMIT", v));
   if (auto* v = std::getenv("CONFAB_HOLD_MUSIC")) c.hold_music = v;
-  if (auto* v = std::getenv("CONFAB_MEDIA_ALLOW_DESTINATIONS")) {
-    c.media_allow_destinations.clear();
-    std::string_view list(v);
-    for (std::size_t i = 0; i <= list.size();) {
-      auto end = std::min(list.find(',', i), list.size());
-      if (end > i) c.media_allow_destinations.emplace_back(list.substr(i, end - i));
-      i = end + 1;
-    }
-  }
+  if (auto* v = std::getenv("CONFAB_MEDIA_ALLOW_DESTINATIONS"))
+    c.media_allow_destinations = comma_list(v);
+  if (auto* v = std::getenv("CONFAB_SIP")) c.sip = v;
+  if (auto* v = std::getenv("CONFAB_SIP_ADVERTISE")) c.sip_advertise = v;
+  if (auto* v = std::getenv("CONFAB_SIP_ACCESS_NUMBER")) c.sip_access_number = v;
+  if (auto* v = std::getenv("CONFAB_SIP_LANGUAGE")) c.sip_language = v;
+  if (auto* v = std::getenv("CONFAB_SIP_RATE_EXEMPT")) c.sip_rate_exempt = comma_list(v);
   if (auto* v = std::getenv("CONFAB_MEDIA_UPLOAD_LIMIT"))
     c.media_upload_limit = static_cast<std::size_t>(env_number("CONFAB_MEDIA_UPLOAD_LIMIT", v));
   env_limits(c, kHttpInts);
   env_limits(c, kHttpSizes);
+  env_limits(c, kSipInts);
+  env_limits(c, kSipSizes);
 }
 
 std::vector<media::Cidr> allow_destinations(const Config& c) {
-  constexpr std::size_t kMaxBlocks = 256;
-  if (c.media_allow_destinations.size() > kMaxBlocks)
-    throw std::invalid_argument("config: media.allow_destinations: at most " +
-                                std::to_string(kMaxBlocks) + " blocks");
-  std::vector<media::Cidr> out;
-  for (auto& text : c.media_allow_destinations) {
-    try {
-      out.push_back(media::parse_cidr(text));
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument("config: media.allow_destinations: " + std::string(e.what()));
-    }
-  }
-  return out;
+  return cidrs(c.media_allow_destinations, "media.allow_destinations");
+}
+
+std::vector<media::Cidr> sip_rate_exempt(const Config& c) {
+  return cidrs(c.sip_rate_exempt, "sip.rate_exempt");
 }
 
 void check(const Config& c) {
@@ -284,8 +363,23 @@ void check(const Config& c) {
       throw std::invalid_argument("config: media.hold_music: " + std::string(e.what()));
     }
   }
-  check_limits(c, kHttpInts);
-  check_limits(c, kHttpSizes);
+  check_limits(c, "http", kHttpInts);
+  check_limits(c, "http", kHttpSizes);
+  check_limits(c, "sip", kSipInts);
+  check_limits(c, "sip", kSipSizes);
+  if (!c.sip.empty()) {
+    c.sip_port();
+    if (c.sip_host().empty()) throw std::invalid_argument("sip: no host in " + c.sip);
+  }
+  sip_rate_exempt(c);
+  if (c.sip_max_body >= c.sip_max_message)
+    throw std::invalid_argument("config: sip.max_body (" + std::to_string(c.sip_max_body) +
+                                ") must be smaller than sip.max_message (" +
+                                std::to_string(c.sip_max_message) + ")");
+  if (c.sip_session_expires > 0 && c.sip_session_expires < c.sip_min_se)
+    throw std::invalid_argument(
+        "config: sip.session_expires (" + std::to_string(c.sip_session_expires) +
+        ") must be 0 or at least sip.min_se (" + std::to_string(c.sip_min_se) + ")");
   if (c.ws_idle_timeout <= c.ws_ping_interval)
     throw std::invalid_argument(
         "config: http.ws_idle_timeout (" + std::to_string(c.ws_idle_timeout) +

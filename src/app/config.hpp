@@ -57,9 +57,30 @@ struct Config {
   int account_reload_interval = 5;  // [logins] reload_interval: s between store reloads
   // IPv4 blocks media may be sent to ("10.0.0.0/8"); empty: anywhere (docs/security.md).
   std::vector<std::string> media_allow_destinations;
+  // [sip]: the SIP endpoint on UDP and TCP (docs/sip.md); "" disables it.
+  std::string sip = "127.0.0.1:5060";
+  std::string sip_access_number = "conference";  // the number that asks for a conference number
+  std::string sip_language = "en";               // prompts for conferences that name none
+  std::string sip_advertise;                     // host[:port] in Contact/Via; "": the listen one
+  int sip_rate_per_source = 100;                 // messages/s per source IP; 0: no limit
+  int sip_burst_per_source = 200;                // messages at once per source IP
+  std::vector<std::string> sip_rate_exempt;      // IPv4 blocks never rate-limited
+  std::size_t sip_max_message = 65535;           // bytes of one message
+  std::size_t sip_max_headers = 256;             // header fields (comma-separated values count)
+  std::size_t sip_max_body = 16384;              // bytes of a body
+  std::size_t sip_max_dialogs = 10000;           // calls at once
+  std::size_t sip_max_transactions = 50000;      // transactions at once
+  std::size_t sip_max_connections = 1024;        // TCP, all sources
+  std::size_t sip_max_connections_per_source = 64;
+  int sip_session_expires = 1800;  // RFC 4028 interval offered; 0: no session timers
+  int sip_min_se = 90;             // smallest interval accepted (422 below)
+  int sip_answer_timeout = 120;    // seconds an INVITE may wait for the application
+  int sip_tcp_idle_timeout = 900;  // seconds a TCP connection without a call may stay silent
 
   std::string host() const;
   std::uint16_t port() const;  // throws std::invalid_argument naming the bad value
+  std::string sip_host() const;
+  std::uint16_t sip_port() const;  // of a non-empty `sip`; throws naming the bad value
 };
 
 // Applies a TOML file's keys: data_dir, log_level, node, [http] listen/body_limit, [auth]
@@ -67,14 +88,18 @@ struct Config {
 // realtime_priority,
 // [http] header_timeout/body_timeout/body_min_rate/keepalive_timeout/max_connections/
 // max_connections_per_source/ws_ping_interval/ws_idle_timeout/ws_queue_frames/ws_queue_bytes/
-// slow_handler_ms, [pins] and [logins] throttles.
+// slow_handler_ms, [sip] listen/advertise/rate_exempt and each [sip] limit of kSip* in config.cpp,
+// [pins] and [logins] throttles.
 void apply_toml(Config& c, const std::filesystem::path& file);
 // Applies CONFAB_DATA_DIR, CONFAB_HTTP, CONFAB_LOG_LEVEL, CONFAB_NODE, CONFAB_TOKEN_TTL,
 // CONFAB_MEDIA_IP, CONFAB_MEDIA_PORT, CONFAB_RTP_TIMEOUT_MS, CONFAB_BODY_LIMIT,
 // CONFAB_MEDIA_UPLOAD_LIMIT, CONFAB_MEDIA_ALLOW_DESTINATIONS (comma-separated), and
 // CONFAB_HTTP_<KEY> for each [http] limit above (upper case: CONFAB_HTTP_HEADER_TIMEOUT, ...,
-// CONFAB_HTTP_WS_QUEUE_BYTES).
+// CONFAB_HTTP_WS_QUEUE_BYTES), CONFAB_SIP (the listen address, "" disables), CONFAB_SIP_ADVERTISE,
+// CONFAB_SIP_RATE_EXEMPT (comma-separated) and CONFAB_SIP_<KEY> for each [sip] limit.
 void apply_env(Config& c);
+// The IPv4 blocks exempt from SIP rate limiting, parsed; throws naming a bad entry.
+std::vector<media::Cidr> sip_rate_exempt(const Config& c);
 // The media destination allowlist, parsed; throws std::invalid_argument naming a bad entry.
 std::vector<media::Cidr> allow_destinations(const Config& c);
 // Checks what can be checked once every source is applied; throws std::invalid_argument.

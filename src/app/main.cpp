@@ -59,6 +59,10 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   serve->add_option("--ws-idle-timeout", ws_idle, "close a WebSocket client silent this long")
       ->check(CLI::PositiveNumber);
+  std::string sip;
+  auto* sip_opt = serve->add_option(
+      "--sip", sip,
+      "SIP listen address host:port, UDP and TCP (default 127.0.0.1:5060; \"\": off)");
 
   auto* account = cli.add_subcommand("account", "manage accounts offline");
   account->require_subcommand(1);
@@ -95,6 +99,7 @@ int main(int argc, char** argv) {
       if (max_conns_source) cfg.max_connections_per_source = max_conns_source;
       if (ws_ping) cfg.ws_ping_interval = ws_ping;
       if (ws_idle) cfg.ws_idle_timeout = ws_idle;
+      if (sip_opt->count()) cfg.sip = sip;
       auto level = spdlog::level::from_str(cfg.log_level);
       if (level == spdlog::level::off && cfg.log_level != "off")
         throw std::invalid_argument("log_level: unknown level " + cfg.log_level);

@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <ctime>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <system_error>
 
@@ -77,8 +79,8 @@ void MediaBridge::arm() {
     collect_recordings();
     // Hold music lasts as long as its room: it alone does not keep the poll going (its end is
     // collected by the poll a room's removal starts, or the next one).
-    if (legs_.empty() && plays_.size() == hold_plays_.size() && recordings_.empty() &&
-        engine_.commands_waiting() == 0) {
+    if (legs_.empty() && callers_.empty() && plays_.size() == hold_plays_.size() &&
+        recordings_.empty() && engine_.commands_waiting() == 0) {
       polling_ = false;
       return;
     }
@@ -131,27 +133,12 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
     svc_.leave(room->account_id(), conference_id, participant_id, "media unavailable");
     throw Error(Errc::unavailable, "the server is shutting down");
   }
-  auto [it, fresh] = rooms_.try_emplace(conference_id);
   auto& doc = svc_.get("conference", room->account_id(), conference_id).body;
-  if (fresh) {
-    it->second = {next_id_++, engine_.room_rate(profile_rate(doc)), room->account_id()};
-  }
-  auto port = engine_.add_room(it->second.id, it->second.rate);
-  if (fresh && !opts_.hold_music.empty())
-    with_clip(room->account_id(), opts_.hold_music, it->second.rate,
-              [this, conference_id, room_id = it->second.id](ClipPtr clip) {
-                auto r = rooms_.find(conference_id);
-                if (r == rooms_.end() || r->second.id != room_id) return;
-                auto id = next_id_++;
-                if (engine_.set_hold_music(room_id, clip.get(), id)) {
-                  plays_[id] = std::move(clip);
-                  hold_plays_[id] = room_id;
-                  poll_engine();
-                }
-              });
+  auto& rref = room_for(room->account_id(), conference_id);
+  auto port = engine_.port_of(rref.id);
   media::LegSpec spec;
   spec.leg = next_id_++;
-  spec.room = it->second.id;
+  spec.room = rref.id;
   spec.codec = offer.codec;
   spec.remote = offer.remote;
   spec.level_ext = offer.offer.audio_level_ext;
@@ -170,12 +157,139 @@ std::string MediaBridge::attach(const std::string& conference_id, int participan
     svc_.leave(room->account_id(), conference_id, participant_id, "media unavailable");
     throw Error(Errc::unavailable, "the media engine is busy: try again");
   }
-  legs_[spec.leg] = {conference_id, room->account_id(), participant_id,
-                     it->second.id, spec.speak,         spec.hear,
-                     held};
+  legs_[spec.leg] = {
+      conference_id, room->account_id(), participant_id, rref.id, spec.speak, spec.hear, held};
   leg_of_[{conference_id, participant_id}] = spec.leg;
   poll_engine();
   return media::make_answer(offer.offer, offer.codec, opts_.advertise_ip, port, spec.leg);
+}
+
+MediaBridge::RoomRef& MediaBridge::room_for(const std::string& account_id,
+                                            const std::string& conference_id) {
+  auto [it, fresh] = rooms_.try_emplace(conference_id);
+  if (!fresh) return it->second;
+  auto& doc = svc_.get("conference", account_id, conference_id).body;
+  it->second = {next_id_++, engine_.room_rate(profile_rate(doc)), account_id};
+  engine_.add_room(it->second.id, it->second.rate);
+  if (!opts_.hold_music.empty())
+    with_clip(account_id, opts_.hold_music, it->second.rate,
+              [this, conference_id, room_id = it->second.id](ClipPtr clip) {
+                auto r = rooms_.find(conference_id);
+                if (r == rooms_.end() || r->second.id != room_id) return;
+                auto id = next_id_++;
+                if (engine_.set_hold_music(room_id, clip.get(), id)) {
+                  plays_[id] = std::move(clip);
+                  hold_plays_[id] = room_id;
+                  poll_engine();
+                }
+              });
+  return it->second;
+}
+
+MediaBridge::CallerLeg MediaBridge::open_caller_leg(const std::string& account_id,
+                                                    const std::string& conference_id,
+                                                    const Offer& offer) {
+  if (shut_) throw Error(Errc::unavailable, "the server is shutting down");
+  auto& rref = room_for(account_id, conference_id);
+  media::LegSpec spec;
+  spec.leg = next_id_++;
+  spec.room = rref.id;
+  spec.codec = offer.codec;
+  spec.remote = offer.remote;
+  spec.level_ext = offer.offer.audio_level_ext;
+  spec.speak = false;
+  spec.hear = false;
+  spec.rtcp_mux = offer.offer.rtcp_mux;
+  // Nobody vouches for a SIP caller's address: only its own packets prove where it is, and
+  // nothing goes anywhere before its ACK confirms the dialog.
+  spec.send_to = media::SendTo::proven;
+  spec.sending = false;
+  if (!engine_.add_leg(spec)) throw Error(Errc::unavailable, "the media engine is busy");
+  callers_[spec.leg] = {conference_id, rref.id, false};
+  poll_engine();
+  return {spec.leg,
+          media::make_answer(offer.offer, offer.codec, opts_.advertise_ip, engine_.port_of(rref.id),
+                             spec.leg),
+          rref.rate};
+}
+
+void MediaBridge::set_sending(std::uint64_t leg, bool on) {
+  auto it = callers_.find(leg);
+  if (it != callers_.end()) engine_.set_sending(it->second.room, leg, on);
+}
+
+void MediaBridge::bind_caller_leg(std::uint64_t leg, int participant_id) {
+  auto it = callers_.find(leg);
+  if (it == callers_.end() || it->second.bound) return;
+  auto* room = svc_.room(it->second.conference_id);
+  if (!room || !room->find(participant_id)) return;
+  it->second.bound = true;
+  // speak/hear false: what the engine was told; sync_flags sends the participant's own.
+  legs_[leg] = {it->second.conference_id,
+                room->account_id(),
+                participant_id,
+                it->second.room,
+                false,
+                false,
+                false};
+  leg_of_[{it->second.conference_id, participant_id}] = leg;
+  sync_flags(it->second.conference_id);
+}
+
+void MediaBridge::close_caller_leg(std::uint64_t leg) {
+  auto it = callers_.find(leg);
+  if (it == callers_.end()) return;
+  if (it->second.bound) {
+    // The participant's leave drops a bound leg; one still here is dropped now.
+    if (auto l = legs_.find(leg); l != legs_.end())
+      drop_leg(l->second.conference_id, l->second.participant_id);
+    callers_.erase(leg);
+    return;
+  }
+  if (rooms_.count(it->second.conference_id)) engine_.remove_leg(it->second.room, leg);
+  callers_.erase(it);
+}
+
+MediaBridge::ClipPtr MediaBridge::file_clip(const std::filesystem::path& file, int rate) {
+  auto key = file.string() + "@" + std::to_string(rate);
+  if (auto it = clips_.find(key); it != clips_.end()) return it->second;
+  // Prompts are a few seconds of audio: read once, then served from the cache.
+  std::ifstream in(file, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in && !in.eof()) throw std::runtime_error("cannot read " + file.string());
+  auto clip = std::make_shared<media::Clip>(media::to_clip(media::parse_wav(bytes), rate));
+  cache(key, clip);
+  return clip;
+}
+
+std::uint64_t MediaBridge::play_to_leg(std::uint64_t leg, const std::filesystem::path& file,
+                                       const std::string& ref) {
+  auto it = callers_.find(leg);
+  if (it == callers_.end()) return 0;
+  auto room = rooms_.find(it->second.conference_id);
+  if (room == rooms_.end() || room->second.id != it->second.room) return 0;
+  ClipPtr clip;
+  try {
+    if (!file.empty())
+      clip = file_clip(file, room->second.rate);
+    else if (ref.starts_with(media::kToneScheme))
+      with_clip(room->second.account_id, ref, room->second.rate, [&](ClipPtr c) { clip = c; });
+  } catch (const std::exception& e) {
+    spdlog::warn("sip: cannot play {} to leg {}: {}", file.empty() ? ref : file.string(), leg,
+                 e.what());
+  }
+  if (!clip) return 0;
+  auto id = next_id_++;
+  if (!engine_.play(it->second.room, leg, clip.get(), id)) return 0;
+  plays_[id] = std::move(clip);
+  leg_plays_[id] = leg;
+  poll_engine();
+  return id;
+}
+
+void MediaBridge::stop_leg_play(std::uint64_t leg) {
+  auto it = callers_.find(leg);
+  if (it != callers_.end()) engine_.stop_play(it->second.room, leg);
 }
 
 void MediaBridge::drop_leg(const std::string& conference_id, int participant_id) {
@@ -186,6 +300,7 @@ void MediaBridge::drop_leg(const std::string& conference_id, int participant_id)
     engine_.remove_leg(leg->second.room, it->second);
     legs_.erase(leg);
   }
+  callers_.erase(it->second);
   leg_of_.erase(it);
 }
 
@@ -260,12 +375,24 @@ void MediaBridge::on_engine_event(const media::EngineEvent& e) {
   if (e.type == media::EngineEvent::Type::played) {
     plays_.erase(e.ref);  // the engine no longer reads the clip
     hold_plays_.erase(e.ref);
+    if (auto p = leg_plays_.find(e.ref); p != leg_plays_.end()) {
+      auto leg = p->second;
+      leg_plays_.erase(p);
+      if (listener_) listener_->on_leg_played(leg, e.ref);
+    }
     return;
+  }
+  using T = media::EngineEvent::Type;
+  if (auto c = callers_.find(e.leg); c != callers_.end() && listener_) {
+    if (e.type == T::dtmf) listener_->on_leg_dtmf(e.leg, static_cast<char>(e.value));
+    if (!c->second.bound && (e.type == T::bye || e.type == T::timeout)) {
+      listener_->on_leg_gone(e.leg, e.type == T::bye ? "rtcp bye" : "rtp timeout");
+      return;
+    }
   }
   auto it = legs_.find(e.leg);
   if (it == legs_.end()) return;  // the leg left meanwhile
   auto ref = it->second;          // leave() below may erase it
-  using T = media::EngineEvent::Type;
   switch (e.type) {
     case T::talking:
       svc_.media_talking(ref.conference_id, ref.participant_id, true, e.value);

@@ -57,6 +57,38 @@ class MediaBridge final : public api::MediaPort {
                      const Offer& offer) override;
 
   std::size_t legs() const { return legs_.size(); }
+
+  // ---- legs of SIP callers (the SIP bridge, src/app/sip_bridge.hpp) ----
+  // What the engine says of a caller's leg: its digits (before and after the join), the end of
+  // its per-leg plays, and, before the join, the end of its media (after the join an RTP
+  // timeout makes the participant leave, as for every leg).
+  class LegListener {
+   public:
+    virtual ~LegListener() = default;
+    virtual void on_leg_dtmf(std::uint64_t leg, char digit) = 0;
+    virtual void on_leg_played(std::uint64_t leg, std::uint64_t play) = 0;
+    virtual void on_leg_gone(std::uint64_t leg, std::string_view why) = 0;
+  };
+  void set_leg_listener(LegListener* l) { listener_ = l; }
+  struct CallerLeg {
+    std::uint64_t leg = 0;
+    std::string answer;  // the SDP answer
+    int rate = 0;        // the room's: prompts are played at it
+  };
+  // A leg in the conference's engine room that neither speaks nor hears and sends nothing until
+  // set_sending(); media only to the address its own packets prove (SendTo::proven).
+  CallerLeg open_caller_leg(const std::string& account_id, const std::string& conference_id,
+                            const Offer& offer);
+  void set_sending(std::uint64_t leg, bool on);
+  // Makes the leg the participant's: from here on it follows the participant's flags.
+  void bind_caller_leg(std::uint64_t leg, int participant_id);
+  // Removes a leg that is no participant's (a caller who leaves before the join).
+  void close_caller_leg(std::uint64_t leg);
+  // Plays a WAV file (a prompt) or a tone string / media id (`file` empty) to the leg alone;
+  // returns the play id that on_leg_played reports, or 0 when nothing could be played.
+  std::uint64_t play_to_leg(std::uint64_t leg, const std::filesystem::path& file,
+                            const std::string& ref);
+  void stop_leg_play(std::uint64_t leg);
   std::size_t plays() const { return plays_.size(); }
 
  private:
@@ -96,6 +128,9 @@ class MediaBridge final : public api::MediaPort {
     bool held = false;
   };
   void on_core_event(const core::Event& e);
+  // The engine room of a conference (created on first use).
+  RoomRef& room_for(const std::string& account_id, const std::string& conference_id);
+  ClipPtr file_clip(const std::filesystem::path& file, int rate);
   void on_engine_event(const media::EngineEvent& e);
   void arm();
   void poll_engine();  // polls the engine every 10 ms until it has nothing left to report
@@ -126,6 +161,14 @@ class MediaBridge final : public api::MediaPort {
   std::map<const media::Recording*, RecordingRef> recordings_;
   std::unordered_map<std::uint64_t, LegRef> legs_;  // engine leg -> participant
   std::map<std::pair<std::string, int>, std::uint64_t> leg_of_;
+  LegListener* listener_ = nullptr;
+  struct CallerRef {
+    std::string conference_id;
+    std::uint64_t room = 0;
+    bool bound = false;
+  };
+  std::unordered_map<std::uint64_t, CallerRef> callers_;        // caller legs (bound or not)
+  std::unordered_map<std::uint64_t, std::uint64_t> leg_plays_;  // play id -> caller leg
 };
 
 }  // namespace confab::app

@@ -8,6 +8,8 @@
 #include "api/userplane/userplane.hpp"
 #include "api/xivo/cti.hpp"
 #include "app/media_bridge.hpp"
+#include "app/prompt_set.hpp"
+#include "app/sip_bridge.hpp"
 #include "bus/local_bus.hpp"
 #include "core/calls.hpp"
 #include "core/chat.hpp"
@@ -17,6 +19,7 @@
 #include "core/service.hpp"
 #include "media/engine.hpp"
 #include "net/http_server.hpp"
+#include "sip/endpoint.hpp"
 #include "store/executor.hpp"
 #include "store/media_files.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -123,6 +126,95 @@ json::object guard_metrics(const core::PinGuard& g, bool callers) {
                  {"tracked", p.tracked}};
   if (callers) o["refused_caller"] = p.refused_caller;
   o["refused_" + std::string(g.config().conference_scope)] = p.refused_conference;
+  return o;
+}
+
+// GET /metrics "sip": the endpoint's counters (docs/sip.md); "dialogs" is the live call count.
+json::object sip_metrics(const sip::Endpoint& ep) {
+  auto& s = ep.stats();
+  auto& t = ep.transport_stats();
+  auto& r = ep.rate_stats();
+  auto x = ep.tx_stats();
+  return json::object{
+      {"dialogs", ep.dialogs()},
+      {"transactions", ep.transactions()},
+      {"requests", json::object{{"total", s.requests},
+                                {"invite", s.invite},
+                                {"ack", s.ack},
+                                {"bye", s.bye},
+                                {"cancel", s.cancel},
+                                {"options", s.options},
+                                {"info", s.info},
+                                {"update", s.update},
+                                {"other", s.other}}},
+      {"responses_received", s.responses},
+      {"malformed", s.malformed},
+      {"malformed_dropped", s.malformed_dropped},
+      {"keepalives", s.keepalives + t.keepalives},
+      {"stateless_responses", s.stateless},
+      {"not_found_481", s.not_found_481},
+      {"rejected_policy", s.rejected_policy},
+      {"refused_full", s.refused_full},
+      {"stray", s.stray},
+      {"calls", json::object{{"started", s.calls},
+                             {"answered", s.answered},
+                             {"ended", s.ended},
+                             {"ack_timeouts", s.ack_timeouts},
+                             {"session_expired", s.session_expired},
+                             {"answer_timeouts", s.answer_timeouts},
+                             {"ok_retransmitted", s.ok_retransmitted},
+                             {"invites_absorbed", s.invites_absorbed},
+                             {"refreshes_received", s.refreshes_received},
+                             {"refreshes_sent", s.refreshes_sent},
+                             {"dtmf_info", s.dtmf_info}}},
+      {"transactions_created",
+       json::object{{"ict", x.ict}, {"ist", x.ist}, {"nict", x.nict}, {"nist", x.nist}}},
+      {"retransmissions_absorbed", x.absorbed},
+      {"retransmitted", x.retransmitted},
+      {"transaction_timeouts", x.timeouts},
+      {"transport_errors", x.transport_errors},
+      {"rate_limit", json::object{{"refused", r.refused},
+                                  {"dropped", r.dropped},
+                                  {"limited_sources", r.limited_sources},
+                                  {"tracked_sources", ep.rate_tracked()}}},
+      {"udp", json::object{{"received", t.udp_received},
+                           {"sent", t.udp_sent},
+                           {"send_errors", t.udp_send_errors},
+                           {"oversize_dropped", t.oversize_dropped}}},
+      {"tcp", json::object{{"open", t.tcp_open},
+                           {"accepted", t.tcp_accepted},
+                           {"refused", t.tcp_refused},
+                           {"received", t.tcp_received},
+                           {"sent", t.tcp_sent},
+                           {"closed_idle", t.tcp_closed_idle},
+                           {"closed_partial", t.tcp_closed_partial},
+                           {"closed_framing", t.tcp_closed_framing},
+                           {"closed_slow", t.tcp_closed_slow}}}};
+}
+
+sip::EndpointOptions sip_options(const Config& cfg) {
+  sip::EndpointOptions o;
+  o.transport.host = cfg.sip_host() == "localhost" ? "127.0.0.1" : cfg.sip_host();
+  o.transport.port = cfg.sip_port();
+  o.transport.max_connections = cfg.sip_max_connections;
+  o.transport.max_connections_per_source = cfg.sip_max_connections_per_source;
+  o.transport.idle_timeout = std::chrono::seconds(cfg.sip_tcp_idle_timeout);
+  o.limits.max_message = cfg.sip_max_message;
+  o.limits.max_headers = cfg.sip_max_headers;
+  o.limits.max_body = cfg.sip_max_body;
+  o.rate.rate = cfg.sip_rate_per_source;
+  o.rate.burst = cfg.sip_burst_per_source;
+  o.rate.exempt = sip_rate_exempt(cfg);
+  o.timers.session_expires = cfg.sip_session_expires;
+  o.timers.min_se = cfg.sip_min_se;
+  // Unspecified listen address: the media address is the one this host is reached at.
+  o.advertise = cfg.sip_advertise;
+  if (o.advertise.empty() && (o.transport.host == "0.0.0.0" || o.transport.host == "::"))
+    o.advertise = cfg.media_ip;
+  o.max_dialogs = cfg.sip_max_dialogs;
+  o.max_transactions = cfg.sip_max_transactions;
+  o.answer_timeout = std::chrono::seconds(cfg.sip_answer_timeout);
+  o.user_agent = std::string("confab/") + CONFAB_VERSION;
   return o;
 }
 
@@ -380,11 +472,30 @@ int serve(const Config& cfg) {
   hopts.ws_queue_limit = cfg.ws_queue_frames;
   hopts.ws_queue_bytes = cfg.ws_queue_bytes;
   hopts.slow_handler = std::chrono::milliseconds(cfg.slow_handler_ms);
-  raise_fd_limit(cfg.max_connections);
+  raise_fd_limit(cfg.max_connections + cfg.sip_max_connections);
+  // SIP (docs/sip.md): callers reach conferences through the dial-in bridge (its IVR).
+  std::unique_ptr<sip::Endpoint> sip_endpoint;
+  std::unique_ptr<sip::SipApp> sip_app;
+  PromptSet prompts;
+  if (!cfg.sip.empty()) {
+    try {
+      prompts = PromptSet::load(PromptSet::default_root());
+    } catch (const std::exception& e) {
+      spdlog::warn("sip: callers will hear no prompts: {}", e.what());
+    }
+    sip_endpoint = std::make_unique<sip::Endpoint>(io, sip_options(cfg));
+    sip_app =
+        std::make_unique<SipBridge>(*sip_endpoint, svc, bus, media_bridge, prompts, io,
+                                    SipBridgeOptions{cfg.sip_access_number, cfg.sip_language});
+    sip_endpoint->set_app(sip_app.get());
+    auto h = sip_endpoint->host();
+    if (h.find(':') != std::string::npos) h = "[" + h + "]";
+    spdlog::info("sip: answering on udp and tcp {}:{}", h, sip_endpoint->port());
+  }
   const net::HttpServer* http_server = nullptr;  // for /metrics, set once it exists
   net::HttpServer http(
       io, hopts,
-      [&rest, &faces, &engine, &media_bridge, &bus, &http_server, &svc, &persist](
+      [&rest, &faces, &engine, &media_bridge, &bus, &http_server, &svc, &persist, &sip_endpoint](
           net::Request&& req, net::Reply reply) {
         for (auto& f : faces)
           if (f->handles(req.path)) return f->handle(std::move(req), std::move(reply));
@@ -412,6 +523,7 @@ int serve(const Config& cfg) {
                                                 {"plays", media_bridge.plays()}}},
                          {"events_published", bus.published()}};
           if (http_server) add_http_metrics(m, http_server->stats());
+          if (sip_endpoint) m["sip"] = sip_metrics(*sip_endpoint);
           m["pins"] = guard_metrics(svc.pin_guard(), true);
           auto logins = guard_metrics(svc.login_guard(), false);
           logins["account_reloads"] = persist.refreshes();
@@ -441,6 +553,7 @@ int serve(const Config& cfg) {
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
+    if (sip_endpoint) sip_endpoint->stop();  // BYE to the calls while the loop still runs
     http.stop();
     // Media first: shards joined (nothing reads a clip any more), running recordings finished
     // and queued on the store as documents.

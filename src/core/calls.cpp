@@ -203,6 +203,9 @@ const Doc& Calls::hub_scope(std::string_view service, const TokenClaims* claims,
     room = svc_.directory().find("conference", conference_id);
     if (!room) throw bad(conference_id);
     hub_ref = hub_of(*room);
+    // Another account's room is as unknown as a made-up id: nothing tells an outsider it exists.
+    if (hub_ref.empty() && claims && claims->account_id != room->account_id)
+      throw bad(conference_id);
     if (hub_ref.empty())
       throw Error(Errc::not_found, "the room is not in a hub",
                   json::object{{"cause", conference_id}});

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <deque>
 #include <stdexcept>
+#include <string>
 #include <unordered_map>
 
 namespace confab::media {
@@ -102,6 +103,7 @@ std::uint16_t Engine::add_room(std::uint64_t room, int rate) {
       if (load[i] < load[best]) best = i;
     it = p.emplace(room, best).first;
   }
+  nominal_[room] = rate;
   auto c = command_for(Command::Type::add_room, room);
   c.rate = rate;
   send(c);
@@ -111,6 +113,7 @@ std::uint16_t Engine::add_room(std::uint64_t room, int rate) {
 void Engine::remove_room(std::uint64_t room) {
   send(command_for(Command::Type::remove_room, room));
   placement_.erase(room);
+  nominal_.erase(room);
 }
 
 bool Engine::add_leg(const LegSpec& spec) {
@@ -153,11 +156,35 @@ bool Engine::set_hold_music(std::uint64_t room, const Clip* clip, std::uint64_t 
 
 std::shared_ptr<Recording> Engine::record_start(std::uint64_t room, int rate,
                                                 const std::filesystem::path& path) {
+  auto c = command_for(Command::Type::record_start, room);
+  return start_recording(c, room_rate(rate), path);
+}
+
+std::shared_ptr<Recording> Engine::record_leg_start(std::uint64_t room, std::uint64_t leg, int rate,
+                                                    std::filesystem::path path, int max_ms) {
+  if (rate != 0 && rate != 8000 && rate != 16000 && rate != 48000)
+    throw std::invalid_argument("media: a leg's recording rate must be 8000, 16000 or 48000");
+  if (max_ms < 1 || max_ms > kMaxLegRecordMs)
+    throw std::invalid_argument("media: a leg's recording lasts 1 to " +
+                                std::to_string(kMaxLegRecordMs) + " ms");
+  if (rate == 0) {
+    auto it = nominal_.find(room);
+    rate = it == nominal_.end() ? cfg_.conference_rate : it->second;
+  }
+  auto c = command_for(Command::Type::record_leg_start, room, leg);
+  c.limit = static_cast<std::uint64_t>(rate) * static_cast<std::uint64_t>(max_ms) / 1000;
+  return start_recording(c, rate, path);
+}
+
+void Engine::record_leg_stop(std::uint64_t room, std::uint64_t leg) {
+  send(command_for(Command::Type::record_leg_stop, room, leg));
+}
+
+std::shared_ptr<Recording> Engine::start_recording(Command& c, int rate,
+                                                   const std::filesystem::path& path) {
   if (stopped_) throw std::runtime_error("the media engine is stopping");
   // Two seconds of ring: the writer wakes every 100 ms, so only a stalled disk drops samples.
-  auto rec = std::make_shared<Recording>(path, room_rate(rate),
-                                         static_cast<std::size_t>(room_rate(rate)) * 2);
-  auto c = command_for(Command::Type::record_start, room);
+  auto rec = std::make_shared<Recording>(path, rate, static_cast<std::size_t>(rate) * 2);
   c.rec = rec.get();
   if (!send(c, false)) {
     rec->close();
@@ -178,6 +205,13 @@ void Engine::set_sending(std::uint64_t room, std::uint64_t leg, bool on) {
   auto c = command_for(Command::Type::set_sending, room, leg);
   c.on = on;
   send(c);
+}
+
+bool Engine::set_volume(std::uint64_t room, std::uint64_t leg, int talk, int listen) {
+  auto c = command_for(Command::Type::set_volume, room, leg);
+  c.talk = std::clamp(talk, -kVolumeSteps, kVolumeSteps);
+  c.listen = std::clamp(listen, -kVolumeSteps, kVolumeSteps);
+  return send(c, false);
 }
 
 void Engine::set_blocked(std::uint64_t room, std::uint64_t listener,

@@ -61,6 +61,13 @@ struct LegSpec {
   // False: nothing is sent (RTP or RTCP) until set_sending(true): a SIP leg before the ACK
   // confirms its dialog, a WebRTC leg before ICE (or once consent expires, RFC 7675).
   bool sending = true;
+  // Keypad tones in the leg's audio are reported as `dtmf` events too (media/dtmf_detect.hpp,
+  // run on its decoded audio at the codec's rate), for phones that send no RFC 4733 events. The
+  // leg's audio is then decoded even while it is muted (speak false). A key that also comes as
+  // an RFC 4733 event is reported once: tones in the audio are ignored while an event lasts and
+  // for Engine::kDtmfOverlapMs after its last packet, and an event for the key just heard in
+  // the audio (within that time) is not reported again. Costs nothing on legs without it.
+  bool inband_dtmf = false;
 };
 
 struct EngineEvent {
@@ -70,7 +77,7 @@ struct EngineEvent {
   Type type{};
   std::uint64_t room = 0;
   std::uint64_t leg = 0;
-  int value = 0;          // energy score; DTMF: the digit character
+  int value = 0;          // energy score; DTMF: the digit character ('0'-'9', '*', '#', 'A'-'D')
   std::uint64_t ref = 0;  // played: the play's id
 };
 
@@ -97,6 +104,9 @@ class Engine {
   bool add_leg(const LegSpec& spec);
   void remove_leg(std::uint64_t room, std::uint64_t leg);
   // `held`: waiting for a moderator; hears the room's hold music (or silence), is not heard.
+  // A leg that neither speaks nor hears (a caller in an IVR phase, before it joins the mix) is
+  // heard by nobody and hears only its own play (play() with its leg id); it still reports DTMF
+  // (RFC 4733 always, tones with LegSpec::inband_dtmf) and can be recorded (record_leg_start).
   void set_flags(std::uint64_t room, std::uint64_t leg, bool speak, bool hear, bool held = false);
   // Plays `clip` (at the room's rate) to the whole room (leg 0) or one leg, once or in a loop.
   // The clip must stay alive until a `played` event with this `id` comes back. A leg has one
@@ -113,6 +123,19 @@ class Engine {
   std::shared_ptr<Recording> record_start(std::uint64_t room, int rate,
                                           const std::filesystem::path& path);
   void record_stop(std::uint64_t room);
+  // Records what one leg sends (play_name: a caller records its name, announced later): its
+  // decoded audio before its talk level, none of the mix, as WAV at `rate` (8000, 16000 or
+  // 48000; 0: the room's nominal rate), also while the leg is muted or in an IVR phase (speak
+  // and hear false). A pause in its stream is recorded as silence: the file runs in real time.
+  // Ends at record_leg_stop(), once it holds `max_ms` (1..kMaxLegRecordMs), or when the leg or
+  // its room goes; a new one on the same leg ends the previous one. Comes back through
+  // take_recordings() like a room's. Throws std::invalid_argument for a bad rate or max_ms, and
+  // as record_start does when the file cannot be created or the shard is saturated.
+  static constexpr int kMaxLegRecordMs = 3'600'000;
+  std::shared_ptr<Recording> record_leg_start(std::uint64_t room, std::uint64_t leg, int rate,
+                                              std::filesystem::path path, int max_ms);
+  void record_leg_stop(std::uint64_t room, std::uint64_t leg);
+  // Every finished recording (of rooms and of legs) since the last call.
   std::vector<std::shared_ptr<Recording>> take_recordings() { return recorder_.take_finished(); }
   static constexpr std::size_t kMaxBlocked = 16;
   // The legs `listener` must not hear (relate); replaces the previous list. At most kMaxBlocked.
@@ -120,6 +143,18 @@ class Engine {
                    const std::vector<std::uint64_t>& speakers);
   // Lets a leg send (its signalling confirmed it) or stops it sending.
   void set_sending(std::uint64_t room, std::uint64_t leg, bool on);
+  // Volume steps, FreeSWITCH's `vol talk` / `vol listen` (keypad controls): each of `talk` and
+  // `listen` is a level from -kVolumeSteps to +kVolumeSteps (clamped), 0 unity, each step
+  // kVolumeStepDb (so -12 dB .. +12 dB; FreeSWITCH's own table is not in dB). `talk` scales what
+  // the leg sends into the mix (after talk detection, which keeps judging the leg's own level;
+  // record_leg_start records it unscaled); `listen` scales everything the leg hears (the mix,
+  // its prompts, the hold music), after the room's limiter, clamped. A leg whose listen level is
+  // not 0 is encoded for alone; every other listener keeps its group's shared encode. False when
+  // the shard's command queue is full: nothing changed (the caller may say so and retry).
+  static constexpr int kDtmfOverlapMs = 500;  // see LegSpec::inband_dtmf
+  static constexpr int kVolumeSteps = 4;
+  static constexpr double kVolumeStepDb = 3.0;
+  bool set_volume(std::uint64_t room, std::uint64_t leg, int talk, int listen);
   // Drains every event reported since the last call (played, timeout and bye are never
   // dropped; once stopped, those still held back come too).
   std::size_t poll(const std::function<void(const EngineEvent&)>& on_event);
@@ -146,6 +181,8 @@ class Engine {
     std::array<std::uint64_t, kCodecs> codec_encodes{};  // by Codec
     std::uint64_t commands_deferred = 0;  // commands a full queue held back (not lost)
     std::uint64_t commands_waiting = 0;   // of those, still waiting
+    std::uint64_t dtmf_inband = 0;        // keys found in legs' audio and reported
+    std::uint64_t dtmf_duplicates = 0;    // keys found both ways: the second finding not reported
   };
   Stats stats() const;  // summed over shards (read racily: for reports only)
 
@@ -157,6 +194,9 @@ class Engine {
   // on the control side, in order, and goes at the next send() or poll(): none is lost.
   bool send(const Command& c, bool may_defer = true);
   void flush_deferred();
+  // Creates the file and hands it to the shard with `c` (record_start, record_leg_start).
+  std::shared_ptr<Recording> start_recording(Command& c, int rate,
+                                             const std::filesystem::path& path);
   struct Deferred;  // per shard, control thread only
   std::unique_ptr<Deferred> deferred_;
   EngineConfig cfg_;
@@ -164,6 +204,7 @@ class Engine {
   Recorder recorder_;  // declared before the shards: they stop writing before it goes
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unordered_map<std::uint64_t, std::size_t> placement_;  // room -> shard (control thread)
+  std::unordered_map<std::uint64_t, int> nominal_;            // room -> its nominal rate
 };
 
 }  // namespace confab::media

@@ -113,16 +113,19 @@ std::vector<std::shared_ptr<Recording>> Recorder::take_finished() {
 
 void Recorder::run() {
   std::unique_lock lock(mu_);
+  // Reused every wake: while recordings run, the writer allocates only when one finishes.
+  std::vector<std::shared_ptr<Recording>> open, done;
   while (!stop_) {
     cv_.wait_for(lock, std::chrono::milliseconds(period_ms_));
-    auto open = open_;  // the file writes happen without the lock
+    open.assign(open_.begin(), open_.end());  // the file writes happen without the lock
     lock.unlock();
-    std::vector<std::shared_ptr<Recording>> done;
+    done.clear();
     for (auto& r : open)
       if (r->drain()) {
         r->finish();
         done.push_back(r);
       }
+    open.clear();
     lock.lock();
     for (auto& r : done) {
       open_.erase(std::find(open_.begin(), open_.end(), r));

@@ -139,6 +139,8 @@ void Shard::add_stats(Engine::Stats& s) const {
   s.sleeps += sleeps_;
   s.mixed_samples += mixed_samples_;
   s.rate_changes += rate_changes_;
+  s.dtmf_inband += dtmf_inband_;
+  s.dtmf_duplicates += dtmf_duplicates_;
   for (std::size_t i = 0; i < kCodecs; ++i) {
     s.codec_encodes[i] += codec_encodes_[i];
     s.encodes += codec_encodes_[i];
@@ -202,23 +204,62 @@ void Shard::on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::
   }
   leg.rx.on_rtp(p.seq, p.timestamp, static_cast<std::uint32_t>(now_ms * c.clock / 1000));
   if (p.payload_type == c.pt) {
-    // A muted leg is neither mixed nor decoded: buffering its audio would be wasted work
-    // (a webinar's listeners are mostly muted). Its packets still keep it alive.
-    if (leg.spec.speak || leg.spec.mute_detect) leg.jb.put(p.seq, p.payload, now_ms);
+    // A muted leg is neither mixed nor decoded unless its audio is analysed: buffering it
+    // would be wasted work (a webinar's listeners are mostly muted). Its packets still keep it
+    // alive.
+    auto seq = audio_seq(leg, p);
+    if (leg.decoded()) leg.jb.put(seq, p.payload, now_ms);
     // The client measured its own level before encoding (RFC 6464): talk detection and the
     // choice of speakers use it rather than the decoded (coded, concealed) signal.
     if (p.has_level) leg.level_score = TalkDetector::score_of_level(p.level);
     return;
   }
   if (p.payload_type == c.dtmf_pt && p.payload.size() >= 4) {
+    leg.rfc_dtmf_ms = now_ms;  // the tone in its audio, if any, is this event (own_audio)
+    if (leg.have_audio && static_cast<std::int16_t>(p.seq - leg.last_audio_seq) > 0 &&
+        (leg.events_since_audio == 0 ||
+         static_cast<std::int16_t>(p.seq - leg.last_event_seq) > 0)) {
+      ++leg.events_since_audio;
+      leg.last_event_seq = p.seq;
+    }
     // RFC 4733: one event spans several packets with the same timestamp; report it once.
     if (leg.dtmf_seen && p.timestamp == leg.dtmf_ts) return;
     leg.dtmf_seen = true;
     leg.dtmf_ts = p.timestamp;
     static constexpr char digits[] = "0123456789*#ABCD";
     std::uint8_t ev = p.payload[0];
-    if (ev < 16 && leg.room) report(EngineEvent::Type::dtmf, *leg.room, leg, digits[ev]);
+    if (ev >= 16 || !leg.room) return;
+    // The key its audio carried a moment ago (a gateway that relays tones it detected sends the
+    // event after them): already reported.
+    if (leg.inband_digit == digits[ev] && now_ms - leg.inband_ms < Engine::kDtmfOverlapMs) {
+      ++dtmf_duplicates_;
+      return;
+    }
+    report(EngineEvent::Type::dtmf, *leg.room, leg, digits[ev]);
   }
+}
+
+// RFC 4733 events share the stream's sequence numbers. A sender that keeps its audio going while
+// it sends a key's events puts them between audio packets one frame apart in time: the jitter
+// buffer would take each for a lost frame, conceal it and fall behind by as much (and a tone in
+// that audio would be chopped up). Those sequence numbers are taken out of what it sees. A
+// sender that sends the events instead of audio (the usual) leaves a gap in time as well, which
+// stays a gap. Reordered and repeated packets keep the mapping of the moment.
+std::uint16_t Shard::audio_seq(Leg& leg, const RtpPacket& p) {
+  if (leg.have_audio) {
+    auto gap = static_cast<std::int16_t>(p.seq - leg.last_audio_seq);
+    if (gap <= 0) return static_cast<std::uint16_t>(p.seq - leg.seq_skew);
+    auto step = p.timestamp - leg.last_audio_ts;
+    if (gap == 1)
+      leg.audio_step = step;
+    else if (step != 0 && step == leg.audio_step && leg.events_since_audio == gap - 1)
+      leg.seq_skew = static_cast<std::uint16_t>(leg.seq_skew + gap - 1);
+  }
+  leg.have_audio = true;
+  leg.last_audio_seq = p.seq;
+  leg.last_audio_ts = p.timestamp;
+  leg.events_since_audio = 0;
+  return static_cast<std::uint16_t>(p.seq - leg.seq_skew);
 }
 
 // Symmetric RTP (RFC 7362): the first valid RTP packet of a leg names where its media goes from

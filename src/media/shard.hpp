@@ -23,6 +23,8 @@ struct iovec;
 
 namespace confab::media {
 
+struct RtpPacket;
+
 struct Command {
   enum class Type : std::uint8_t {
     add_room,
@@ -36,7 +38,10 @@ struct Command {
     hold_music,
     record_start,
     record_stop,
+    record_leg_start,
+    record_leg_stop,
     set_sending,
+    set_volume,
     stop
   };
   Type type{};
@@ -49,9 +54,11 @@ struct Command {
   bool loop = false;
   bool on = false;             // set_sending
   int rate = 0;                // add_room
+  int talk = 0, listen = 0;    // set_volume: levels, already clamped
   const Clip* clip = nullptr;  // play, hold_music
   std::uint64_t ref = 0;       // play, hold_music: the id reported back when it ends
-  Recording* rec = nullptr;    // record_start
+  Recording* rec = nullptr;    // record_start, record_leg_start
+  std::uint64_t limit = 0;     // record_leg_start: samples it may hold
   std::array<std::uint64_t, Engine::kMaxBlocked> blocked{};
   std::uint8_t blocked_count = 0;
 };
@@ -104,7 +111,12 @@ class Shard {
   }
   void on_packet(Leg& leg, const std::uint8_t* data, std::size_t len, std::int64_t now_ms,
                  const sockaddr_in& from, bool known);
+  // The jitter buffer's sequence number for an audio packet of the leg (see Leg::seq_skew).
+  static std::uint16_t audio_seq(Leg& leg, const RtpPacket& p);
   void mix_room(Room& room, std::int64_t now_ms);
+  // What the leg sent this tick (decoded, at its codec's rate; silence when nothing came) to
+  // what analyses it: its in-band DTMF detector, its recording.
+  void own_audio(Room& room, Leg& leg, std::span<const std::int16_t> frame, std::int64_t now_ms);
   // Adds the play's next frame to `out` (at the mix rate; `rs`, when set, takes the clip from
   // the room's nominal rate there); false (and reported) once it has ended.
   bool advance(Play& p, Room& room, std::uint64_t leg, std::span<std::int16_t> out, Resampler* rs);
@@ -164,7 +176,7 @@ class Shard {
   std::atomic<std::uint32_t> wake_{0};
   std::atomic<std::uint64_t> ticks_{0}, late_{0}, rx_{0}, tx_{0}, rx_unknown_{0}, rx_refused_{0},
       decodes_{0}, mixed_samples_{0}, rate_changes_{0}, events_dropped_{0}, events_deferred_{0},
-      rtcp_rx_{0}, rtcp_tx_{0}, sleeps_{0};
+      rtcp_rx_{0}, rtcp_tx_{0}, sleeps_{0}, dtmf_inband_{0}, dtmf_duplicates_{0};
   std::array<std::atomic<std::uint64_t>, kCodecs> codec_encodes_{};
   std::uint32_t rand_ = 0x9e3779b9;  // report jitter (RFC 3550 6.2), not security
   std::int64_t tick_ms_ = 0;         // when this tick started

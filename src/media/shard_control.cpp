@@ -34,6 +34,7 @@ void Shard::apply(const Command& c) {
       leg->spec = c.spec;
       auto frame = static_cast<std::size_t>(frame_samples(codec, cfg_.tick_ms));
       leg->dec = make_decoder(codec, cfg_.tick_ms);
+      if (c.spec.inband_dtmf) leg->inband = std::make_unique<DtmfDetector>(pcm_rate(codec));
       leg->enc = make_encoder(codec, c.spec.codec.channels, cfg_.tick_ms);
       make_leg_rate(room, *leg);
       leg->out_codec.resize(frame);
@@ -107,7 +108,7 @@ void Shard::apply(const Command& c) {
       if (lt == by_id_.end()) break;
       auto* leg = lt->second;
       // A muted leg's packets are not even buffered (see on_packet): start afresh when heard.
-      if (c.speak && !leg->spec.speak && !leg->spec.mute_detect) {
+      if (c.speak && !leg->decoded()) {
         leg->jb.reset();
         leg->carry_n = 0;
       }
@@ -185,9 +186,42 @@ void Shard::apply(const Command& c) {
       it->second->rec = nullptr;
       break;
     }
+    case Command::Type::record_leg_start: {
+      auto lt = by_id_.find(c.leg);
+      if (lt == by_id_.end() || lt->second->room->id != c.room) {
+        c.rec->close();  // nobody to record: the writer finishes an empty file
+        break;
+      }
+      auto& leg = *lt->second;
+      if (!leg.decoded()) {  // its packets were not kept: start afresh
+        leg.jb.reset();
+        leg.carry_n = 0;
+      }
+      if (leg.rec) leg.rec->close();
+      leg.rec = c.rec;
+      leg.rec_left = c.limit;
+      int from = pcm_rate(leg.spec.codec.codec), to = c.rec->rate();
+      leg.rec_rs = from != to ? std::make_unique<Resampler>(from, to) : nullptr;
+      leg.rec_pcm.assign(static_cast<std::size_t>(to * cfg_.tick_ms / 1000), 0);
+      break;
+    }
+    case Command::Type::record_leg_stop: {
+      auto lt = by_id_.find(c.leg);
+      if (lt == by_id_.end() || lt->second->room->id != c.room || !lt->second->rec) break;
+      lt->second->rec->close();
+      lt->second->rec = nullptr;
+      break;
+    }
     case Command::Type::set_sending: {
       auto lt = by_id_.find(c.leg);
       if (lt != by_id_.end()) lt->second->sending = c.on;
+      break;
+    }
+    case Command::Type::set_volume: {
+      auto lt = by_id_.find(c.leg);
+      if (lt == by_id_.end() || lt->second->room->id != c.room) break;
+      lt->second->talk_gain = volume_gain(c.talk);
+      lt->second->listen_gain = volume_gain(c.listen);
       break;
     }
     case Command::Type::set_blocked: {
@@ -273,13 +307,15 @@ void Shard::update_active(Room& room) {
     active_.erase(std::remove(active_.begin(), active_.end(), &room), active_.end());
 }
 
-// A leg leaves: its addresses and play go, and its peer gets our BYE (if it was ours to send to).
+// A leg leaves: its addresses, play and recording go, and its peer gets our BYE (if it was ours
+// to send to).
 void Shard::forget_leg(Room& room, Leg* leg) {
   if (by_addr_.find(addr_key(leg->spec.remote)) == leg) by_addr_.erase(addr_key(leg->spec.remote));
   if (leg->latched && by_addr_.find(leg->latched) == leg) by_addr_.erase(leg->latched);
   remove_pending(*leg);
   by_id_.erase(leg->spec.leg);
   end_play(leg->play, room.id, leg->spec.leg);
+  if (leg->rec) leg->rec->close();  // the leg leaving ends its recording
   if (leg->sending && (leg->latched || leg->spec.send_to == SendTo::offered)) send_bye(*leg);
   delete leg;
 }

@@ -17,8 +17,9 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
       report(EngineEvent::Type::timeout, room, *leg, 0);
       continue;
     }
-    // Muted: nothing was buffered (see on_packet) unless mute-detect asks for talk detection.
-    if (!leg->spec.speak && !leg->spec.mute_detect) {
+    // Muted: nothing was buffered (see on_packet) unless mute-detect asks for talk detection
+    // or its audio is analysed (own_audio).
+    if (!leg->decoded()) {
       leg->carry_n = 0;
       continue;
     }
@@ -45,6 +46,11 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
     if (leg->carry_n == 0) {
       if (waited && leg->talk.talking() && leg->talk.feed_score(0) == TalkChange::stopped)
         report(EngineEvent::Type::quiet, room, *leg, 0);
+      if (leg->analysed()) {  // a pause in its stream is silence (a key's tone ends)
+        auto quiet = std::span(leg->pcm_codec).first(need);
+        std::fill(quiet.begin(), quiet.end(), std::int16_t{0});
+        own_audio(room, *leg, quiet, now_ms);
+      }
       continue;
     }
     if (leg->carry_n < need)  // the stream paused mid-frame: the rest is silence
@@ -57,14 +63,17 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
     std::copy_n(leg->carry.begin() + static_cast<long>(need), left, leg->carry.begin());
     leg->carry_n = left;
     std::span<const std::int16_t> frame = std::span(leg->pcm_codec).first(need);
-    std::span<const std::int16_t> conf;
+    if (leg->analysed()) own_audio(room, *leg, frame, now_ms);  // before the talk level
+    if (!leg->spec.speak && !leg->spec.mute_detect) continue;   // decoded for own_audio only
+    std::span<std::int16_t> conf;
     if (leg->up) {
       int m = leg->up->process(frame, leg->pcm_conf);
       if (m < static_cast<int>(room.frame))
         std::fill(leg->pcm_conf.begin() + m, leg->pcm_conf.end(), std::int16_t{0});
       conf = leg->pcm_conf;
     } else {
-      conf = frame.first(room.frame);  // the codec's rate is the room's: need == room.frame
+      // The codec's rate is the room's: need == room.frame, and `conf` is `frame` itself.
+      conf = std::span(leg->pcm_codec).first(room.frame);
     }
     auto change =
         leg->level_score >= 0 ? leg->talk.feed_score(leg->level_score) : leg->talk.feed(conf);
@@ -79,6 +88,7 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
       }
     }
     if (!leg->spec.speak) continue;  // mute-detect: analysed, never mixed
+    if (leg->talk_gain != 1.0f) apply_gain(conf, leg->talk_gain);
     leg->heard = true;
     in = {leg->talk.score(), true, conf};
   }
@@ -121,7 +131,7 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
   }
 
   // 3. Encode and queue: speakers their own mix; listeners share their group's encode; a leg
-  // with a prompt of its own, or relate exclusions, gets a private one.
+  // with a prompt of its own, a listen level of its own, or relate exclusions, gets a private one.
   for (auto& [key, g] : room.groups) g->mix.done = g->hold.done = false;
   room.hold_ready = false;
   for (auto* leg : room.legs) {
@@ -129,7 +139,8 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
     report_rtcp(*leg, now_ms);
     auto* g = leg->group;
     const bool prompt = leg->play.clip != nullptr;
-    std::span<const std::int16_t> base;  // set: this leg's audio is encoded for it alone
+    const bool scaled = leg->listen_gain != 1.0f;  // its own level: its own encode
+    std::span<const std::int16_t> base;            // set: this leg's audio is encoded for it alone
     if (leg->held || !leg->spec.hear) {
       bool music = leg->held && room.hold.clip;
       if (music && !room.hold_ready) {
@@ -137,7 +148,7 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
         advance(room.hold, room, 0, room.hold_pcm, room.hold_rs.get());
         room.hold_ready = true;
       }
-      if (prompt) {
+      if (prompt || (music && scaled)) {
         base = music ? std::span<const std::int16_t>(room.hold_pcm) : room.zeros;
       } else if (music) {
         if (auto p = g->hold.get(room.hold_pcm, g->pcm, codec_encodes(g->codec)); !p.empty())
@@ -166,7 +177,7 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
       } else if (room.mixer.is_speaker(leg->slot)) {
         base = room.mixer.minus(leg->slot);
         leg->was_speaker = true;
-      } else if (prompt || leg->was_speaker) {
+      } else if (prompt || scaled || leg->was_speaker) {
         // A leg that just left the speakers keeps its own path one tick more: the shared
         // resampler's delay line still holds last tick's full mix, its own voice included.
         base = room.mixer.full();
@@ -177,10 +188,11 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
         continue;
       }
     }
-    if (prompt) {
+    if (prompt || scaled) {
       if (base.data() != leg->mix_conf.data())
         std::copy(base.begin(), base.end(), leg->mix_conf.begin());
-      advance(leg->play, room, leg->spec.leg, leg->mix_conf, leg->play_rs.get());
+      if (prompt) advance(leg->play, room, leg->spec.leg, leg->mix_conf, leg->play_rs.get());
+      if (scaled) apply_gain(leg->mix_conf, leg->listen_gain);
       base = leg->mix_conf;
     }
     auto payload = encode_private(*leg, base);
@@ -188,6 +200,38 @@ void Shard::mix_room(Room& room, std::int64_t now_ms) {
   }
   // Shared payloads and private buffers must outlive the send: flush before the next room
   // reuses its group buffers (each room has its own groups, so once per tick is enough).
+}
+
+void Shard::own_audio(Room& room, Leg& leg, std::span<const std::int16_t> frame,
+                      std::int64_t now_ms) {
+  if (leg.rec) {
+    auto out = frame;
+    if (leg.rec_rs)
+      out = std::span(leg.rec_pcm)
+                .first(static_cast<std::size_t>(leg.rec_rs->process_exact(frame, leg.rec_pcm)));
+    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), leg.rec_left));
+    leg.rec->write(out.first(n));
+    leg.rec_left -= n;
+    if (leg.rec_left == 0) {  // max_ms: finished (the writer closes the file)
+      leg.rec->close();
+      leg.rec = nullptr;
+    }
+  }
+  if (!leg.inband) return;
+  leg.inband->feed(frame);
+  std::array<char, DtmfDetector::kMaxPending> keys{};
+  auto n = leg.inband->take(keys);
+  for (std::size_t k = 0; k < n; ++k) {
+    // An RFC 4733 event lasts or has just ended: the tone is that key, already reported.
+    if (now_ms - leg.rfc_dtmf_ms < Engine::kDtmfOverlapMs) {
+      ++dtmf_duplicates_;
+      continue;
+    }
+    leg.inband_digit = keys[k];
+    leg.inband_ms = now_ms;
+    ++dtmf_inband_;
+    report(EngineEvent::Type::dtmf, room, leg, keys[k]);
+  }
 }
 
 namespace {

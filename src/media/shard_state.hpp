@@ -2,6 +2,7 @@
 // The state a shard owns (its rooms, legs and listener groups), shared by the files that make up
 // the shard: shard.cpp (thread, socket I/O), shard_control.cpp (commands), shard_mix.cpp (the
 // tick's mixing and encoding), shard_rtcp.cpp (reports). Private to src/media.
+#include "media/dtmf_detect.hpp"
 #include "media/rtcp.hpp"
 #include "media/rtp.hpp"
 #include "media/shard.hpp"
@@ -9,6 +10,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <time.h>
+
+#include <algorithm>
+#include <cmath>
 
 namespace confab::media {
 
@@ -37,6 +41,16 @@ inline std::uint64_t ip_key(const sockaddr_in& a) {
 inline std::uint64_t group_key(const Negotiated& n) {
   return std::uint64_t(static_cast<int>(n.codec)) << 40 | std::uint64_t(n.channels) << 32 |
          std::uint64_t(n.pt) << 16 | std::uint64_t(n.ptime);
+}
+
+// Engine::set_volume's level as a linear gain (1 at level 0).
+inline float volume_gain(int level) {
+  return static_cast<float>(std::pow(10.0, level * Engine::kVolumeStepDb / 20.0));
+}
+
+inline void apply_gain(std::span<std::int16_t> pcm, float gain) {
+  for (auto& v : pcm)
+    v = static_cast<std::int16_t>(std::clamp(std::lrintf(v * gain), -32768L, 32767L));
 }
 
 }  // namespace shard_detail
@@ -123,12 +137,30 @@ struct Shard::Leg {
   bool heard = false;  // decoded audio this tick
   std::uint32_t dtmf_ts = 0;
   bool dtmf_seen = false;
+  // RFC 4733 packets take sequence numbers of the audio stream: those sent between audio
+  // packets one frame apart in time are taken out of what the jitter buffer sees (audio_seq).
+  std::uint16_t last_audio_seq = 0, last_event_seq = 0;
+  std::uint32_t last_audio_ts = 0, audio_step = 0;
+  std::uint16_t events_since_audio = 0;
+  std::uint16_t seq_skew = 0;  // event packets taken out so far
+  bool have_audio = false;
+  std::unique_ptr<DtmfDetector> inband;  // LegSpec::inband_dtmf
+  Recording* rec = nullptr;              // record_leg_start: what it sends
+  std::unique_ptr<Resampler> rec_rs;     // its codec's rate -> the recording's, when they differ
+  std::vector<std::int16_t> rec_pcm;     // one frame at the recording's rate
+  std::uint64_t rec_left = 0;            // samples the recording may still take (max_ms)
+  // For reporting a key once when it comes both ways (see LegSpec::inband_dtmf).
+  std::int64_t rfc_dtmf_ms = -Engine::kDtmfOverlapMs;  // the last RFC 4733 packet
+  std::int64_t inband_ms = -Engine::kDtmfOverlapMs;    // the last key found in the audio
+  char inband_digit = 0;
   int energy_tick = 0;
   int last_energy = -1;
   std::size_t slot = 0;
   bool held = false;                   // waiting for a moderator: hears the hold music
   bool was_speaker = false;            // one of the mixed speakers last tick
   int level_score = -1;                // from the sender's RFC 6464 level, when it sends one
+  float talk_gain = 1.0f;              // Engine::set_volume: what it sends into the mix
+  float listen_gain = 1.0f;            // ... and what it hears (1: shares its group's encode)
   Play play;                           // a prompt for this leg alone
   std::unique_ptr<Resampler> play_rs;  // its clip (nominal rate) to the mix rate, when they differ
   // RTCP (RFC 3550): what we receive, for our report blocks, and what we send, for our SRs.
@@ -142,6 +174,11 @@ struct Shard::Leg {
   int rtt_ms = -1;
   sockaddr_in rtcp_remote{};
   std::array<std::uint8_t, 320> rtcp_buf{};
+
+  // Whether own_audio() has work: in-band DTMF, a recording.
+  bool analysed() const { return inband || rec; }
+  // Whether its audio is buffered and decoded: it is mixed, or something analyses it.
+  bool decoded() const { return spec.speak || spec.mute_detect || analysed(); }
 };
 
 // A room mixes at `rate`: the highest rate its legs' codecs use, never above `nominal` (its

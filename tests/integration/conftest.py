@@ -19,6 +19,9 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("CONFAB_BIN", os.path.join(ROOT, "build", "debug", "confab"))
+# Every server a test starts listens for SIP on a port the kernel picks (5060 is taken by the
+# first, and by whatever else runs on the machine); the log line names it (Server.sip_port).
+os.environ.setdefault("CONFAB_SIP", "127.0.0.1:0")
 
 
 def free_port():
@@ -31,6 +34,7 @@ def free_port():
 
 
 LISTENING = re.compile(r"listening on http://(\[[^\]]+\]|[^ :]+):(\d+) ")
+SIP_LISTENING = re.compile(r"sip: answering on udp and tcp (\[[^\]]+\]|[^ :]+):(\d+)")
 SANITIZER_REPORT = "WARNING: ThreadSanitizer"
 
 
@@ -109,6 +113,7 @@ class Server:
     def __init__(self, data_dir, extra_args=(), env=None):
         self.data_dir = str(data_dir)
         self.port = None  # known once started: the server binds port 0 and logs the real one
+        self.sip_port = None  # likewise, when the SIP endpoint is on
         self.extra_args = list(extra_args)
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
@@ -141,6 +146,9 @@ class Server:
             m = re.search(r'"admin_account_id":"(\w+)","api_key":"(\w+)"', line)
             if m:
                 self.admin_account, self.admin_key = m.group(1), m.group(2)
+            m = SIP_LISTENING.search(line)
+            if m:
+                self.sip_port = int(m.group(2))
             m = LISTENING.search(line)
             if m:
                 self.port = int(m.group(2))

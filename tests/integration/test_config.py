@@ -18,6 +18,7 @@ GREGORIAN_OFFSET = 62167219200
 
 def clean_env(**extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONFAB_")}
+    env["CONFAB_SIP"] = "127.0.0.1:0"  # never the default 5060, which another server may hold
     env.update(extra)
     return env
 

@@ -1,5 +1,7 @@
 #include "app/config.hpp"
 
+#include "media/cidr.hpp"
+
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -141,6 +143,77 @@ TEST(Config, BadSlowClientLimitsNameTheKey) {
   c = Config{};
   c.header_timeout = -1;
   EXPECT_THROW(confab::app::check(c), std::invalid_argument);
+}
+
+TEST(Config, SipSettingsFromTomlThenEnvironment) {
+  Config c;
+  EXPECT_EQ(c.sip, "127.0.0.1:5060");
+  TomlFile f(
+      "[sip]\nlisten = \"0.0.0.0:5070\"\nrate_per_source = 50\nburst_per_source = 80\n"
+      "rate_exempt = [\"10.0.0.0/8\"]\nmax_dialogs = 7\nsession_expires = 0\n");
+  confab::app::apply_toml(c, f.path);
+  EXPECT_EQ(c.sip_host(), "0.0.0.0");
+  EXPECT_EQ(c.sip_port(), 5070);
+  EXPECT_EQ(c.sip_rate_per_source, 50);
+  EXPECT_EQ(c.sip_burst_per_source, 80);
+  EXPECT_EQ(c.sip_max_dialogs, 7u);
+  EXPECT_EQ(c.sip_session_expires, 0);
+  EXPECT_EQ(confab::app::sip_rate_exempt(c).size(), 1u);
+  Env e1("CONFAB_SIP", "");  // "" disables the endpoint
+  Env e2("CONFAB_SIP_RATE_PER_SOURCE", "0");
+  confab::app::apply_env(c);
+  EXPECT_EQ(c.sip, "");
+  EXPECT_EQ(c.sip_rate_per_source, 0);
+  confab::app::check(c);
+}
+
+TEST(Config, SipDialInSettingsFromTomlThenEnvironment) {
+  Config c;
+  EXPECT_EQ(c.sip_access_number, "conference");
+  EXPECT_EQ(c.sip_language, "en");
+  TomlFile f("[sip]\naccess_number = \"8000\"\nlanguage = \"fr\"\n");
+  confab::app::apply_toml(c, f.path);
+  EXPECT_EQ(c.sip_access_number, "8000");
+  EXPECT_EQ(c.sip_language, "fr");
+  Env e("CONFAB_SIP_LANGUAGE", "de");
+  confab::app::apply_env(c);
+  EXPECT_EQ(c.sip_language, "de");
+  EXPECT_EQ(c.sip_access_number, "8000");
+}
+
+TEST(Config, BadSipSettingsNameTheKey) {
+  struct Case {
+    const char* toml;
+    const char* key;
+  } cases[] = {
+      {"[sip]\nmax_message = 100\n", "sip.max_message"},
+      {"[sip]\nmin_se = 30\n", "sip.min_se"},
+      {"[sip]\nrate_per_source = \"fast\"\n", "sip.rate_per_source"},
+      {"[sip]\nlisten = 5060\n", "sip.listen"},
+      {"[sip]\nrate_exempt = \"10.0.0.0/8\"\n", "sip.rate_exempt"},
+  };
+  for (auto& k : cases) {
+    Config c;
+    TomlFile f(k.toml);
+    try {
+      confab::app::apply_toml(c, f.path);
+      ADD_FAILURE() << k.toml;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(k.key), std::string::npos) << e.what();
+    }
+  }
+  for (auto bad : {"nohost", "127.0.0.1:99999", ":5060"}) {
+    Config c;
+    c.sip = bad;
+    EXPECT_THROW(confab::app::check(c), std::invalid_argument) << bad;
+  }
+  Config c;
+  c.sip_max_body = 70000;
+  c.sip_max_message = 65535;
+  EXPECT_THROW(confab::app::check(c), std::invalid_argument);
+  Config d;
+  d.sip_rate_exempt = {"10.0.0.1/8"};  // host bits set
+  EXPECT_THROW(confab::app::check(d), std::invalid_argument);
 }
 
 TEST(Config, LoginThrottleFromTomlWithItsOwnKeys) {

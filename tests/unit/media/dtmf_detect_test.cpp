@@ -2,6 +2,7 @@
 
 #include "media/g711.hpp"
 #include "media/g722.hpp"
+#include "signals.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,20 +14,12 @@
 #include <vector>
 
 using confab::media::DtmfDetector;
+using namespace confab::media::test;
 
 namespace {
 
-constexpr double kRows[4] = {697, 770, 852, 941};
-constexpr double kCols[4] = {1209, 1336, 1477, 1633};
-const std::string kKeys = "123A456B789C*0#D";
+const std::string kKeys(kKeypad);
 constexpr int kRates[3] = {8000, 16000, 48000};
-
-double row_of(char d) {
-  return kRows[kKeys.find(d) / 4];
-}
-double col_of(char d) {
-  return kCols[kKeys.find(d) % 4];
-}
 
 // A signal built piece by piece at one rate; levels are a sine's peak relative to full scale.
 struct Signal {
@@ -175,12 +168,7 @@ TEST(DtmfDetect, SpeechLikeSignalsAndNoiseAreNotDigits) {
       for (int i = 0; i < n; ++i) {
         double t = double(i) / rate, f0 = v.f0 + (v.f0_end - v.f0) * t / 2;
         phase += 2 * std::numbers::pi * f0 / rate;
-        double y = 0;
-        for (int h = 1; h * f0 < std::min(3800.0, rate / 2.0); ++h) {
-          double f = h * f0, g = 0;
-          for (double fm : {v.f1, v.f2, v.f3}) g += 1 / (1 + std::pow((f - fm) / 90, 2));
-          y += g / h * std::sin(h * phase);
-        }
+        double y = formant_voice(phase, f0, v.f1, v.f2, v.f3, rate);
         s.x.push_back(6000 * y * (0.6 + 0.4 * std::sin(2 * std::numbers::pi * 3 * t)));
       }
       EXPECT_EQ(detect(s), "") << "vowel f0 " << v.f0 << " F1 " << v.f1 << " at " << rate;

@@ -287,3 +287,98 @@ TEST(EngineRecord, TheFileHoldsTheRoomMixAtTheRoomRate) {
   EXPECT_GT(goertzel(tail, 1000, 16000), 600) << "b is not in the recording";
   EXPECT_THROW(e.record_start(3, 16000, "/proc/nope/x.wav"), std::runtime_error);
 }
+
+namespace {
+// Waits for the engine's writer to finish `rec`; null when it did not within two seconds.
+std::shared_ptr<Recording> wait_finished(Engine& e, const std::shared_ptr<Recording>& rec,
+                                         std::uint16_t port, std::vector<TestLeg*> legs) {
+  for (int i = 0; i < 100; ++i) {
+    for (auto& r : e.take_recordings())
+      if (r == rec) return r;
+    run_for(e, port, legs, 1);
+  }
+  return nullptr;
+}
+}  // namespace
+
+TEST(EngineRecordLeg, TheFileHoldsWhatThatLegSentAndNothingOfTheMix) {
+  TempDir dir;
+  Clip tone = tone_clip("tone_stream://v=-20;%(5000,0,2000)", 16000);  // outlives the engine
+  EngineConfig cfg;
+  cfg.conference_rate = 8000;
+  Engine e(cfg);
+  auto port = e.add_room(5, 16000);  // G.711 legs: it mixes at 8 kHz, its nominal rate is 16
+  TestLeg a(500), b(1000), c(0);
+  e.add_leg({50, 5, pcmu(), a.addr, 0, true, true});
+  e.add_leg({51, 5, pcmu(), b.addr, 0, true, true});
+  e.add_leg({52, 5, pcmu(), c.addr, 0, true, true});
+  ASSERT_TRUE(e.play(5, 0, &tone, 1));      // the room hears a tone: not a's
+  ASSERT_TRUE(e.set_volume(5, 50, -4, 0));  // what a sends, not what the room hears of it
+  run_for(e, port, {&a, &b, &c}, 10);
+  auto rec = e.record_leg_start(5, 50, 0, dir.path / "name.wav", 10'000);
+  run_for(e, port, {&a, &b, &c}, 50);
+  EXPECT_GT(goertzel(a.recent(), 2000), 300) << "the room tone does not play";
+  e.record_leg_stop(5, 50);
+  ASSERT_EQ(wait_finished(e, rec, port, {&a, &b, &c}), rec) << "not finished after stop";
+  EXPECT_TRUE(rec->error().empty()) << rec->error();
+  auto wav = slurp(dir.path / "name.wav");
+  check_header(wav, 16000);  // the room's nominal rate
+  auto s = samples_of(wav);
+  EXPECT_GT(s.size(), 16000u * 8 / 10) << "about a second (50 ticks)";
+  EXPECT_EQ(s.size(), rec->samples());
+  auto tail = std::span<const std::int16_t>(s).last(8000);
+  EXPECT_GT(goertzel(tail, 500, 16000), 2400) << "a's tone, at the level it sent (~3000)";
+  EXPECT_LT(goertzel(tail, 1000, 16000), 30) << "b is in a's recording";
+  EXPECT_LT(goertzel(tail, 2000, 16000), 30) << "the room's tone is in a's recording";
+  e.stop_play(5, 0);
+}
+
+TEST(EngineRecordLeg, AnIvrPhaseLegIsRecordedUntilMaxMsAndALegLeavingEndsIt) {
+  TempDir dir;
+  EngineConfig cfg;
+  cfg.conference_rate = 8000;
+  Engine e(cfg);
+  auto port = e.add_room(6);
+  TestLeg talker(1000), caller(700);
+  e.add_leg({60, 6, pcmu(), talker.addr, 0, true, true});
+  e.add_leg({61, 6, pcmu(), caller.addr, 0, false, false});  // in the IVR: not decoded so far
+  run_for(e, port, {&talker, &caller}, 10);
+  // 300 ms at 8 kHz: exactly 2,400 samples, finished without a stop.
+  auto rec = e.record_leg_start(6, 61, 8000, dir.path / "short.wav", 300);
+  run_for(e, port, {&talker, &caller}, 30);
+  ASSERT_EQ(wait_finished(e, rec, port, {&talker, &caller}), rec) << "max_ms did not end it";
+  auto s = samples_of(slurp(dir.path / "short.wav"));
+  ASSERT_EQ(s.size(), 2400u);
+  // Its jitter buffer starts when the recording does: the first frames may be silence.
+  auto last = std::span<const std::int16_t>(s).last(1200);
+  EXPECT_GT(goertzel(last, 700), 2400) << "the caller is not in its recording";
+  EXPECT_LT(goertzel(last, 1000), 30) << "the room is in the caller's recording";
+  EXPECT_LT(goertzel(talker.recent(), 700), 60) << "recording made the IVR leg heard";
+
+  // The leg leaving ends the next one.
+  auto gone = e.record_leg_start(6, 61, 16000, dir.path / "gone.wav", 60'000);
+  run_for(e, port, {&talker, &caller}, 20);
+  e.remove_leg(6, 61);
+  ASSERT_EQ(wait_finished(e, gone, port, {&talker}), gone) << "the leg left, the file is open";
+  auto g = samples_of(slurp(dir.path / "gone.wav"));
+  EXPECT_GT(g.size(), 16000u * 3 / 10);
+  EXPECT_GT(goertzel(std::span<const std::int16_t>(g).last(3200), 700, 16000), 2400);
+
+  // Nobody to record: an empty file at once.
+  auto none = e.record_leg_start(6, 999, 0, dir.path / "none.wav", 1000);
+  ASSERT_EQ(wait_finished(e, none, port, {&talker}), none);
+  EXPECT_EQ(none->samples(), 0u);
+}
+
+TEST(EngineRecordLeg, RefusesABadRateOrLengthAndAFileItCannotCreate) {
+  TempDir dir;
+  auto file = dir.path / "x.wav";
+  Engine e(EngineConfig{});
+  e.add_room(7);
+  EXPECT_THROW(e.record_leg_start(7, 1, 44100, file, 1000), std::invalid_argument);
+  EXPECT_THROW(e.record_leg_start(7, 1, 0, file, 0), std::invalid_argument);
+  EXPECT_THROW(e.record_leg_start(7, 1, 0, file, Engine::kMaxLegRecordMs + 1),
+               std::invalid_argument);
+  EXPECT_FALSE(std::filesystem::exists(file)) << "a refused recording left its file";
+  EXPECT_THROW(e.record_leg_start(7, 1, 8000, "/proc/nope/x.wav", 1000), std::runtime_error);
+}

@@ -1,6 +1,8 @@
 #pragma once
-// Test legs over real loopback UDP: plain sockets that send G.711 tones every 20 ms and decode
-// what the engine sends back, and a Goertzel filter to assert on the signal.
+// Test legs over real loopback UDP: plain sockets that send tones (or any PCM) every 20 ms in
+// G.711 or G.722 and decode what the engine sends back, and a Goertzel filter to assert on the
+// signal.
+#include "media/codec.hpp"
 #include "media/engine.hpp"
 #include "media/g711.hpp"
 #include "media/rtp.hpp"
@@ -9,8 +11,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <numbers>
 #include <thread>
 #include <vector>
@@ -27,10 +31,35 @@ inline double goertzel(std::span<const std::int16_t> x, double hz, double rate =
   return std::sqrt(std::max(0.0, s1 * s1 + s2 * s2 - k * s1 * s2)) / static_cast<double>(x.size());
 }
 
+// What an SDP exchange would have settled for `c` (telephone-event on 101).
+inline Negotiated negotiated(Codec c) {
+  Negotiated n;
+  n.codec = c;
+  n.pt = c == Codec::pcmu ? 0 : c == Codec::pcma ? 8 : c == Codec::g722 ? 9 : 111;
+  n.clock = c == Codec::opus ? 48000 : 8000;
+  n.dtmf_pt = 101;
+  return n;
+}
+
+inline Negotiated pcmu() {
+  auto n = negotiated(Codec::pcmu);
+  n.dtmf_pt = -1;
+  return n;
+}
+
+// A peer on its own loopback socket: sends a 20 ms frame of its tone (frequency `hz`, peak
+// `amp`; 0 Hz is silence) in its codec, or of what `script` still holds, at each send(), and
+// decodes what the engine sends it into `heard` (at the codec's rate).
 struct TestLeg {
   int fd;
   sockaddr_in addr{};
   double hz;
+  double amp;
+  Negotiated codec;
+  std::unique_ptr<Encoder> enc;
+  std::unique_ptr<Decoder> dec;
+  std::vector<std::int16_t> script;  // PCM at the codec's rate, sent before the tone resumes
+  std::size_t script_pos = 0;
   std::uint16_t seq = 1;
   std::uint32_t ts = 0;
   long t = 0;
@@ -39,7 +68,8 @@ struct TestLeg {
   std::uint32_t last_ssrc = 0;                  // of the RTP the engine sends us
   std::uint32_t ssrc() const { return 0x1000 + static_cast<std::uint32_t>(hz); }
 
-  explicit TestLeg(double f) : hz(f) {
+  explicit TestLeg(double f, double a = 6000, Negotiated n = pcmu())
+      : hz(f), amp(a), codec(n), enc(make_encoder(n.codec, 1, 20)), dec(make_decoder(n.codec, 20)) {
     fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -48,23 +78,50 @@ struct TestLeg {
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   }
   ~TestLeg() { ::close(fd); }
+  TestLeg(const TestLeg&) = delete;
+  TestLeg& operator=(const TestLeg&) = delete;
+
+  int rate() const { return pcm_rate(codec.codec); }
 
   void send(std::uint16_t port) {
-    std::uint8_t pkt[12 + 160];
-    write_rtp_header(pkt, 0, seq == 1, seq, ts, 0x1000 + static_cast<std::uint32_t>(hz));
-    for (int i = 0; i < 160; ++i)
-      pkt[12 + i] = g711::linear_to_ulaw(
-          static_cast<std::int16_t>(6000 * std::sin(2 * std::numbers::pi * hz * t++ / 8000)));
+    const auto n = static_cast<std::size_t>(frame_samples(codec.codec, 20));
+    std::vector<std::int16_t> pcm(n);
+    for (auto& v : pcm) {
+      if (script_pos < script.size()) {
+        v = script[script_pos++];
+        continue;
+      }
+      v = static_cast<std::int16_t>(amp * std::sin(2 * std::numbers::pi * hz * t++ / rate()));
+    }
+    std::uint8_t pkt[12 + 1500];
+    write_rtp_header(pkt, static_cast<std::uint8_t>(codec.pt), seq == 1, seq, ts, ssrc());
+    int bytes = enc->encode(pcm, std::span(pkt + 12, 1500));
     ++seq;
-    ts += 160;
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(port);
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::sendto(fd, pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    ts += static_cast<std::uint32_t>(rtp_increment(codec.codec, 20));
+    to(port, std::span(pkt, 12 + static_cast<std::size_t>(std::max(bytes, 0))));
+  }
+  // One RFC 4733 packet: `event` (0-15) begun at RTP time `start`, `duration` in RTP units.
+  void send_event(std::uint16_t port, std::uint8_t event, std::uint32_t start,
+                  std::uint16_t duration, bool end) {
+    std::uint8_t pkt[16];
+    write_rtp_header(pkt, static_cast<std::uint8_t>(codec.dtmf_pt), false, seq++, start, ssrc());
+    pkt[12] = event;
+    pkt[13] = static_cast<std::uint8_t>((end ? 0x80 : 0) | 10);  // volume -10 dBm0
+    pkt[14] = static_cast<std::uint8_t>(duration >> 8);
+    pkt[15] = static_cast<std::uint8_t>(duration);
+    to(port, pkt);
+  }
+  void to(std::uint16_t port, std::span<const std::uint8_t> datagram) {
+    sockaddr_in dst{};
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons(port);
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::sendto(fd, datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&dst),
+             sizeof dst);
   }
   void drain() {
     std::uint8_t buf[1500];
+    std::vector<std::int16_t> pcm(4096);
     for (;;) {
       auto n = ::recv(fd, buf, sizeof buf, 0);
       if (n <= 0) return;
@@ -76,23 +133,16 @@ struct TestLeg {
       RtpPacket p;
       if (parse_rtp(d, p) != RtpError::ok) continue;
       last_ssrc = p.ssrc;
-      for (auto b : p.payload) heard.push_back(g711::ulaw_to_linear(b));
+      int m = dec->decode(p.payload, pcm);
+      if (m > 0) heard.insert(heard.end(), pcm.begin(), pcm.begin() + m);
     }
   }
   // The last half second heard.
   std::span<const std::int16_t> recent() const {
-    std::size_t n = std::min<std::size_t>(heard.size(), 4000);
+    std::size_t n = std::min<std::size_t>(heard.size(), static_cast<std::size_t>(rate() / 2));
     return std::span(heard).last(n);
   }
 };
-
-inline Negotiated pcmu() {
-  Negotiated n;
-  n.codec = Codec::pcmu;
-  n.pt = 0;
-  n.clock = 8000;
-  return n;
-}
 
 inline void run_for(Engine& e, std::uint16_t port, std::vector<TestLeg*> legs, int frames,
                     std::vector<EngineEvent>* events = nullptr) {
