@@ -125,6 +125,16 @@ struct FaceWorld {
     return text;
   }
 
+  // A WebSocket upgrade at `path` with ?token=, from `conn`.
+  static net::Request upgrade(std::string path, const std::string& token, const Conn& conn) {
+    net::Request req;
+    req.method = "GET";
+    req.path = std::move(path);
+    req.query = "token=" + token;
+    req.remote = conn.name;
+    return req;
+  }
+
   // "METHOD TARGET\nName: value\n...\n\nBODY" (without an empty line, all after the first line
   // is the body) into a request from `remote`.
   static net::Request request(std::string_view in, std::string remote = "192.0.2.1:5000") {

@@ -16,12 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto token = w.next_input();
   // A live socket of alice: its id comes in its first frame (sys.hello).
   auto conn = std::make_shared<confab::fuzz::Conn>();
-  confab::net::Request up;
-  up.method = "GET";
-  up.path = "/-/websocket";
-  up.query = "token=" + token;
-  up.remote = conn->name;
-  auto h = drumee.accept(up, conn);
+  auto h = drumee.accept(FaceWorld::upgrade("/-/websocket", token, *conn), conn);
   std::string socket_id;
   if (h && !conn->frames.empty()) {
     boost::system::error_code ec;

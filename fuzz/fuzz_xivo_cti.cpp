@@ -38,12 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   auto conn = std::make_shared<confab::fuzz::Conn>();
-  confab::net::Request req;
-  req.method = "GET";
-  req.path = "/xuc/api/2.0/cti";
-  req.query = "token=" + token;
-  req.remote = conn->name;
-  auto h = cti.accept(req, conn);
+  auto h = cti.accept(FaceWorld::upgrade("/xuc/api/2.0/cti", token, *conn), conn);
   if (!h) return 0;
   std::string_view rest = in;
   for (int frames = 0; frames < 64 && !rest.empty(); ++frames) {
