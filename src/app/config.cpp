@@ -216,12 +216,19 @@ void apply_toml(Config& c, const std::filesystem::path& file) {
   if (auto v = get<std::string>(t["media"]["hold_music"], "media.hold_music")) c.hold_music = *v;
   if (auto v = get<std::int64_t>(t["media"]["upload_limit"], "media.upload_limit"))
     c.media_upload_limit = static_cast<std::size_t>(positive(*v, "media.upload_limit"));
-  struct PinKey {
+  struct GuardKey {
     const char* name;
     int core::PinGuardConfig::*field;
     std::int64_t lo, hi;
   };
-  static constexpr PinKey pin_keys[] = {
+  auto guard_keys = [&](const char* table, core::PinGuardConfig& g, const auto& keys) {
+    for (auto& k : keys) {
+      auto name = std::string(table) + "." + k.name;
+      if (auto v = get<std::int64_t>(t[table][k.name], name.c_str()))
+        g.*k.field = small(*v, name.c_str(), k.lo, k.hi);
+    }
+  };
+  static constexpr GuardKey pin_keys[] = {
       {"caller_attempts", &core::PinGuardConfig::caller_attempts, 1, 100},
       {"caller_lockout", &core::PinGuardConfig::caller_lockout_s, 1, 86400},
       {"source_attempts", &core::PinGuardConfig::source_attempts, 1, 10000},
@@ -233,11 +240,21 @@ void apply_toml(Config& c, const std::filesystem::path& file) {
       {"known", &core::PinGuardConfig::known_s, 0, 30 * 86400},
       {"forget", &core::PinGuardConfig::forget_s, 1, 30 * 86400},
   };
-  for (auto& k : pin_keys) {
-    auto name = std::string("pins.") + k.name;
-    if (auto v = get<std::int64_t>(t["pins"][k.name], name.c_str()))
-      c.pins.*k.field = small(*v, name.c_str(), k.lo, k.hi);
-  }
+  guard_keys("pins", c.pins, pin_keys);
+  // The login throttle is the same guard: its "conference" scope is the login's target.
+  static constexpr GuardKey login_keys[] = {
+      {"source_attempts", &core::PinGuardConfig::source_attempts, 1, 10000},
+      {"source_backoff", &core::PinGuardConfig::source_backoff_s, 1, 3600},
+      {"source_backoff_max", &core::PinGuardConfig::source_backoff_max_s, 1, 86400},
+      {"target_attempts", &core::PinGuardConfig::conference_attempts, 1, 100000},
+      {"target_refill", &core::PinGuardConfig::conference_refill_s, 1, 3600},
+      {"target_refill_max", &core::PinGuardConfig::conference_refill_max_s, 1, 3600},
+      {"known", &core::PinGuardConfig::known_s, 0, 30 * 86400},
+      {"forget", &core::PinGuardConfig::forget_s, 1, 30 * 86400},
+  };
+  guard_keys("logins", c.logins, login_keys);
+  if (auto v = get<std::int64_t>(t["logins"]["reload_interval"], "logins.reload_interval"))
+    c.account_reload_interval = small(*v, "logins.reload_interval", 1, 3600);
   if (auto n = t["media"]["allow_destinations"])
     c.media_allow_destinations = string_list(n, "media.allow_destinations");
   if (auto v = get<std::string>(t["sip"]["listen"], "sip.listen")) c.sip = *v;
@@ -247,8 +264,7 @@ void apply_toml(Config& c, const std::filesystem::path& file) {
   if (auto v = get<std::string>(t["sip"]["language"], "sip.language")) c.sip_language = *v;
   if (auto n = t["sip"]["rate_exempt"]) c.sip_rate_exempt = string_list(n, "sip.rate_exempt");
   if (auto v = get<std::int64_t>(t["auth"]["token_ttl"], "auth.token_ttl"))
-    c.token_ttl =
-        static_cast<int>(std::min<std::int64_t>(positive(*v, "auth.token_ttl"), 1LL << 30));
+    c.token_ttl = small(*v, "auth.token_ttl", 1, kMaxTokenTtl);
   toml_limits(c, t, "http", kHttpInts);
   toml_limits(c, t, "http", kHttpSizes);
   toml_limits(c, t, "sip", kSipInts);
@@ -286,8 +302,15 @@ void apply_env(Config& c) {
   if (auto* v = std::getenv("CONFAB_HTTP")) c.http = v;
   if (auto* v = std::getenv("CONFAB_LOG_LEVEL")) c.log_level = v;
   if (auto* v = std::getenv("CONFAB_NODE")) c.node = v;
-  if (auto* v = std::getenv("CONFAB_TOKEN_TTL"))
-    c.token_ttl = static_cast<int>(env_number("CONFAB_TOKEN_TTL", v));
+  if (auto* v = std::getenv("CONFAB_TOKEN_TTL")) {
+    // The same bound as [auth] token_ttl; strtol saturates, so any longer number is over it.
+    auto ttl = env_number("CONFAB_TOKEN_TTL", v);
+    if (ttl > kMaxTokenTtl)
+      throw std::invalid_argument(std::string("CONFAB_TOKEN_TTL: ") + v +
+                                  " is over the maximum of " + std::to_string(kMaxTokenTtl) +
+                                  " seconds");
+    c.token_ttl = static_cast<int>(ttl);
+  }
   if (auto* v = std::getenv("CONFAB_MEDIA_IP")) c.media_ip = v;
   if (auto* v = std::getenv("CONFAB_MEDIA_PORT"))
     c.media_port = static_cast<int>(env_number("CONFAB_MEDIA_PORT", v));
@@ -326,6 +349,12 @@ void check(const Config& c) {
   if (c.pins.conference_refill_max_s < c.pins.conference_refill_s)
     throw std::invalid_argument(
         "config: pins.conference_refill_max must be at least pins.conference_refill");
+  if (c.logins.source_backoff_max_s < c.logins.source_backoff_s)
+    throw std::invalid_argument(
+        "config: logins.source_backoff_max must be at least logins.source_backoff");
+  if (c.logins.conference_refill_max_s < c.logins.conference_refill_s)
+    throw std::invalid_argument(
+        "config: logins.target_refill_max must be at least logins.target_refill");
   allow_destinations(c);
   if (c.hold_music.starts_with(media::kToneScheme)) {
     try {

@@ -15,6 +15,9 @@ struct Cidr;
 
 namespace confab::app {
 
+// The longest token lifetime (2^30 s, 34 years), from any source: expiry = now + ttl must fit.
+inline constexpr int kMaxTokenTtl = 1 << 30;
+
 struct Config {
   std::filesystem::path data_dir = "./var";
   std::string http = "127.0.0.1:8000";  // host:port
@@ -49,6 +52,9 @@ struct Config {
   int slow_handler_ms = 10;                       // a control-thread call longer is counted
   // [pins]: the throttles of PIN guessing (per caller, per source, per conference).
   core::PinGuardConfig pins;
+  // [logins]: the throttles of failed logins (per source address, per target name).
+  core::PinGuardConfig logins = core::login_guard_defaults();
+  int account_reload_interval = 5;  // [logins] reload_interval: s between store reloads
   // IPv4 blocks media may be sent to ("10.0.0.0/8"); empty: anywhere (docs/security.md).
   std::vector<std::string> media_allow_destinations;
   // [sip]: the SIP endpoint on UDP and TCP (docs/sip.md); "" disables it.
@@ -82,7 +88,8 @@ struct Config {
 // realtime_priority,
 // [http] header_timeout/body_timeout/body_min_rate/keepalive_timeout/max_connections/
 // max_connections_per_source/ws_ping_interval/ws_idle_timeout/ws_queue_frames/ws_queue_bytes/
-// slow_handler_ms, [sip] listen/advertise/rate_exempt and each [sip] limit of kSip* in config.cpp.
+// slow_handler_ms, [sip] listen/advertise/rate_exempt and each [sip] limit of kSip* in config.cpp,
+// [pins] and [logins] throttles.
 void apply_toml(Config& c, const std::filesystem::path& file);
 // Applies CONFAB_DATA_DIR, CONFAB_HTTP, CONFAB_LOG_LEVEL, CONFAB_NODE, CONFAB_TOKEN_TTL,
 // CONFAB_MEDIA_IP, CONFAB_MEDIA_PORT, CONFAB_RTP_TIMEOUT_MS, CONFAB_BODY_LIMIT,

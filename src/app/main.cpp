@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   serve->add_option("--http", http, "HTTP listen address host:port (default 127.0.0.1:8000)");
   serve->add_option("--log-level", log_level, "trace|debug|info|warn|error");
   serve->add_option("--token-ttl", token_ttl, "auth token lifetime in seconds")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, confab::app::kMaxTokenTtl));
   serve->add_option("--body-limit", body_limit, "largest request body in bytes")
       ->check(CLI::PositiveNumber);
   serve->add_option("--media-upload-limit", upload_limit, "largest media upload (WAV) in bytes")

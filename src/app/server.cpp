@@ -31,12 +31,16 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <fstream>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
@@ -109,6 +113,20 @@ void add_http_metrics(json::object& m, const net::HttpStats& s) {
                               {"max_handler_ms", ms(s.max_handler_ms)},
                               {"slow_handlers", s.slow_handlers},
                               {"loop_lag_max_ms", ms(s.loop_lag_max_ms)}};
+}
+
+// GET /metrics "pins" and "logins": what a guessing throttle saw (the conference scope is
+// named as the guard names it: "refused_conference" for PINs, "refused_target" for logins).
+json::object guard_metrics(const core::PinGuard& g, bool callers) {
+  auto p = g.stats();
+  json::object o{{"failures", p.failures},
+                 {"refused", p.refused},
+                 {"refused_source", p.refused_source},
+                 {"lockouts", p.lockouts},
+                 {"tracked", p.tracked}};
+  if (callers) o["refused_caller"] = p.refused_caller;
+  o["refused_" + std::string(g.config().conference_scope)] = p.refused_conference;
+  return o;
 }
 
 // GET /metrics "sip": the endpoint's counters (docs/sip.md); "dialogs" is the live call count.
@@ -217,33 +235,83 @@ void raise_fd_limit(std::size_t max_connections) {
         rl.rlim_cur, max_connections);
 }
 
+std::string octal_mode(mode_t m) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
+  return buf;
+}
+
+// The data dir is the owner's only (0700), whatever the umask: it holds the store, the secret
+// and the audio. One left wider (by an older version, or by hand) is narrowed, with a warning.
 fs::path prepare_data_dir(const fs::path& dir) {
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw std::runtime_error("cannot create data dir " + dir.string() + ": " + ec.message());
+  bool existed = fs::exists(dir, ec);
+  if (!existed && dir.has_parent_path()) fs::create_directories(dir.parent_path(), ec);
+  if (!existed && ::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    throw std::runtime_error("cannot create data dir " + dir.string() + ": " +
+                             std::strerror(errno));
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw std::runtime_error("data dir " + dir.string() + " is not a directory");
+  if ((st.st_mode & 0777) != 0700) {
+    if (::chmod(dir.c_str(), 0700) != 0)
+      throw std::runtime_error("cannot make data dir " + dir.string() +
+                               " mode 0700: " + std::strerror(errno));
+    if (existed)
+      spdlog::warn("start-up: data dir {} had mode {}; narrowed to 0700", dir.string(),
+                   octal_mode(st.st_mode));
+  }
   return dir / "confab.db";
 }
 
 }  // namespace
 
+// Everything stored depends on secret.key (token signatures, key and password hashes): it is
+// the owner's only from its first byte, on disk before anything is signed with it, and an
+// existing one that others can read is refused, since it may have been read already; the
+// operator decides (chmod 600 it, or replace it, which ends every token and stored hash).
 std::string load_secret(const fs::path& data_dir) {
   auto file = data_dir / "secret.key";
-  if (std::ifstream in{file}; in) {
-    std::string s;
-    in >> s;
+  if (int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW); fd >= 0) {
+    struct stat st {};
+    bool ok = ::fstat(fd, &st) == 0;
+    ::close(fd);
+    if (!ok || !S_ISREG(st.st_mode))
+      throw std::runtime_error(file.string() + " is not a regular file");
+    if (st.st_mode & 077)
+      throw std::runtime_error(file.string() + " has mode " + octal_mode(st.st_mode) +
+                               ": group or others may read the server secret; run chmod 600 " +
+                               file.string() + " (and replace it if it may have been read)");
+    auto s = store::read_file(file, 4096);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
     if (s.size() >= 32) return s;
     throw std::runtime_error(file.string() + " is too short to be a secret");
+  } else if (errno != ENOENT) {
+    throw std::runtime_error("cannot open " + file.string() + ": " + std::strerror(errno));
   }
+  // A fixed temporary name, swept at start-up should we die before the rename. It is made anew
+  // (never reused: an older one may be wider), 0600 from the first byte, synced, renamed into
+  // place, and the directory synced, before the secret is used.
   auto secret = core::random_hex(32);
   auto tmp = file;
   tmp += ".tmp";
-  {
-    std::ofstream out{tmp, std::ios::trunc};
-    out << secret << "\n";
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
+  if (::unlink(tmp.c_str()) != 0 && errno != ENOENT)
+    throw std::runtime_error("cannot remove " + tmp.string() + ": " + std::strerror(errno));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    throw std::runtime_error("cannot create " + tmp.string() + ": " + std::strerror(errno));
+  auto text = secret + "\n";
+  bool ok = ::fchmod(fd, 0600) == 0 &&
+            ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  int err = errno;
+  if (::close(fd) != 0 && ok) ok = false, err = errno;
+  if (!ok || ::rename(tmp.c_str(), file.c_str()) != 0) {
+    if (ok) err = errno;
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot write " + file.string() + ": " + std::strerror(err));
   }
-  ::chmod(tmp.c_str(), 0600);
-  fs::rename(tmp, file);
+  store::sync_dir(data_dir);
   return secret;
 }
 
@@ -289,6 +357,7 @@ int serve(const Config& cfg) {
   core::ServiceConfig scfg;
   scfg.token_ttl_seconds = cfg.token_ttl;
   scfg.pins = cfg.pins;
+  scfg.logins = cfg.logins;
   scfg.max_pin_attempts = cfg.pins.caller_attempts;
   scfg.pin_lockout_seconds = cfg.pins.caller_lockout_s;
   core::ConferenceService svc(bus, unix_now, secret, scfg);
@@ -298,6 +367,18 @@ int serve(const Config& cfg) {
                                 std::string_view conference, std::int64_t seconds) {
     spdlog::warn("pins: {} {} locked out of conference {} for {} s after wrong PINs", scope,
                  core::log_text(key), core::log_text(conference), seconds);
+  });
+  // The same for logins: a source (addr:<ip>) or a target (the account or user name the client
+  // typed, escaped) that starts to wait.
+  svc.login_guard().on_lockout([](std::string_view scope, std::string_view key,
+                                  std::string_view target, std::int64_t seconds) {
+    if (scope == "source")
+      spdlog::warn("logins: source {} waits {} s after failed logins (the last for {})",
+                   core::log_text(key), seconds,
+                   target.empty() ? "an API key" : core::log_text(target));
+    else
+      spdlog::warn("logins: target {} throttled for {} s after failed logins from several sources",
+                   core::log_text(key), seconds);
   });
   store::StoreExecutor exec(
       std::make_unique<store::SqliteStore>(db),
@@ -330,6 +411,7 @@ int serve(const Config& cfg) {
   for (auto& [room, seq] : exec.direct().last_seqs()) chat.load_seq(room, seq);
   core::Calls calls(svc, bus);
   api::Persister persist(svc, exec);
+  persist.set_refresh_interval(std::chrono::seconds(cfg.account_reload_interval));
   media::EngineConfig ecfg;
   ecfg.bind_ip = cfg.media_ip;
   ecfg.port_base = static_cast<std::uint16_t>(cfg.media_port);
@@ -413,7 +495,7 @@ int serve(const Config& cfg) {
   const net::HttpServer* http_server = nullptr;  // for /metrics, set once it exists
   net::HttpServer http(
       io, hopts,
-      [&rest, &faces, &engine, &media_bridge, &bus, &http_server, &svc, &sip_endpoint](
+      [&rest, &faces, &engine, &media_bridge, &bus, &http_server, &svc, &persist, &sip_endpoint](
           net::Request&& req, net::Reply reply) {
         for (auto& f : faces)
           if (f->handles(req.path)) return f->handle(std::move(req), std::move(reply));
@@ -442,14 +524,10 @@ int serve(const Config& cfg) {
                          {"events_published", bus.published()}};
           if (http_server) add_http_metrics(m, http_server->stats());
           if (sip_endpoint) m["sip"] = sip_metrics(*sip_endpoint);
-          auto p = svc.pin_guard().stats();
-          m["pins"] = json::object{{"failures", p.failures},
-                                   {"refused", p.refused},
-                                   {"refused_caller", p.refused_caller},
-                                   {"refused_source", p.refused_source},
-                                   {"refused_conference", p.refused_conference},
-                                   {"lockouts", p.lockouts},
-                                   {"tracked", p.tracked}};
+          m["pins"] = guard_metrics(svc.pin_guard(), true);
+          auto logins = guard_metrics(svc.login_guard(), false);
+          logins["account_reloads"] = persist.refreshes();
+          m["logins"] = std::move(logins);
           return reply({200, json::serialize(m), "application/json", {}});
         }
         if (req.path == "/healthz") {

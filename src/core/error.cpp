@@ -28,6 +28,8 @@ std::string_view errc_name(Errc c) {
       return "invalid_pin";
     case Errc::too_many_attempts:
       return "too_many_pin_attempts";
+    case Errc::too_many_logins:
+      return "too_many_requests";
     case Errc::too_large:
       return "request_too_large";
     case Errc::unavailable:

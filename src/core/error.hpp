@@ -23,6 +23,7 @@ enum class Errc {
   room_full,          // join refused: max_participants reached
   bad_pin,            // join refused: PIN does not match
   too_many_attempts,  // join refused: too many bad PINs from this caller
+  too_many_logins,    // login refused: too many failed logins from this source or for this name
   too_large,          // request body over the configured limit
   unavailable,        // the store failed; nothing was written
   not_a_member,

@@ -23,6 +23,7 @@ std::int64_t backoff(int base, int max, int steps) {
 }  // namespace
 
 PinGuard::Bucket PinGuard::refilled(std::string_view conference, std::int64_t now) const {
+  if (conference.empty()) return {1e9, cfg_.conference_refill_s, now, 0};  // no such scope
   auto it = confs_.find(std::string(conference));
   if (it == confs_.end())
     return {static_cast<double>(cfg_.conference_attempts), cfg_.conference_refill_s, now, 0};
@@ -51,7 +52,8 @@ bool PinGuard::known(std::string_view conference, const PinCaller& who, std::int
 
 std::optional<PinRefusal> PinGuard::check(std::string_view conference, const PinCaller& who,
                                           std::int64_t now) const {
-  if (auto it = callers_.find(key_of(conference, who.caller)); it != callers_.end()) {
+  if (auto it = who.caller.empty() ? callers_.end() : callers_.find(key_of(conference, who.caller));
+      it != callers_.end()) {
     auto& e = it->second;
     if (e.count >= cfg_.caller_attempts && now < e.until)
       return PinRefusal{"caller", e.until - now};
@@ -64,7 +66,8 @@ std::optional<PinRefusal> PinGuard::check(std::string_view conference, const Pin
   if (!known(conference, who, now)) {
     auto b = refilled(conference, now);
     if (b.tokens < 1)
-      return PinRefusal{"conference", std::max<std::int64_t>(1, b.at + b.interval - now)};
+      return PinRefusal{std::string(cfg_.conference_scope),
+                        std::max<std::int64_t>(1, b.at + b.interval - now)};
   }
   return std::nullopt;
 }
@@ -77,15 +80,19 @@ void PinGuard::lockout(std::string_view scope, std::string_view key, std::string
 
 int PinGuard::failed(std::string_view conference, const PinCaller& who, std::int64_t now) {
   ++stats_.failures;
-  auto& c = callers_[key_of(conference, who.caller)];
-  if (now - c.last >= cfg_.forget_s || (c.count >= cfg_.caller_attempts && now >= c.until)) c = {};
-  ++c.count;
-  c.last = now;
-  if (c.count == cfg_.caller_attempts) {
-    c.until = now + cfg_.caller_lockout_s;
-    lockout("caller", who.caller, conference, cfg_.caller_lockout_s);
+  int left = 0;
+  if (!who.caller.empty()) {
+    auto& c = callers_[key_of(conference, who.caller)];
+    if (now - c.last >= cfg_.forget_s || (c.count >= cfg_.caller_attempts && now >= c.until))
+      c = {};
+    ++c.count;
+    c.last = now;
+    if (c.count == cfg_.caller_attempts) {
+      c.until = now + cfg_.caller_lockout_s;
+      lockout("caller", who.caller, conference, cfg_.caller_lockout_s);
+    }
+    left = std::max(0, cfg_.caller_attempts - c.count);
   }
-  int left = std::max(0, cfg_.caller_attempts - c.count);
 
   for (auto& s : who.sources) {
     auto& e = sources_[s];
@@ -100,16 +107,18 @@ int PinGuard::failed(std::string_view conference, const PinCaller& who, std::int
     }
   }
 
-  auto b = refilled(conference, now);
-  bool had = b.tokens >= 1;
-  b.tokens = std::max(0.0, b.tokens - 1);
-  b.last = now;
-  if (had && b.tokens < 1) {  // ran dry: refill slower from now on
-    b.interval = static_cast<int>(backoff(b.interval, cfg_.conference_refill_max_s, 1));
-    b.at = now;
-    lockout("conference", conference, conference, b.interval);
+  if (!conference.empty()) {
+    auto b = refilled(conference, now);
+    bool had = b.tokens >= 1;
+    b.tokens = std::max(0.0, b.tokens - 1);
+    b.last = now;
+    if (had && b.tokens < 1) {  // ran dry: refill slower from now on
+      b.interval = static_cast<int>(backoff(b.interval, cfg_.conference_refill_max_s, 1));
+      b.at = now;
+      lockout(cfg_.conference_scope, conference, conference, b.interval);
+    }
+    confs_[std::string(conference)] = b;
   }
-  confs_[std::string(conference)] = b;
 
   bound(callers_, now);
   bound(sources_, now);
@@ -118,8 +127,8 @@ int PinGuard::failed(std::string_view conference, const PinCaller& who, std::int
 }
 
 void PinGuard::succeeded(std::string_view conference, const PinCaller& who, std::int64_t now) {
-  callers_.erase(key_of(conference, who.caller));
-  if (!who.sources.empty())
+  if (!who.caller.empty()) callers_.erase(key_of(conference, who.caller));
+  if (!who.sources.empty() && !conference.empty())  // known: passes the conference scope
     known_[key_of(key_of(conference, who.sources.front()), who.caller)] = now;
   bound(known_, now);
 }
@@ -155,7 +164,7 @@ void PinGuard::count_refusal(const PinRefusal& r) {
   ++stats_.refused;
   if (r.scope == "caller") ++stats_.refused_caller;
   if (r.scope == "source") ++stats_.refused_source;
-  if (r.scope == "conference") ++stats_.refused_conference;
+  if (r.scope == cfg_.conference_scope) ++stats_.refused_conference;
 }
 
 PinGuard::Stats PinGuard::stats() const {

@@ -8,6 +8,10 @@
 // The conference scope is what stops a guesser that spreads over numbers and addresses. It must
 // not lock the real members out: a caller that proved a PIN from the same source recently
 // passes, the wait is capped, and wrong PINs from a locked-out source never reach it.
+//
+// The same guard throttles logins (ConferenceService::check_login): there the "conference" is
+// the target a login names (an account, a username), named "target" in refusals, and there is
+// no caller. An empty caller skips the caller scope, an empty conference the conference scope.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -31,7 +35,24 @@ struct PinGuardConfig {
   int known_s = 86400;               // how long a (source, caller) that proved a PIN is trusted
   int forget_s = 900;                // quiet time after which a scope's failures are forgotten
   std::size_t max_entries = 100000;  // per scope; the oldest are forgotten first
+  // The name of the conference scope in refusals and lockouts ("target" for logins).
+  std::string_view conference_scope = "conference";
 };
+
+// The defaults of the login throttle ([logins]): ten failures from one address, then a wait of
+// 1 s doubling up to 5 minutes; a target takes 30 failures in a burst (three addresses' worth:
+// one address alone never empties it), then one per 2 s, doubling up to a minute.
+inline PinGuardConfig login_guard_defaults() {
+  PinGuardConfig c;
+  c.source_attempts = 10;
+  c.source_backoff_s = 1;
+  c.source_backoff_max_s = 300;
+  c.conference_attempts = 30;
+  c.conference_refill_s = 2;
+  c.conference_refill_max_s = 60;
+  c.conference_scope = "target";
+  return c;
+}
 
 // Who asks: the caller's claimed number (or another per-caller key) and the sources it comes
 // through, strongest first ("addr:127.0.0.1", "token:<account>/<user>", "sip:203.0.113.5").
@@ -41,7 +62,7 @@ struct PinCaller {
 };
 
 struct PinRefusal {
-  std::string scope;  // "caller", "source" or "conference"
+  std::string scope;  // "caller", "source" or "conference" (config().conference_scope)
   std::int64_t retry_after = 0;
 };
 
@@ -65,7 +86,7 @@ class PinGuard {
   // Before a PIN is checked: the scope that refuses it now, if any.
   std::optional<PinRefusal> check(std::string_view conference, const PinCaller& who,
                                   std::int64_t now) const;
-  // A wrong PIN: returns how many tries the caller has left in this conference.
+  // A wrong PIN: returns how many tries the caller has left in this conference (0 without one).
   int failed(std::string_view conference, const PinCaller& who, std::int64_t now);
   // A right PIN: the caller's count is cleared and (source, caller) becomes known.
   void succeeded(std::string_view conference, const PinCaller& who, std::int64_t now);

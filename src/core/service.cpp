@@ -56,12 +56,17 @@ const json::object& as_patch(const json::value& data) {
 
 ConferenceService::ConferenceService(EventSink& sink, Clock clock, std::string secret,
                                      ServiceConfig cfg)
-    : sink_(sink), clock_(std::move(clock)), secret_(std::move(secret)), cfg_(cfg), pins_([&] {
+    : sink_(sink),
+      clock_(std::move(clock)),
+      secret_(std::move(secret)),
+      cfg_(cfg),
+      pins_([&] {
         auto p = cfg.pins;
         p.caller_attempts = cfg.max_pin_attempts;
         p.caller_lockout_s = cfg.pin_lockout_seconds;
         return p;
-      }()) {}
+      }()),
+      logins_(cfg.logins) {}
 
 std::string ConferenceService::new_id() const {
   return random_hex(16);

@@ -26,6 +26,8 @@ struct ServiceConfig {
   int token_ttl_seconds = 3600;
   // The other PIN throttles (per source, per conference); caller_* come from the two above.
   PinGuardConfig pins;
+  // The login throttle ([logins]): per source address and per target (what a login names).
+  PinGuardConfig logins = login_guard_defaults();
 };
 
 enum class WriteMode { create, replace, patch, remove };
@@ -72,6 +74,18 @@ class ConferenceService {
   // XiVO login: "username" (unique across accounts) or "username@account name", and password.
   std::string auth_login(std::string_view login, std::string_view password,
                          TokenClaims* out = nullptr) const;
+  // Every login a client tries goes through login(): `target` is whom it names ("account:<name>",
+  // "user:<username>", "site:<id>"; empty for an API key alone), `source` the client's address
+  // (empty: not throttled by source). While either is throttled ([logins]) it throws
+  // too_many_logins (details retry_after and scope, "source" or "target") before `verify` runs,
+  // whatever the credentials; an unauthorized from `verify` counts against both; a success
+  // makes (source, target) known, so that this source passes the target's throttle.
+  std::string login(std::string_view target, std::string_view source,
+                    const std::function<std::string()>& verify);
+  // The check alone, for work to be done before `verify` (api_auth's reload of the accounts).
+  void check_login(std::string_view target, std::string_view source);
+  PinGuard& login_guard() { return logins_; }
+  const PinGuard& login_guard() const { return logins_; }
   // A fresh token for the same identity (xuc's auth/check).
   std::string refresh(const TokenClaims& c) const;
   TokenClaims verify(std::string_view token) const;
@@ -211,6 +225,7 @@ class ConferenceService {
   Directory dir_;
   std::map<std::string, std::unique_ptr<Room>, std::less<>> rooms_;  // by conference id
   PinGuard pins_;
+  PinGuard logins_;
   std::map<int, RoomEndListener> room_end_;
   int next_listener_ = 1;
   void room_ended(const std::string& conference_id);

@@ -46,23 +46,58 @@ std::string ConferenceService::auth_login(std::string_view login, std::string_vi
   auto username = lower(login.substr(0, at));
   auto account_name = at == std::string_view::npos ? std::string() : lower(login.substr(at + 1));
   auto creds = keyed_hash(user_credentials(username, password));
+  // The password is checked against every account that has the username before anything is
+  // said: "ambiguous" only when it opens more than one, so that a client without the password
+  // cannot learn that a username exists in several accounts.
   const Doc* found = nullptr;
-  int matches = 0;
+  int opened = 0;
   for (auto* u : dir_.tagged("user", kLogins, {"username", username, kLogins, false})) {
     if (!account_name.empty()) {
       auto* a = dir_.find("account", u->account_id);
       if (!a || lower(str_field(a->body, "name")) != account_name) continue;
     }
-    ++matches;
-    if (str_field(u->body, "pvt_credentials") == creds) found = u;
+    if (str_field(u->body, "pvt_credentials") != creds) continue;
+    ++opened;
+    found = u;
   }
-  // The same username in two accounts needs "user@account" to say which.
-  if (!found || matches > 1 || password.empty())
-    throw Error(Errc::unauthorized,
-                matches > 1 ? "ambiguous login: use user@account" : "invalid credentials");
+  if (!found || password.empty()) throw Error(Errc::unauthorized, "invalid credentials");
+  // The same username and password in two accounts needs "user@account" to say which.
+  if (opened > 1) throw Error(Errc::unauthorized, "ambiguous login: use user@account");
   TokenClaims c{found->account_id, found->id, now() + cfg_.token_ttl_seconds, "login"};
   if (out) *out = c;
   return issue_token(secret_, c);
+}
+
+namespace {
+PinCaller login_caller(std::string_view source) {
+  PinCaller c;  // no caller scope: a login's source and target say all
+  if (!source.empty()) c.sources.push_back("addr:" + std::string(source));
+  return c;
+}
+}  // namespace
+
+void ConferenceService::check_login(std::string_view target, std::string_view source) {
+  auto r = logins_.check(target, login_caller(source), now());
+  if (!r) return;
+  logins_.count_refusal(*r);
+  throw Error(Errc::too_many_logins,
+              r->scope == "source" ? "too many failed logins from this address"
+                                   : "too many failed logins for this account or user",
+              json::object{{"retry_after", r->retry_after}, {"scope", r->scope}});
+}
+
+std::string ConferenceService::login(std::string_view target, std::string_view source,
+                                     const std::function<std::string()>& verify) {
+  check_login(target, source);
+  auto who = login_caller(source);
+  try {
+    auto token = verify();
+    logins_.succeeded(target, who, now());
+    return token;
+  } catch (const Error& e) {
+    if (e.code == Errc::unauthorized) logins_.failed(target, who, now());
+    throw;
+  }
 }
 
 std::string ConferenceService::refresh(const TokenClaims& c) const {

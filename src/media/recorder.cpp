@@ -2,6 +2,8 @@
 
 #include "media/wav.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,7 +22,13 @@ Recording::Recording(std::filesystem::path path, int rate, std::size_t ring_samp
   mask_ = ring_.size() - 1;
   std::error_code ec;
   std::filesystem::create_directories(path_.parent_path(), ec);
-  file_ = std::fopen(path_.c_str(), "wb");
+  // Owner only from the first byte, whatever the umask: a conference's audio is nobody else's.
+  int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0 && (::fchmod(fd, 0600) != 0 || !(file_ = ::fdopen(fd, "wb")))) {
+    int err = errno;
+    ::close(fd);
+    errno = err;
+  }
   if (!file_)
     throw std::runtime_error("cannot create " + path_.string() + ": " + std::strerror(errno));
   auto h = wav_header(rate_, 1, 0);

@@ -18,7 +18,12 @@ struct Request {
   std::string query;                                         // raw, without '?'
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
   std::string body;
-  std::string remote;
+  std::string remote;  // "<address>:<port>"
+
+  // The client's IP address: `remote` without its port.
+  std::string_view remote_address() const {
+    return std::string_view(remote).substr(0, remote.rfind(':'));
+  }
 
   std::string_view header(std::string_view lower_name) const;
   std::string query_param(std::string_view name) const;  // decoded; empty when absent

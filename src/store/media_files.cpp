@@ -39,12 +39,6 @@ class Fd {
   int fd_;
 };
 
-void sync_dir(const fs::path& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) fail("cannot open directory", dir);
-  if (::fsync(fd.get()) != 0) fail("cannot sync directory", dir);
-}
-
 // mkdir -p, syncing the parent of each directory it makes: a file's rename is durable only once
 // the directories above it are.
 void make_dirs(const fs::path& dir) {
@@ -54,7 +48,7 @@ void make_dirs(const fs::path& dir) {
     return;
   }
   if (dir.has_parent_path() && dir.parent_path() != dir) make_dirs(dir.parent_path());
-  if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) fail("cannot create directory", dir);
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) fail("cannot create directory", dir);
   sync_dir(dir.has_parent_path() ? dir.parent_path() : fs::path("."));
 }
 
@@ -86,6 +80,12 @@ void write_all(int fd, std::string_view bytes, const fs::path& p) {
 
 }  // namespace
 
+void sync_dir(const fs::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) fail("cannot open directory", dir);
+  if (::fsync(fd.get()) != 0) fail("cannot sync directory", dir);
+}
+
 fs::path media_path(const fs::path& data_dir, std::string_view account_id,
                     std::string_view media_id) {
   return file_of(data_dir, "media", account_id, media_id);
@@ -112,10 +112,24 @@ fs::path temp_path_for(const fs::path& dest) {
   return dest.parent_path() / name;
 }
 
+namespace {
+int create_private(const fs::path& file) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) fail("cannot create", file);
+  // Exactly 0600 whatever the umask (one that takes the owner's bits away too).
+  if (::fchmod(fd, 0600) != 0) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(file.c_str());
+    fail("cannot set the mode of", file, err);
+  }
+  return fd;
+}
+}  // namespace
+
 fs::path stage_file(const fs::path& dest, std::string_view bytes) {
   auto tmp = temp_path_for(dest);
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
-  if (fd.get() < 0) fail("cannot create", tmp);
+  Fd fd(create_private(tmp));
   try {
     write_all(fd.get(), bytes, tmp);
     if (::fsync(fd.get()) != 0) fail("cannot sync", tmp);
@@ -163,8 +177,7 @@ void install_file_journaled(const fs::path& staged, const fs::path& dest, std::i
   unlink_if_there(none);
   if (::link(dest.c_str(), prev.c_str()) != 0) {
     if (errno != ENOENT) fail("cannot keep the previous file as", prev);
-    Fd fd(::open(none.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
-    if (fd.get() < 0) fail("cannot create", none);
+    Fd fd(create_private(none));
     fd.close(none);
   }
   sync_dir(dest.parent_path());  // the entry is on disk before the swap it undoes

@@ -30,6 +30,9 @@ std::filesystem::path temp_path_for(const std::filesystem::path& dest);
 // Writes `bytes` to a temporary file beside `dest` and syncs it; returns its path. `dest` itself
 // is untouched until install_file.
 std::filesystem::path stage_file(const std::filesystem::path& dest, std::string_view bytes);
+// Files made here are owner-only, whatever the umask: directories 0700, files 0600.
+// Syncs a directory, so that the entries made or renamed in it survive a crash.
+void sync_dir(const std::filesystem::path& dir);
 // Syncs a file written by someone else (a recorder) before it is installed.
 void sync_file(const std::filesystem::path& file);
 // Puts a staged file in place: atomic rename over `dest` (a reader sees the old file or the new

@@ -242,6 +242,18 @@ def test_env_only_configuration(tmp_path):
         assert p.stop() == 0
 
 
+def test_token_ttl_at_its_maximum_is_taken_from_the_environment(tmp_path):
+    env = clean_env(CONFAB_HTTP="127.0.0.1:0", CONFAB_DATA_DIR=str(tmp_path / "envdata"),
+                    CONFAB_TOKEN_TTL=str(2**30))
+    p = Proc(["serve"], env=env, cwd=str(tmp_path))
+    try:
+        _, port = p.wait_listening()
+        ttl = token_ttl_seen(port, admin_key(p))
+        assert 2**30 - 5 <= ttl <= 2**30 + 1, ttl
+    finally:
+        assert p.stop() == 0
+
+
 # --- startup errors ----------------------------------------------------------------------------
 
 def _bad_toml(tmp_path, text):
@@ -264,6 +276,17 @@ BAD_STARTS = [
     ("config_missing", lambda t: ["--config", str(t / "nope.toml")], {}, "nope.toml"),
     ("env_bad_ttl", lambda t: [], {"CONFAB_TOKEN_TTL": "soon"},
      "CONFAB_TOKEN_TTL: not a positive number: soon"),
+    # The token lifetime has one upper bound, 2^30 s, whichever source sets it.
+    ("env_ttl_too_big", lambda t: [], {"CONFAB_TOKEN_TTL": str(2**30 + 1)},
+     "CONFAB_TOKEN_TTL: 1073741825 is over the maximum of 1073741824 seconds"),
+    ("env_ttl_past_int", lambda t: [], {"CONFAB_TOKEN_TTL": str(2**31)},
+     "CONFAB_TOKEN_TTL: 2147483648 is over the maximum of 1073741824 seconds"),
+    ("env_ttl_past_long", lambda t: [], {"CONFAB_TOKEN_TTL": "9" * 30},
+     "CONFAB_TOKEN_TTL: " + "9" * 30 + " is over the maximum of 1073741824 seconds"),
+    ("toml_ttl_too_big", lambda t: ["--config", _bad_toml(
+        t, f'[http]\nlisten = "127.0.0.1:0"\n[auth]\ntoken_ttl = {2**30 + 1}\n')],
+     {}, "auth.token_ttl must be between 1 and 1073741824"),
+    ("flag_ttl_too_big", lambda t: ["--token-ttl", str(2**30 + 1)], {}, "--token-ttl"),
     ("env_zero_body_limit", lambda t: [], {"CONFAB_BODY_LIMIT": "0"}, "CONFAB_BODY_LIMIT"),
     ("flag_zero_ttl", lambda t: ["--token-ttl", "0"], {}, "--token-ttl"),
     ("env_bad_upload_limit", lambda t: [], {"CONFAB_MEDIA_UPLOAD_LIMIT": "16M"},

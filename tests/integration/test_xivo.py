@@ -240,6 +240,45 @@ def test_login_bad_password(world):
     assert r.status == 401 and r.json["error"] == "InvalidCredentials", r
 
 
+def test_login_without_account_reveals_no_ambiguity_to_a_wrong_password(server):
+    # "dup" exists in two accounts; without its password a client must not learn that.
+    admin = server.admin_token()
+    accounts = {}
+    for name, password in (("one", "pw-one"), ("two", "pw-two")):
+        r = server.request("PUT", "/v2/accounts", {"data": {"name": name}}, token=admin)
+        assert r.status == 201, r
+        acct, tok = r.data["id"], server.token_for_key(r.data["api_key"])
+        r = server.request("PUT", f"/v2/accounts/{acct}/users", {"data": {
+            "username": "dup", "password": password, "first_name": "D", "last_name": "Up"}},
+            token=tok)
+        assert r.status == 201, r
+        accounts[name] = (acct, tok)
+    wrong = xuc_login(server, {"login": "dup", "password": "guess"})
+    unknown = xuc_login(server, {"login": "nobody-at-all", "password": "guess"})
+    assert wrong.status == unknown.status == 401, (wrong, unknown)
+    assert wrong.json == unknown.json == {"error": "InvalidCredentials",
+                                          "message": "invalid credentials"}
+    # The password of one of them opens that one: nothing is ambiguous.
+    r = xuc_login(server, {"login": "dup", "password": "pw-two"})
+    assert r.status == 200, r
+    cti_claims = server.request("GET", f"{XUC}/auth/check",
+                                headers={"Authorization": "Bearer " + r.json["token"]})
+    assert cti_claims.status == 200 and cti_claims.json["login"] == "dup", cti_claims
+    # Only a password that opens both says "ambiguous".
+    acct, tok = accounts["two"]
+    users = server.request("GET", f"/v2/accounts/{acct}/users", token=tok).data
+    uid = next(u["id"] for u in users if u["username"] == "dup")
+    r = server.request("POST", f"/v2/accounts/{acct}/users/{uid}",
+                       {"data": {"username": "dup", "password": "pw-one", "first_name": "D",
+                                 "last_name": "Up"}}, token=tok)
+    assert r.status == 200, r
+    r = xuc_login(server, {"login": "dup", "password": "pw-one"})
+    assert r.status == 401 and r.json["message"] == "ambiguous login: use user@account", r
+    assert xuc_login(server, {"login": "dup@two", "password": "pw-one"}).status == 200
+    assert xuc_login(server, {"login": "dup", "password": "guess"}).json["message"] == \
+        "invalid credentials"
+
+
 @pytest.mark.parametrize("raw,message", [
     (b"{not json", "the body must be a JSON object {\"login\": ..., \"password\": ...}"),
     (b"[1,2]", "the body must be a JSON object {\"login\": ..., \"password\": ...}"),

@@ -148,6 +148,17 @@ void Persister::run(std::function<void()> work, std::function<void(const std::st
 }
 
 void Persister::refresh(std::string kind, std::function<void()> then) {
+  auto& r = refreshes_[kind];
+  if (r.running) {
+    r.waiting.push_back(std::move(then));
+    return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (r.ran && now - r.started < refresh_interval_) return then();
+  r.running = r.ran = true;
+  r.started = now;
+  r.waiting.push_back(std::move(then));
+  ++refreshes_run_;
   // Read and parsed on the store thread: the control thread only files what it gets.
   auto docs = std::make_shared<std::vector<core::Doc>>();
   exec_.write(
@@ -160,10 +171,14 @@ void Persister::refresh(std::string kind, std::function<void()> then) {
               core::Doc{d.kind, d.id, d.account_id, d.revision, std::move(body.as_object())});
         }
       },
-      [this, docs, then = std::move(then)](const std::string&) {
+      [this, docs, kind](const std::string&) {
         for (auto& d : *docs)
           if (!svc_.directory().find(d.kind, d.id)) svc_.load(std::move(d));
-        then();
+        auto& r = refreshes_[kind];
+        r.running = false;
+        auto waiting = std::move(r.waiting);
+        r.waiting.clear();
+        for (auto& f : waiting) f();
       });
 }
 

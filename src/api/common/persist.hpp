@@ -5,10 +5,14 @@
 #include "core/service.hpp"
 #include "store/executor.hpp"
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace confab::api {
 
@@ -51,7 +55,14 @@ class Persister {
 
   // Loads documents of `kind` that another process (`confab account create`) added to the store
   // while we run; documents we already hold are left alone. `then` runs on the control thread.
+  // Coalesced, since clients without credentials can ask for it (a failed api_auth): while a
+  // reload of the kind runs, callers wait for that one; within the refresh interval of the start
+  // of the last one, `then` runs at once with what is held. The store thread does at most one
+  // reload per kind per interval, however many ask.
   void refresh(std::string kind, std::function<void()> then);
+  void set_refresh_interval(std::chrono::seconds s) { refresh_interval_ = s; }
+  // Reloads that reached the store (for /metrics).
+  std::uint64_t refreshes() const { return refreshes_run_; }
 
   // Stores chat messages (all or none), then commits each to `chat` (which tells the room).
   void write_messages(core::Chat& chat, std::vector<core::ChatMessage> msgs,
@@ -71,6 +82,15 @@ class Persister {
 
   core::ConferenceService& svc_;
   store::StoreExecutor& exec_;
+  struct Refresh {
+    bool running = false;
+    bool ran = false;
+    std::chrono::steady_clock::time_point started;
+    std::vector<std::function<void()>> waiting;
+  };
+  std::map<std::string, Refresh, std::less<>> refreshes_;  // by kind
+  std::uint64_t refreshes_run_ = 0;
+  std::chrono::seconds refresh_interval_{5};
 };
 
 }  // namespace confab::api

@@ -4,6 +4,7 @@
 #include "api/kazoo/rest_util.hpp"
 #include "core/crypto.hpp"
 #include "core/field_errors.hpp"
+#include "core/identity.hpp"
 
 #include <boost/json.hpp>
 
@@ -167,6 +168,9 @@ net::Response Rest::failure(const Ctx& c, const Error& e) const {
     case Errc::too_many_attempts:
       status = 429, message = "too_many_pin_attempts", with_message(e.message);
       break;
+    case Errc::too_many_logins:
+      status = 429, message = "too_many_requests", with_message(e.message);
+      break;
     case Errc::too_large:
       status = 413, message = "request_too_large", with_message(e.message);
       break;
@@ -200,7 +204,7 @@ net::Response Rest::failure(const Ctx& c, const Error& e) const {
   net::Response r{status, json::serialize(env), "application/json", {}};
   if (e.code == Errc::invalid_method)
     if (auto* a = e.details.if_contains("allow")) r.headers.emplace_back("Allow", a->as_string());
-  if (e.code == Errc::too_many_attempts)
+  if (e.code == Errc::too_many_attempts || e.code == Errc::too_many_logins)
     if (auto* a = e.details.if_contains("retry_after"); a && a->is_int64())
       r.headers.emplace_back("Retry-After", std::to_string(a->as_int64()));
   return r;
@@ -283,17 +287,22 @@ void Rest::route(Ctx& c, const net::Request& req, net::Reply& reply) {
     const auto& data = data_of(env);
     core::TokenClaims claims;
     json::object out;
+    // Logins are throttled per address (and user_auth per account name): core login().
+    std::string source(req.remote_address());
     if (seg[1] == "api_auth") {
       auto key = require_str(data, "api_key");
+      // A throttled address is refused before anything else, the store reload below included.
+      svc_.check_login({}, source);
       try {
         c.auth_token = svc_.auth_api_key(key, &claims);
       } catch (const Error& e) {
         if (e.code != Errc::unauthorized) throw;
-        // Perhaps created offline since we started: look in the store once, then answer.
-        persist_.refresh("account", [this, c, key, reply = std::move(reply)]() mutable {
+        // Perhaps created offline since we started: look in the store (one reload at a time,
+        // shared by every login that waits for it, at most one per interval), then answer.
+        persist_.refresh("account", [this, c, key, source, reply = std::move(reply)]() mutable {
           try {
             core::TokenClaims claims;
-            c.auth_token = svc_.auth_api_key(key, &claims);
+            c.auth_token = svc_.login({}, source, [&] { return svc_.auth_api_key(key, &claims); });
             reply(success(c, 201, auth_data(claims)));
           } catch (const Error& e) {
             reply(failure(c, e));
@@ -306,7 +315,9 @@ void Rest::route(Ctx& c, const net::Request& req, net::Reply& reply) {
       auto method = str_of(data, "method");
       if (!method.empty() && method != "md5")
         throw field_error("method", "enum", "Value not found in enumerated list of values");
-      c.auth_token = svc_.auth_user(creds, require_str(data, "account_name"), &claims);
+      auto account_name = require_str(data, "account_name");
+      c.auth_token = svc_.login("account:" + core::lower(account_name), source,
+                                [&] { return svc_.auth_user(creds, account_name, &claims); });
       out["owner_id"] = claims.user_id;
     }
     auto more = auth_data(claims);

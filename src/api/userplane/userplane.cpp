@@ -75,6 +75,7 @@ int status_of(Errc c) {
     case Errc::room_locked:
       return 423;
     case Errc::too_many_attempts:
+    case Errc::too_many_logins:
       return 429;
     case Errc::unavailable:
       return 503;
@@ -192,16 +193,25 @@ std::string Userplane::Impl::authenticate(const net::Request& req) const {
   }
   if (site.empty()) throw Failure{401, "siteId is missing from the Basic credentials", {}};
   if (key.empty()) throw Failure{401, "apiKey is missing from the Basic credentials", {}};
-  core::TokenClaims claims;
+  // Throttled per address and per siteId (core login()): a wrong key for the site counts.
   try {
-    ctx.svc.auth_api_key(key, &claims);
-  } catch (const Error&) {
-    throw Failure{401, "invalid apiKey", {}};
+    ctx.svc.login("site:" + site, req.remote_address(), [&] {
+      core::TokenClaims claims;
+      try {
+        ctx.svc.auth_api_key(key, &claims);
+      } catch (const Error& e) {
+        throw Error(e.code, "invalid apiKey");
+      }
+      // A key opens its own account only: the siteId names which account the caller means, and
+      // the admin account's key is no exception here (Userplane has no cross-site reads).
+      if (claims.account_id != site)
+        throw Error(Errc::unauthorized, "the apiKey does not belong to siteId " + site);
+      return std::string();
+    });
+  } catch (const Error& e) {
+    if (e.code != Errc::unauthorized) throw;
+    throw Failure{401, e.message, {}};
   }
-  // A key opens its own account only: the siteId names which account the caller means, and the
-  // admin account's key is no exception here (Userplane has no cross-site reads).
-  if (claims.account_id != site)
-    throw Failure{401, "the apiKey does not belong to siteId " + site, {}};
   return site;
 }
 
@@ -340,6 +350,8 @@ void Userplane::handle(net::Request&& req, net::Reply reply) {
     r = failure(f);
   } catch (const Error& e) {
     r = failure(Failure{status_of(e.code), core::describe(e), {}});
+    if (auto* wait = e.details.if_contains("retry_after"); wait && wait->is_int64())
+      r.headers.emplace_back("Retry-After", std::to_string(wait->as_int64()));
   } catch (const std::exception& e) {
     r = failure(Failure{500, std::string("internal error: ") + e.what(), {}});
   } catch (...) {

@@ -3,6 +3,7 @@
 #include "api/xivo/render.hpp"
 #include "core/error.hpp"
 #include "core/field_errors.hpp"
+#include "core/identity.hpp"
 
 #include <boost/json.hpp>
 
@@ -38,18 +39,29 @@ net::Response login(core::ConferenceService& svc, const net::Request& req) {
     return http_error(400, "InvalidJson", "login is required (a string)");
   if (!password || !password->is_string())
     return http_error(400, "InvalidJson", "password is required (a string)");
+  std::string_view name = login->as_string();
   try {
-    core::require_text("login", login->as_string(), 1, core::limits::kDisplayBytes);
+    core::require_text("login", name, 1, core::limits::kDisplayBytes);
     core::require_text("password", password->as_string(), 0, core::limits::kSecretBytes);
   } catch (const Error& e) {
     return http_error(400, "InvalidJson", e.message);
   }
   try {
-    auto token = svc.auth_login(login->as_string(), password->as_string());
-    return json_response(200, json::object{{"login", login->as_string()},
-                                           {"token", token},
-                                           {"TTL", svc.config().token_ttl_seconds}});
+    // Throttled per address and per username (core login()), with or without "@account".
+    auto target = "user:" + core::lower(name.substr(0, name.rfind('@')));
+    auto token = svc.login(target, req.remote_address(),
+                           [&] { return svc.auth_login(name, password->as_string()); });
+    return json_response(
+        200,
+        json::object{{"login", name}, {"token", token}, {"TTL", svc.config().token_ttl_seconds}});
   } catch (const Error& e) {
+    if (e.code == Errc::too_many_logins) {
+      auto wait = e.details.at("retry_after").as_int64();
+      return json_response(
+          429,
+          json::object{{"error", "TooManyRequests"}, {"message", e.message}, {"retryAfter", wait}},
+          {{"Retry-After", std::to_string(wait)}});
+    }
     if (e.code != Errc::unauthorized) throw;
     return http_error(401, "InvalidCredentials", e.message);
   }

@@ -2,6 +2,12 @@
 
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -27,9 +33,31 @@ CREATE TABLE IF NOT EXISTS messages (
   PRIMARY KEY (room_id, seq)
 ) WITHOUT ROWID;
 )sql";
+// The database holds keyed hashes, PINs, users and chat: owner only, whatever the umask. SQLite
+// creates its -wal and -shm files with the mode of the database file, so the file is made (or
+// narrowed) to 0600 before SQLite opens it, and files left by an older version are narrowed.
+void make_private(const std::filesystem::path& file, bool create) {
+  int fd = ::open(file.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0600);
+  if (fd < 0) {
+    if (!create && errno == ENOENT) return;
+    throw std::runtime_error("cannot open " + file.string() + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  int err =
+      ::fstat(fd, &st) != 0 || ((st.st_mode & 0777) != 0600 && ::fchmod(fd, 0600) != 0) ? errno : 0;
+  ::close(fd);
+  if (err)
+    throw std::runtime_error("cannot make " + file.string() + " mode 0600: " + std::strerror(err));
+}
+
 }  // namespace
 
 SqliteStore::SqliteStore(const std::filesystem::path& file) {
+  if (auto name = file.string();
+      !name.empty() && name != ":memory:" && !name.starts_with("file:")) {
+    make_private(file, true);
+    for (const char* suffix : {"-wal", "-shm", "-journal"}) make_private(name + suffix, false);
+  }
   if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
       SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";

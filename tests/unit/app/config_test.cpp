@@ -215,3 +215,67 @@ TEST(Config, BadSipSettingsNameTheKey) {
   d.sip_rate_exempt = {"10.0.0.1/8"};  // host bits set
   EXPECT_THROW(confab::app::check(d), std::invalid_argument);
 }
+
+TEST(Config, LoginThrottleFromTomlWithItsOwnKeys) {
+  Config c;
+  EXPECT_EQ(c.logins.source_attempts, 10);
+  EXPECT_EQ(c.logins.conference_scope, "target");
+  TomlFile f(
+      "[logins]\nsource_attempts = 4\ntarget_attempts = 50\ntarget_refill = 7\n"
+      "target_refill_max = 70\nreload_interval = 30\n[pins]\nsource_attempts = 6\n");
+  confab::app::apply_toml(c, f.path);
+  EXPECT_EQ(c.logins.source_attempts, 4);
+  EXPECT_EQ(c.logins.conference_attempts, 50);
+  EXPECT_EQ(c.logins.conference_refill_s, 7);
+  EXPECT_EQ(c.logins.conference_refill_max_s, 70);
+  EXPECT_EQ(c.account_reload_interval, 30);
+  EXPECT_EQ(c.pins.source_attempts, 6);  // each table is its own
+  EXPECT_NO_THROW(confab::app::check(c));
+  for (auto [text, key] : {std::pair{"[logins]\nsource_attempts = 0\n", "logins.source_attempts"},
+                           {"[logins]\ntarget_refill = \"2s\"\n", "logins.target_refill"},
+                           {"[logins]\nreload_interval = 0\n", "logins.reload_interval"}}) {
+    Config bad;
+    TomlFile g(text);
+    try {
+      confab::app::apply_toml(bad, g.path);
+      ADD_FAILURE() << text;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  }
+  Config c2;
+  c2.logins.conference_refill_max_s = 1;
+  c2.logins.conference_refill_s = 5;
+  EXPECT_THROW(confab::app::check(c2), std::invalid_argument);
+}
+
+TEST(Config, TokenTtlHasOneUpperBoundWhateverTheSource) {
+  {
+    Config c;
+    Env e("CONFAB_TOKEN_TTL", "1073741824");
+    confab::app::apply_env(c);
+    EXPECT_EQ(c.token_ttl, confab::app::kMaxTokenTtl);
+  }
+  for (auto text : {"1073741825", "2147483648", "99999999999999999999999"}) {
+    Config c;
+    Env e("CONFAB_TOKEN_TTL", text);
+    try {
+      confab::app::apply_env(c);
+      ADD_FAILURE() << text;
+    } catch (const std::invalid_argument& err) {
+      EXPECT_EQ(std::string(err.what()), std::string("CONFAB_TOKEN_TTL: ") + text +
+                                             " is over the maximum of 1073741824 seconds");
+    }
+    EXPECT_EQ(c.token_ttl, 3600);  // left as it was
+  }
+  Config c;
+  TomlFile f("[auth]\ntoken_ttl = 1073741825\n");
+  try {
+    confab::app::apply_toml(c, f.path);
+    ADD_FAILURE();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("auth.token_ttl must be between 1 and 1073741824"),
+              std::string::npos)
+        << e.what();
+  }
+}

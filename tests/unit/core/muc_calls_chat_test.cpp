@@ -248,6 +248,40 @@ TEST_F(World, HubPrivilegesGateDrumeeServices) {
             Errc::invalid_data);
 }
 
+// Without @account, "ambiguous" is said only to a password that opens the username in more than
+// one account: a wrong password gets the same answer whether the name is in one account or many.
+TEST_F(World, LoginWithoutAccountRevealsNoAmbiguityToAWrongPassword) {
+  auto message_of = [&](std::string_view login, std::string_view password) {
+    try {
+      svc.auth_login(login, password);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code, Errc::unauthorized);
+      return e.message;
+    }
+    return std::string("ok");
+  };
+  auto add_user = [&](const std::string& acct, const std::string& password) {
+    json::object d{
+        {"first_name", "A"}, {"last_name", "X"}, {"username", "alice"}, {"password", password}};
+    svc.commit(svc.prepare("user", acct, {}, WriteMode::create, d));
+  };
+  add_user(account, "pw");
+  auto beta = new_account("beta");
+  add_user(beta, "other");
+  EXPECT_EQ(message_of("alice", "wrong"), "invalid credentials");
+  EXPECT_EQ(message_of("nobody", "wrong"), "invalid credentials");
+  TokenClaims c;
+  svc.auth_login("alice", "other", &c);  // opens one account only: that one
+  EXPECT_EQ(c.account_id, beta);
+  EXPECT_EQ(message_of("alice", "pw"), "ok");
+  auto gamma = new_account("gamma");
+  add_user(gamma, "pw");  // the same password in two accounts: which one?
+  EXPECT_EQ(message_of("alice", "pw"), "ambiguous login: use user@account");
+  EXPECT_EQ(message_of("alice", "wrong"), "invalid credentials");
+  svc.auth_login("alice@gamma", "pw", &c);
+  EXPECT_EQ(c.account_id, gamma);
+}
+
 TEST_F(World, LoginByUsernameAndEmptySince) {
   user("alice");
   TokenClaims c;

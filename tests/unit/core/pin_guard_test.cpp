@@ -136,3 +136,50 @@ TEST(PinGuard, LockoutsAreReportedOnceWhenTheyStart) {
   EXPECT_EQ(seen, std::vector<std::string>{"caller:555"});
   EXPECT_EQ(g.stats().lockouts, 1u);
 }
+
+// The login throttle is this guard with no caller and the login's target as the "conference".
+TEST(PinGuard, WithoutACallerOrAConferenceThoseScopesAreSkipped) {
+  auto cfg = login_guard_defaults();
+  PinGuard g(cfg);
+  PinCaller who{"", {"addr:6.6.6.6"}};
+  std::vector<std::string> seen;
+  g.on_lockout([&](std::string_view scope, std::string_view key, std::string_view, std::int64_t) {
+    seen.push_back(std::string(scope) + ":" + std::string(key));
+  });
+  // No target (an API key alone): only the source counts, and no bucket is kept.
+  for (int i = 0; i < cfg.source_attempts; ++i) {
+    ASSERT_FALSE(g.check("", who, 1000));
+    g.failed("", who, 1000);
+  }
+  EXPECT_EQ(seen, std::vector<std::string>{"source:addr:6.6.6.6"});
+  EXPECT_EQ(g.stats().tracked, 1u);
+  auto r = g.check("", who, 1000);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->scope, "source");
+  // A target scope is named "target", and one source alone never empties it: its backoff holds
+  // it to fewer failures than the bucket refills.
+  PinGuard t(cfg);
+  PinCaller one{"", {"addr:7.7.7.7"}};
+  std::int64_t now = 1000;
+  for (int i = 0; i < 200; ++i) {
+    if (auto r = t.check("user:alice", one, now)) {
+      EXPECT_EQ(r->scope, "source");
+      now += r->retry_after;
+      continue;
+    }
+    t.failed("user:alice", one, now);
+  }
+  EXPECT_FALSE(t.check("user:alice", PinCaller{"", {"addr:10.0.0.1"}}, now));
+  // Three sources do empty it; then it is refused as "target", a known source excepted.
+  PinGuard b(cfg);
+  b.succeeded("user:bob", PinCaller{"", {"addr:10.0.0.1"}}, 1000);
+  for (int s = 0; s < 3; ++s)
+    for (int i = 0; i < cfg.source_attempts; ++i)
+      b.failed("user:bob", PinCaller{"", {"addr:6.0.0." + std::to_string(s)}}, 1000);
+  auto rt = b.check("user:bob", PinCaller{"", {"addr:192.0.2.1"}}, 1000);
+  ASSERT_TRUE(rt);
+  EXPECT_EQ(rt->scope, "target");
+  b.count_refusal(*rt);
+  EXPECT_EQ(b.stats().refused_conference, 1u);
+  EXPECT_FALSE(b.check("user:bob", PinCaller{"", {"addr:10.0.0.1"}}, 1000));
+}

@@ -31,6 +31,15 @@ struct Fixture : ::testing::Test {
     svc.commit(w);
     return w.doc.id;
   }
+  // alice (password s3cret) in Acme, and user_auth of Acme from `source`, throttled.
+  void add_alice() {
+    svc.commit(svc.prepare("user", account, {}, WriteMode::create,
+                           json::parse(R"({"first_name":"A","last_name":"B","username":"alice",
+                                          "password":"s3cret"})")));
+  }
+  std::string user_auth(std::string_view creds, std::string_view source) {
+    return svc.login("account:acme", source, [&] { return svc.auth_user(creds, "acme"); });
+  }
 };
 
 }  // namespace
@@ -52,6 +61,65 @@ TEST_F(Fixture, ApiKeyAndUserCredentialsIssueTokensForTheirAccount) {
   EXPECT_EQ(c.user_id, w.doc.id);
   EXPECT_EQ(svc.verify(user_token).user_id, w.doc.id);
   EXPECT_EQ(code_of([&] { svc.auth_user(user_credentials("alice", "wrong"), "Acme"); }),
+            Errc::unauthorized);
+}
+
+// Failed logins are throttled per source address and per target; a refusal comes before the
+// credentials are looked at; another address with the right password still gets in.
+TEST_F(Fixture, FailedLoginsAreThrottledPerSourceWithBackoff) {
+  add_alice();
+  auto creds = user_credentials("alice", "s3cret");
+  auto wrong = user_credentials("alice", "guess");
+  auto attempts = svc.config().logins.source_attempts;
+  for (int i = 0; i < attempts; ++i)
+    EXPECT_EQ(code_of([&] { user_auth(wrong, "6.6.6.6"); }), Errc::unauthorized);
+  // The source waits now, even with the right credentials...
+  try {
+    user_auth(creds, "6.6.6.6");
+    ADD_FAILURE() << "not throttled";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code, Errc::too_many_logins);
+    EXPECT_EQ(e.details.at("scope"), "source");
+    EXPECT_EQ(e.details.at("retry_after").as_int64(), svc.config().logins.source_backoff_s);
+  }
+  // ...and an API key from it too (a source is throttled whatever it names).
+  EXPECT_EQ(code_of([&] { svc.check_login({}, "6.6.6.6"); }), Errc::too_many_logins);
+  // The real user from elsewhere is not locked out.
+  EXPECT_NO_THROW(user_auth(creds, "10.0.0.7"));
+  clock += svc.config().logins.source_backoff_s;
+  EXPECT_NO_THROW(user_auth(creds, "6.6.6.6"));  // served
+  EXPECT_EQ(code_of([&] { user_auth(wrong, "6.6.6.6"); }), Errc::unauthorized);
+  EXPECT_EQ(code_of([&] { user_auth(wrong, "6.6.6.6"); }), Errc::too_many_logins);  // 2 s now
+  auto st = svc.login_guard().stats();
+  EXPECT_EQ(st.failures, static_cast<std::uint64_t>(attempts + 1));
+  EXPECT_EQ(st.refused_source, 3u);
+  EXPECT_GE(st.lockouts, 2u);
+}
+
+TEST_F(Fixture, ALoginTargetGuessedFromManySourcesIsThrottledButKnownSourcesPass) {
+  add_alice();
+  auto creds = user_credentials("alice", "s3cret");
+  EXPECT_NO_THROW(user_auth(creds, "10.0.0.7"));  // alice's usual address becomes known
+  auto& cfg = svc.config().logins;
+  int i = 0;
+  for (; i < cfg.conference_attempts; ++i)  // a botnet: one guess per address
+    EXPECT_EQ(
+        code_of([&] { user_auth(user_credentials("alice", "g"), "6.6." + std::to_string(i)); }),
+        Errc::unauthorized);
+  try {
+    user_auth(creds, "192.0.2.1");  // a new address waits for the next refill...
+    ADD_FAILURE() << "not throttled";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code, Errc::too_many_logins);
+    EXPECT_EQ(e.details.at("scope"), "target");
+    EXPECT_LE(e.details.at("retry_after").as_int64(), cfg.conference_refill_max_s);
+  }
+  EXPECT_NO_THROW(user_auth(creds, "10.0.0.7"));  // ...a known one does not
+  // Another account's logins are not affected.
+  EXPECT_EQ(code_of([&] {
+              svc.login("account:other", "192.0.2.1",
+                        [&] { return svc.auth_user(creds, "other"); });
+            }),
             Errc::unauthorized);
 }
 

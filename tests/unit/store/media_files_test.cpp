@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <string>
@@ -156,4 +158,16 @@ TEST_F(Dir, RecoveryAfterACrashFollowsTheStoredRevision) {
   EXPECT_TRUE(recover_installs(root, [](std::string_view, std::string_view) {
                 return std::int64_t{1};
               }).empty());
+}
+
+// Staged files and the directories made for them are the owner's only, whatever the umask.
+TEST_F(Dir, FilesAndDirectoriesAreOwnerOnlyWhateverTheUmask) {
+  auto old = ::umask(0);
+  auto dest = media_path(root, "acct", "m1");
+  write_file_durably(dest, "RIFF");
+  ::umask(old);
+  auto mode = [](const fs::path& p) { return fs::status(p).permissions() & fs::perms::all; };
+  EXPECT_EQ(mode(dest), fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(mode(dest.parent_path()), fs::perms::owner_all);
+  EXPECT_EQ(mode(root / "media"), fs::perms::owner_all);
 }

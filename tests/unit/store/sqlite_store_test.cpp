@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 
 using namespace confab::store;
@@ -69,4 +71,25 @@ TEST(StoreExecutor, OneFailedWriteDoesNotUndoItsBatchmates) {
   EXPECT_EQ(results, (std::vector<std::string>{"ok", "failed", "ok"}));
   SqliteStore s(dir.path / "t.db");
   EXPECT_EQ(s.load_all().size(), 2u);
+}
+
+// The database and its -wal and -shm are the owner's only, whatever the umask; a database left
+// wider by an older version is narrowed when it is opened.
+TEST(SqliteStore, FilesAreOwnerOnlyWhateverTheUmask) {
+  TempDir dir;
+  auto mode = [](const fs::path& p) { return fs::status(p).permissions() & fs::perms::all; };
+  auto old = ::umask(0);
+  {
+    SqliteStore s(dir.path / "t.db");
+    s.begin();
+    s.put({"conference", "c1", "a1", 1, R"({"name":"x"})"});
+    s.commit();
+    for (auto* name : {"t.db", "t.db-wal", "t.db-shm"})
+      EXPECT_EQ(mode(dir.path / name), fs::perms::owner_read | fs::perms::owner_write) << name;
+  }
+  fs::permissions(dir.path / "t.db", fs::perms::owner_read | fs::perms::owner_write |
+                                         fs::perms::group_read | fs::perms::others_read);
+  { SqliteStore s(dir.path / "t.db"); }
+  ::umask(old);
+  EXPECT_EQ(mode(dir.path / "t.db"), fs::perms::owner_read | fs::perms::owner_write);
 }
